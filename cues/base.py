@@ -1,0 +1,74 @@
+"""What a cue is: `observe(photo, grid) -> CueOutput` (a log-likelihood over cells, or abstain)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from geosleuth.fusion.grid import CellGrid
+    from geosleuth.photo import Photo
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One thing a cue saw, in a sentence, with how sure it is and where in the image."""
+
+    kind: str  # e.g. "gps", "script", "phone", "plate"
+    summary: str  # one sentence for the report
+    confidence: float = 1.0  # 0..1
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in working-image pixels
+    details: Mapping[str, Any] = field(default_factory=dict)  # JSON-safe
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "summary": self.summary, "confidence": round(float(self.confidence), 4),
+                "box": None if self.box is None else [round(float(v), 1) for v in self.box],
+                "details": dict(self.details)}
+
+
+@dataclass(frozen=True, eq=False)
+class CueOutput:
+    """A cue's verdict: log-likelihood over grid cells (any additive constant), or abstention.
+
+    `training_prior` is set by cues whose output is a posterior p(cell | x) learnt under a prior
+    (the visual classifier): fusion divides it out so the data prior is not counted twice.
+    """
+
+    log_likelihood: np.ndarray | None
+    evidence: tuple[Evidence, ...] = ()
+    note: str = ""
+    training_prior: np.ndarray | None = None
+
+    @classmethod
+    def abstain(cls, note: str, evidence: tuple[Evidence, ...] | list[Evidence] = ()) -> "CueOutput":
+        return cls(None, tuple(evidence), note)
+
+    @property
+    def abstained(self) -> bool:
+        return self.log_likelihood is None
+
+
+@runtime_checkable
+class Cue(Protocol):
+    """A cue expert. Constructors only store parameters; models load lazily and are cached."""
+
+    name: str
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput: ...
+
+
+class BaseCue:
+    """Convenience base: default fusion settings and an availability check."""
+
+    name: ClassVar[str] = ""
+    default_weight: ClassVar[float] = 1.0
+    default_floor: ClassVar[float] = 1e-3
+
+    def available(self) -> tuple[bool, str]:
+        """Whether the cue's models/packages can be used here, and a note saying why not."""
+        return True, "ready"
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:  # pragma: no cover - interface
+        raise NotImplementedError

@@ -1,0 +1,198 @@
+"""Command line: `geosleuth locate | cues | config show | cells build | cells info`.
+
+Exit codes: 0 success, 1 a failure (some image could not be located), 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from geosleuth import __version__
+from geosleuth.errors import ConfigError, GeosleuthError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="geosleuth", description="Where was this photo taken?")
+    p.add_argument("--version", action="version", version=f"geosleuth {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def config_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", default="default", help="shipped config name or YAML path (default: default)")
+        sp.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key, e.g. --set output.top_k=10 (repeatable)")
+
+    loc = sub.add_parser("locate", help="locate images (no argument: the bundled example image)")
+    loc.add_argument("images", nargs="*", metavar="IMG_OR_DIR")
+    loc.add_argument("--top-k", type=int, help="number of candidates")
+    out = loc.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the prediction as JSON (JSON lines for batches)")
+    out.add_argument("--geojson", action="store_true", help="print a GeoJSON FeatureCollection per image")
+    loc.add_argument("--csv", metavar="OUT", help="write IMG_ID,LAT,LON,COUNTRY,PROBABILITY rows to OUT")
+    loc.add_argument("--workers", type=int, help="parallel workers for batches")
+    config_options(loc)
+
+    sub.add_parser("cues", help="list cues and whether their models are available")
+
+    cfg = sub.add_parser("config", help="configuration")
+    cfg_sub = cfg.add_subparsers(dest="action", required=True)
+    show = cfg_sub.add_parser("show", help="print the effective config")
+    config_options(show)
+
+    cells = sub.add_parser("cells", help="the cell grid")
+    cells_sub = cells.add_subparsers(dest="action", required=True)
+    build = cells_sub.add_parser("build", help="build an adaptive S2 grid from a LAT,LON CSV")
+    build.add_argument("coords", metavar="COORDS.csv")
+    build.add_argument("--t-max", type=int, default=80, help="split cells holding more photos (default 80)")
+    build.add_argument("--t-min", type=int, default=5, help="keep split-off children with at least this many (default 5)")
+    build.add_argument("--max-level", type=int, default=13, help="finest S2 level (default 13, about 1 km)")
+    build.add_argument("--hierarchy", default="16,4", help="t_max factors of the coarse and middle levels (default 16,4)")
+    build.add_argument("--out", default="grid.npz", help="output file (default grid.npz)")
+    info = cells_sub.add_parser("info", help="describe a grid and its provenance")
+    info.add_argument("grid", nargs="?", default="default")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "locate":
+            return _locate(args)
+        if args.command == "cues":
+            return _cues()
+        if args.command == "config":
+            return _config_show(args)
+        if args.command == "cells":
+            return _cells_build(args) if args.action == "build" else _cells_info(args)
+    except ConfigError as exc:
+        print(f"geosleuth: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except GeosleuthError as exc:
+        print(f"geosleuth: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _locate(args: argparse.Namespace) -> int:
+    from geosleuth.api import Geolocator, example_image, expand_inputs
+
+    sets = list(args.sets)
+    if args.top_k is not None:
+        sets.append(f"output.top_k={args.top_k}")
+    if args.workers is not None:
+        sets.append(f"batch.workers={args.workers}")
+    geo = Geolocator.from_config(args.config, sets=sets)
+    if args.images:
+        files, skipped = expand_inputs(args.images)
+    else:
+        files, skipped = [example_image()], []
+        print(f"geosleuth: no image given, locating the bundled example {Path(files[0]).name}", file=sys.stderr)
+    for s in skipped:
+        print(f"geosleuth: skipped {s}: not an image file name", file=sys.stderr)
+    if not files:
+        print("geosleuth: error: no image files found", file=sys.stderr)
+        return EXIT_FAILURE
+
+    from tqdm import tqdm
+
+    batch = len(files) > 1
+    failures = 0
+    writer = None
+    csv_file = open(args.csv, "w", newline="", encoding="utf-8") if args.csv else None
+    try:
+        if csv_file is not None:
+            writer = csv.writer(csv_file)
+            writer.writerow(["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY"])
+        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=True if len(files) < 10 else None)
+        for item in geo.locate_many(files):
+            bar.update(1)
+            if not item.ok:
+                failures += 1
+                bar.clear()
+                print(f"geosleuth: failed: {item.error}", file=sys.stderr)
+                if args.json or args.geojson:
+                    print(json.dumps({"image": item.source, "error": item.error}))
+                if writer:
+                    writer.writerow([Path(item.source).name, "", "", "", ""])
+                continue
+            pred = item.prediction
+            if writer:
+                b = pred.best
+                writer.writerow([Path(item.source).name, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country,
+                                 f"{b.probability:.6f}"])
+            if args.json:
+                print(pred.to_json(indent=None if batch else 2))
+            elif args.geojson:
+                print(json.dumps(pred.to_geojson(), indent=None if batch else 2, ensure_ascii=False))
+            elif not writer:
+                bar.clear()
+                print(pred.explain() + ("\n" if batch else ""))
+        bar.close()
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+    if failures:
+        print(f"geosleuth: {failures} of {len(files)} images failed", file=sys.stderr)
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _cues() -> int:
+    from geosleuth.cues.registry import create_cue, list_cues
+
+    names = list_cues()
+    if not names:
+        print("no cues installed: the pipeline runs on the photo-density prior alone")
+    for name in names:
+        try:
+            ok, note = create_cue(name).available()
+        except Exception as exc:
+            ok, note = False, f"{type(exc).__name__}: {exc}"
+        print(f"{name:<10} {'available' if ok else 'unavailable':<12} {note}")
+    return EXIT_OK
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from geosleuth.config import load_config
+
+    print(yaml.safe_dump(load_config(args.config, sets=args.sets), sort_keys=False), end="")
+    return EXIT_OK
+
+
+def _cells_build(args: argparse.Namespace) -> int:
+    from geosleuth.fusion.grid import build_grid, read_coordinates
+
+    try:
+        factors = tuple(int(f) for f in args.hierarchy.split(","))
+    except ValueError:
+        raise ConfigError(f"--hierarchy expects two integers like 16,4, got {args.hierarchy!r}") from None
+    if len(factors) != 2 or min(factors) < 1:
+        raise ConfigError(f"--hierarchy expects two integers >= 1 like 16,4, got {args.hierarchy!r}")
+    lat, lon, digest = read_coordinates(args.coords)
+    grid = build_grid(lat, lon, t_max=args.t_max, t_min=args.t_min, max_level=args.max_level, hierarchy=factors,
+                      source=Path(args.coords).name, source_sha256=digest)
+    grid.save(args.out)
+    print(f"wrote {args.out}: {grid!r} from {grid.meta['photos']} photos")
+    return EXIT_OK
+
+
+def _cells_info(args: argparse.Namespace) -> int:
+    from geosleuth.fusion.grid import load_grid
+
+    grid = load_grid(args.grid)
+    print(repr(grid))
+    print(json.dumps(grid.meta, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""`Prediction`: the one immutable result; `to_dict()` is the schema, everything else derives."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+
+from geosleuth.cues.base import Evidence
+from geosleuth.geo import haversine_km
+
+if TYPE_CHECKING:
+    from geosleuth.fusion.combine import Fusion
+    from geosleuth.fusion.grid import CellGrid
+
+SCHEMA = "geosleuth.prediction/1"
+STATUSES = ("ok", "abstained", "failed")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate place: the mean photo location of a grid cell."""
+
+    rank: int
+    lat: float
+    lon: float
+    probability: float
+    country: str  # ISO alpha-2 ('' when unknown)
+    place: str  # nearest named place
+    cell: str  # S2 token
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "lat": round(self.lat, 6), "lon": round(self.lon, 6),
+                "probability": round(self.probability, 6), "country": self.country, "place": self.place,
+                "cell": self.cell}
+
+
+@dataclass(frozen=True)
+class CueReport:
+    """What one cue saw and how far it moved the answer."""
+
+    name: str
+    status: str  # ok | abstained | failed
+    note: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    seconds: float = 0.0
+    weight: float = 0.0
+    bits: float | None = None  # information added, KL(with || without) in bits
+    favoured_cell: Candidate | None = None  # best cell under the prior and this cue alone
+    favoured_country: str | None = None  # country it moved most probability towards
+    country_shift: float | None = None  # how much probability that country gained
+    top_without: Candidate | None = None  # the answer had this cue been left out
+    moved_km: float | None = None  # distance between top-1 with and without the cue
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "note": self.note, "weight": self.weight,
+                "bits": None if self.bits is None else round(self.bits, 4),
+                "favoured_cell": self.favoured_cell.to_dict() if self.favoured_cell else None,
+                "favoured_country": self.favoured_country,
+                "country_shift": None if self.country_shift is None else round(self.country_shift, 4),
+                "top_without": self.top_without.to_dict() if self.top_without else None,
+                "moved_km": None if self.moved_km is None else round(self.moved_km, 3),
+                "seconds": round(self.seconds, 4), "evidence": [e.to_dict() for e in self.evidence]}
+
+
+@dataclass(frozen=True)
+class Region:
+    """The smallest set of cells (by density) holding `mass` of the posterior."""
+
+    mass: float
+    cells: tuple[str, ...]
+    area_km2: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mass": self.mass, "cells": len(self.cells), "area_km2": round(self.area_km2, 1),
+                "tokens": list(self.cells)}
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """Where the photo was probably taken, with the evidence for it."""
+
+    image: str
+    top_k: tuple[Candidate, ...]
+    countries: Mapping[str, float]  # ISO alpha-2 -> probability, descending
+    region: Region
+    cues: Mapping[str, CueReport]
+    timings: Mapping[str, float]  # seconds
+    image_size: tuple[int, int] = (0, 0)
+    grid: "CellGrid | None" = field(default=None, repr=False)
+    posterior: np.ndarray | None = field(default=None, repr=False)  # read-only, over grid cells
+
+    @property
+    def best(self) -> Candidate:
+        return self.top_k[0]
+
+    # ---- serialisations -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned schema every other output derives from."""
+        return {
+            "schema": SCHEMA,
+            "image": self.image,
+            "image_size": list(self.image_size),
+            "top_k": [c.to_dict() for c in self.top_k],
+            "countries": {k: round(v, 6) for k, v in self.countries.items()},
+            "credible_region": self.region.to_dict(),
+            "cues": {name: r.status for name, r in self.cues.items()},
+            "cue_reports": {name: r.to_dict() for name, r in self.cues.items()},
+            "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
+            "grid": {"cells": 0 if self.grid is None else len(self.grid),
+                     "created": None if self.grid is None else self.grid.meta.get("created")},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_geojson(self) -> dict[str, Any]:
+        """A FeatureCollection: the top-k points and the credible region as a MultiPolygon."""
+        d = self.to_dict()
+        features: list[dict[str, Any]] = [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]},
+             "properties": {"kind": "candidate", **{k: v for k, v in c.items() if k not in ("lat", "lon")}}}
+            for c in d["top_k"]
+        ]
+        if self.grid is not None:
+            index = {t: i for i, t in enumerate(self.grid.tokens)}
+            polygons = [self.grid.polygon(index[t]) for t in d["credible_region"]["tokens"] if t in index]
+            features.append({"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": polygons},
+                             "properties": {"kind": "credible_region",
+                                            **{k: v for k, v in d["credible_region"].items() if k != "tokens"}}})
+        return {"type": "FeatureCollection", "features": features, "properties": {"image": self.image}}
+
+    def explain(self) -> str:
+        """A plain-text report: answer, alternatives, countries, region, and every cue."""
+        from geosleuth.gazetteer import country_name
+
+        best = self.best
+        lines = [f"geosleuth report: {self.image}",
+                 f"Best guess  {_fmt_latlon(best.lat, best.lon)}  {best.place}  (p = {best.probability:.1%})",
+                 "", "Top candidates:"]
+        for c in self.top_k:
+            lines.append(f"  {c.rank}. {_fmt_latlon(c.lat, c.lon)}  {c.probability:6.1%}  {c.place}")
+        lines += ["", "Countries:"]
+        for code, p in list(self.countries.items())[:5]:
+            lines.append(f"  {code}  {country_name(code):<28} {p:6.1%}")
+        r = self.region
+        lines += ["", f"{r.mass:.0%} credible region: {len(r.cells)} cells, {r.area_km2:,.0f} km²", "", "Cues:"]
+        if not self.cues:
+            lines.append("  (none ran: this is the photo-density prior alone)")
+        for name, rep in self.cues.items():
+            head = f"  {name:<10} {rep.status:<9}"
+            if rep.status == "ok":
+                head += f" {rep.bits:5.2f} bits"
+                if rep.favoured_country:
+                    head += f", favoured {rep.favoured_country} (+{rep.country_shift:.0%})"
+                if rep.top_without is not None and rep.moved_km is not None:
+                    head += f", moved the answer {rep.moved_km:,.0f} km (without it: {rep.top_without.place})"
+            elif rep.note:
+                head += f" {rep.note}"
+            lines.append(head)
+            for e in rep.evidence:
+                lines.append(f"      - {e.summary} (confidence {e.confidence:.2f})")
+        total = self.timings.get("total")
+        if total is not None:
+            lines += ["", f"Time: {total * 1000:.0f} ms"]
+        return "\n".join(lines)
+
+
+def _fmt_latlon(lat: float, lon: float) -> str:
+    return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
+
+
+def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1) -> Candidate:
+    return Candidate(rank=rank, lat=float(grid.lat[cell]), lon=float(grid.lon[cell]), probability=float(probability),
+                     country=str(grid.cell_country[cell]), place=str(grid.places[cell]), cell=str(grid.tokens[cell]))
+
+
+def credible_region(grid: "CellGrid", posterior: np.ndarray, mass: float) -> Region:
+    """Highest-posterior-density region: cells by probability per km² until `mass` is reached."""
+    density = posterior / np.maximum(grid.area_km2, 1e-9)
+    order = np.argsort(-density, kind="stable")
+    n = int(np.searchsorted(np.cumsum(posterior[order]), mass * posterior.sum()) + 1)
+    chosen = order[:min(n, len(order))]
+    return Region(mass=mass, cells=tuple(grid.tokens[chosen].tolist()), area_km2=float(grid.area_km2[chosen].sum()))
+
+
+def build_prediction(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
+                     image_size: tuple[int, int], top_k: int, mass: float, timings: dict[str, float]) -> Prediction:
+    """Turn a fused posterior into a `Prediction`, filling each cue's contribution."""
+    post = fusion.posterior
+    k = min(top_k, len(post))
+    top = np.argpartition(-post, k - 1)[:k]
+    top = top[np.argsort(-post[top], kind="stable")]
+    candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1) for i, c in enumerate(top))
+
+    country_p = grid.country_probabilities(post)
+    order = np.argsort(-country_p)
+    countries = {grid.countries[i]: float(country_p[i]) for i in order if country_p[i] >= 1e-4}
+
+    filled: dict[str, CueReport] = {}
+    for name, rep in reports.items():
+        contrib = fusion.contributions.get(name)
+        if contrib is None:
+            filled[name] = rep
+            continue
+        without = contrib.posterior_without
+        shift = country_p - grid.country_probabilities(without)
+        j = int(np.argmax(shift))
+        top_wo = int(np.argmax(without))
+        filled[name] = CueReport(
+            name=rep.name, status=rep.status, note=rep.note, evidence=rep.evidence, seconds=rep.seconds,
+            weight=rep.weight, bits=contrib.bits, favoured_cell=candidate(grid, contrib.favoured_cell,
+                                                                          post[contrib.favoured_cell]),
+            favoured_country=grid.countries[j] if shift[j] > 0 else None,
+            country_shift=float(shift[j]) if shift[j] > 0 else None,
+            top_without=candidate(grid, top_wo, without[top_wo]),
+            moved_km=float(haversine_km(grid.lat[top[0]], grid.lon[top[0]], grid.lat[top_wo], grid.lon[top_wo])),
+        )
+    post.flags.writeable = False
+    return Prediction(image=image, top_k=candidates, countries=countries, region=credible_region(grid, post, mass),
+                      cues=filled, timings=timings, image_size=image_size, grid=grid, posterior=post)
