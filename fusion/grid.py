@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from geosleuth.errors import ConfigError, GeosleuthError
+from geosleuth.errors import ConfigError, GeosleuthError, did_you_mean
 from geosleuth.fusion import s2
 from geosleuth.geo import EARTH_RADIUS_KM, spherical_mean
 
@@ -84,8 +84,10 @@ class CellGrid:
         return codes[self.country_index]
 
     # ---- lookups ----------------------------------------------------------------------
-    def lookup(self, lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
+    def lookup(self, lat: ArrayLike, lon: ArrayLike, level: str = "fine") -> np.ndarray:
         """Index of the cell containing each point (vectorised); every point maps to one cell.
+
+        `level` picks a partition of the hierarchy ("coarse", "middle", "fine").
 
         >>> grid = CellGrid.default()
         >>> grid.cell_country[grid.lookup([48.8566], [2.3522])][0]
@@ -97,7 +99,11 @@ class CellGrid:
             raise ValueError("coordinates must be finite")
         if np.any(np.abs(lat) > 90):
             raise ValueError("latitude out of range [-90, 90]")
-        return _deepest_member(s2.leaf_ids(lat, lon), np.full(len(lat), s2.MAX_LEVEL), self.ids, self.levels)
+        if level not in self.hierarchy_ids:
+            raise ConfigError(f"unknown grid level {level!r}{did_you_mean(level, list(self.hierarchy_ids))}")
+        ids = self.hierarchy_ids[level]
+        levels = self.levels if level == "fine" else s2.levels_of(ids)
+        return _deepest_member(s2.leaf_ids(lat, lon), np.full(len(lat), s2.MAX_LEVEL), ids, levels)
 
     def country_probabilities(self, p: np.ndarray) -> np.ndarray:
         """Aggregate a distribution over cells into one over `countries`."""

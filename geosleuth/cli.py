@@ -180,6 +180,8 @@ def _cells_build(args: argparse.Namespace) -> int:
     lat, lon, digest = read_coordinates(args.coords)
     grid = build_grid(lat, lon, t_max=args.t_max, t_min=args.t_min, max_level=args.max_level, hierarchy=factors,
                       source=Path(args.coords).name, source_sha256=digest)
+    grid.meta["command"] = (f"geosleuth cells build {Path(args.coords).name} --t-max {args.t_max} "
+                            f"--t-min {args.t_min} --max-level {args.max_level} --hierarchy {args.hierarchy}")
     grid.save(args.out)
     print(f"wrote {args.out}: {grid!r} from {grid.meta['photos']} photos")
     return EXIT_OK
