@@ -112,8 +112,8 @@ class Photo:
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             if isinstance(exc, ImageError):
                 raise
-            reason = "truncated or corrupt image data" if "truncated" in str(exc) or isinstance(exc, EOFError) \
-                else f"cannot decode image ({exc})"
+            truncated = "truncated" in str(exc).lower() or isinstance(exc, EOFError)
+            reason = f"truncated or corrupt image data ({exc})" if truncated else f"cannot decode image ({exc})"
             raise ImageError(f"{source}: {reason}") from None
 
     @classmethod

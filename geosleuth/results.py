@@ -197,7 +197,7 @@ def build_prediction(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str
 
     country_p = grid.country_probabilities(post)
     order = np.argsort(-country_p)
-    countries = {grid.countries[i]: float(country_p[i]) for i in order if country_p[i] >= 1e-4}
+    countries = {grid.countries[i]: float(country_p[i]) for i in order if country_p[i] >= 1e-6}
 
     filled: dict[str, CueReport] = {}
     for name, rep in reports.items():

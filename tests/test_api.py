@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import geosleuth
+from geosleuth import CueOutput, Evidence, Geolocator, ImageError
+from geosleuth.cues import BaseCue
+
+
+class CountryCue(BaseCue):
+    """A test cue that believes the photo is in one country (what a text cue might say)."""
+
+    name = "country"
+
+    def __init__(self, country: str):
+        self.country = country
+
+    def observe(self, photo, grid):
+        values = np.array([1.0 if c == self.country else 0.0 for c in grid.countries])
+        ev = Evidence("test", f"looks like {self.country}", 0.9, box=(1, 2, 3, 4), details={"cc": self.country})
+        return CueOutput(np.log(np.maximum(grid.cells_from_countries(values), 1e-12)), (ev,))
+
+
+class PointCue(BaseCue):
+    name = "point"
+    default_floor = 1e-9  # as sharp as a GPS fix
+
+    def __init__(self, lat: float, lon: float):
+        self.lat, self.lon = lat, lon
+
+    def observe(self, photo, grid):
+        ll = np.full(len(grid), -50.0)
+        ll[grid.lookup([self.lat], [self.lon])[0]] = 0.0
+        return CueOutput(ll)
+
+
+class BrokenCue(BaseCue):
+    name = "broken"
+
+    def observe(self, photo, grid):
+        raise RuntimeError("model exploded")
+
+
+class WrongShapeCue(BaseCue):
+    name = "wrongshape"
+
+    def observe(self, photo, grid):
+        return CueOutput(np.zeros(3))
+
+
+class QuietCue(BaseCue):
+    name = "quiet"
+
+    def observe(self, photo, grid):
+        return CueOutput.abstain("no text found")
+
+
+@pytest.fixture(scope="module")
+def prior_only():
+    return Geolocator.from_config("prior-only")
+
+
+def test_prior_only_round_trip(prior_only):
+    pred = prior_only.locate(geosleuth.example_image())
+    d = pred.to_dict()
+    assert d["schema"] == "geosleuth.prediction/1"
+    assert {"top_k", "countries", "cues", "credible_region"} <= set(d)
+    assert len(d["top_k"]) == 5 and all({"lat", "lon", "probability", "country"} <= set(c) for c in d["top_k"])
+    probs = [c["probability"] for c in d["top_k"]]
+    assert probs == sorted(probs, reverse=True)
+    assert sum(d["countries"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert d["cues"] == {}
+    assert json.loads(pred.to_json()) == json.loads(json.dumps(d))
+    assert pred.posterior.sum() == pytest.approx(1.0) and not pred.posterior.flags.writeable
+    region = d["credible_region"]
+    assert region["cells"] == len(region["tokens"]) and region["area_km2"] > 0
+    mass = sum(pred.posterior[np.isin(pred.grid.tokens, region["tokens"])])
+    assert mass >= 0.9
+    assert "photo-density prior alone" in pred.explain()
+
+
+@pytest.mark.parametrize("kind", ["path", "bytes", "pil", "array"])
+def test_every_input_kind(prior_only, kind):
+    path = geosleuth.example_image()
+    src = {"path": path, "bytes": open(path, "rb").read(), "pil": Image.open(path),
+           "array": np.asarray(Image.open(path).convert("RGB"))}[kind]
+    pred = prior_only.locate(src)
+    assert pred.image_size == (1280, 854)
+
+
+def test_cue_moves_the_answer_and_is_explained():
+    geo = Geolocator(cues=[CountryCue("JP"), QuietCue(), BrokenCue(), WrongShapeCue()])
+    pred = geo.locate(geosleuth.example_image())
+    assert pred.best.country == "JP" and pred.countries["JP"] > 0.9
+    d = pred.to_dict()
+    assert d["cues"] == {"country": "ok", "quiet": "abstained", "broken": "failed", "wrongshape": "failed"}
+    rep = d["cue_reports"]["country"]
+    assert rep["favoured_country"] == "JP" and rep["bits"] > 1 and rep["country_shift"] > 0.8
+    assert rep["top_without"]["country"] != "JP" and rep["moved_km"] > 1000
+    assert rep["evidence"][0]["box"] == [1, 2, 3, 4] and rep["evidence"][0]["details"] == {"cc": "JP"}
+    assert "model exploded" in d["cue_reports"]["broken"]["note"]
+    assert "shape" in d["cue_reports"]["wrongshape"]["note"]
+    text = pred.explain()
+    assert "favoured JP" in text and "no text found" in text and "looks like JP" in text
+
+
+def test_sharp_cue_pins_the_location():
+    pred = Geolocator(cues=[PointCue(-33.87, 151.21)]).locate(geosleuth.example_image())
+    assert pred.best.country == "AU" and pred.best.probability > 0.99
+    assert len(pred.region.cells) == 1
+
+
+def test_agreeing_cues_compound():
+    one = Geolocator(cues=[CountryCue("FR")]).locate(geosleuth.example_image())
+    assert one.best.country == "FR"
+    geo = Geolocator(cues=[CountryCue("FR"), PointCue(43.7, 7.27)])
+    pred = geo.locate(geosleuth.example_image())
+    assert pred.best.place.endswith("FR") and abs(pred.best.lat - 43.7) < 0.5
+
+
+def test_geojson(prior_only):
+    pred = Geolocator(cues=[PointCue(48.8566, 2.3522)]).locate(geosleuth.example_image())
+    gj = pred.to_geojson()
+    kinds = [f["properties"]["kind"] for f in gj["features"]]
+    assert kinds.count("candidate") == 5 and kinds[-1] == "credible_region"
+    lon, lat = gj["features"][0]["geometry"]["coordinates"]
+    assert abs(lat - 48.86) < 0.1 and abs(lon - 2.35) < 0.1
+    polys = gj["features"][-1]["geometry"]["coordinates"]
+    assert len(polys) == 1 and polys[0][0][0] == polys[0][0][-1]
+
+
+def test_locate_many_streams_and_reports_bad_files(prior_only, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    good = geosleuth.example_image()
+    items = list(prior_only.locate_many([good, str(bad), tmp_path / "missing.png", good], workers=2))
+    assert [i.ok for i in items] == [True, False, False, True]
+    assert "broken.jpg" in items[1].error and "no such file" in items[2].error
+    assert items[0].prediction.best == items[3].prediction.best
+
+
+def test_one_off_locate_and_errors():
+    assert geosleuth.locate(geosleuth.example_image(), "prior-only").best.probability > 0
+    with pytest.raises(ImageError):
+        geosleuth.locate(b"")
+    with pytest.raises(geosleuth.ConfigError):
+        geosleuth.locate(geosleuth.example_image(), "default", outptu={"top_k": 2})
+    img = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(img, "PNG")
+    assert len(geosleuth.locate(img.getvalue(), "default", output={"top_k": 2}).top_k) == 2
+
+
+def test_prediction_is_immutable(prior_only):
+    pred = prior_only.locate(geosleuth.example_image())
+    with pytest.raises(AttributeError):
+        pred.top_k = ()
+    with pytest.raises(TypeError):
+        pred.timings["total"] = 0.0
+    assert pred.timings["total"] >= pred.timings["fusion"] > 0

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import geosleuth
+from geosleuth.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_locate_example_by_default(capsys):
+    code, out, err = run(capsys, "locate")
+    assert code == 0 and "bundled example" in err and "Best guess" in out
+
+
+def test_locate_json_keys(capsys):
+    code, out, _ = run(capsys, "locate", geosleuth.example_image(), "--json", "--top-k", "3")
+    d = json.loads(out)
+    assert code == 0 and len(d["top_k"]) == 3
+    assert {"lat", "lon", "probability", "country"} <= set(d["top_k"][0])
+    assert isinstance(d["countries"], dict) and isinstance(d["cues"], dict)
+
+
+def test_locate_geojson(capsys):
+    code, out, _ = run(capsys, "locate", geosleuth.example_image(), "--geojson", "--config", "prior-only")
+    assert code == 0 and json.loads(out)["type"] == "FeatureCollection"
+
+
+def test_batch_directory_with_junk(capsys, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(geosleuth.example_image(), folder / "a.jpg")
+    shutil.copy(geosleuth.example_image(), folder / "b.JPEG")
+    (folder / "notes.txt").write_text("not a photo")
+    (folder / "fake.png").write_bytes(b"junk junk junk")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / ".hidden.jpg").write_bytes(b"ignored")
+    out_csv = tmp_path / "out.csv"
+    code, out, err = run(capsys, "locate", str(folder), "--csv", str(out_csv))
+    assert code == 1  # some files failed, the batch still finished
+    assert "notes.txt" in err and "fake.png" in err and "empty.jpg" in err and "2 of 4 images failed" in err
+    rows = list(csv.reader(out_csv.open()))
+    assert rows[0] == ["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY"]
+    by_id = {r[0]: r for r in rows[1:]}
+    assert set(by_id) == {"a.jpg", "b.JPEG", "fake.png", "empty.jpg"}
+    assert float(by_id["a.jpg"][1]) and by_id["a.jpg"][3] and by_id["fake.png"][1:] == ["", "", "", ""]
+
+
+def test_batch_json_lines_report_errors(capsys, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\x00" * 10)
+    code, out, _ = run(capsys, "locate", geosleuth.example_image(), str(bad), "--json")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and len(lines) == 2 and "top_k" in lines[0] and "bad.jpg" in lines[1]["error"]
+
+
+def test_exit_codes(capsys, tmp_path):
+    assert run(capsys, "locate", str(tmp_path / "missing.jpg"))[0] == 1
+    code, _, err = run(capsys, "locate", "--set", "output.topk=3")
+    assert code == 2 and "did you mean 'top_k'" in err
+    assert run(capsys, "locate", "--config", "nosuch")[0] == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("image: {max_side: big}\n")
+    assert run(capsys, "locate", "--config", str(bad))[0] == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+def test_config_show_and_cues(capsys):
+    code, out, _ = run(capsys, "config", "show", "--set", "output.top_k=9")
+    assert code == 0 and "top_k: 9" in out
+    code, out, _ = run(capsys, "cues")
+    assert code == 0 and out.strip()
+
+
+def test_cells_build_and_info(capsys, tmp_path):
+    coords = tmp_path / "coords.csv"
+    rows = ["LAT,LON"] + [f"{48.8 + i * 0.001},{2.3 + i * 0.001}" for i in range(60)] + ["-33.9,151.2", "35.7,139.7"]
+    coords.write_text("\n".join(rows) + "\n")
+    out_grid = tmp_path / "g.npz"
+    code, out, _ = run(capsys, "cells", "build", str(coords), "--t-max", "10", "--t-min", "2", "--out", str(out_grid))
+    assert code == 0 and out_grid.is_file()
+    code, out, _ = run(capsys, "cells", "info", str(out_grid))
+    assert code == 0 and '"t_max": 10' in out
+    code, _, err = run(capsys, "locate", "--set", f"grid={out_grid}", "--json")
+    assert code == 0
+    assert run(capsys, "cells", "build", str(coords), "--t-max", "1", "--t-min", "5")[0] == 2
+    assert run(capsys, "cells", "build", str(tmp_path / "none.csv"))[0] == 2
+
+
+def test_console_script_runs():
+    exe = shutil.which("geosleuth", path=str(__import__("pathlib").Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("console script not installed")
+    proc = subprocess.run([exe, "locate", "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["top_k"]
