@@ -1,0 +1,107 @@
+"""Speed of the foundation: `import geosleuth`, grid load, fusion + result building, end to end.
+
+    python benchmarks/bench_speed.py [--cells 5000] [--cues 4] [--repeat 200]
+
+Fusion is timed on a grid of about --cells finest cells (built from the shared photo sample when
+present, else from random points) with --cues random likelihoods. Writes JSON to benchmarks/out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from geosleuth.fusion.combine import Term, fuse
+from geosleuth.fusion.grid import CellGrid, build_grid, read_coordinates
+from geosleuth.results import CueReport, build_prediction
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def ms(samples: list[float]) -> dict[str, float]:
+    s = sorted(samples)
+    return {"median_ms": round(statistics.median(s) * 1000, 3), "p95_ms": round(s[int(0.95 * (len(s) - 1))] * 1000, 3)}
+
+
+def grid_with(cells: int) -> CellGrid:
+    coords = SHARED / "gps_gallery_100k.csv"
+    if coords.is_file():
+        lat, lon, _ = read_coordinates(coords)
+    else:
+        rng = np.random.default_rng(0)
+        lat, lon = rng.normal(30, 20, 100_000).clip(-89, 89), rng.uniform(-180, 180, 100_000)
+    t_max = 80
+    grid = build_grid(lat, lon, t_max=t_max)
+    while len(grid) < cells:  # finer until there are at least `cells` cells
+        t_max = int(t_max * len(grid) / cells)
+        grid = build_grid(lat, lon, t_max=t_max)
+    return grid
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--cells", type=int, default=5000)
+    ap.add_argument("--cues", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=200)
+    args = ap.parse_args()
+    out: dict[str, object] = {}
+
+    imports = []
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import geosleuth"], check=True)
+        imports.append(time.perf_counter() - t)
+    base = []
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        base.append(time.perf_counter() - t)
+    out["import_geosleuth"] = {"process_with_import_ms": ms(imports)["median_ms"],
+                               "bare_interpreter_ms": ms(base)["median_ms"]}
+
+    t = time.perf_counter()
+    CellGrid.load(Path(__file__).resolve().parents[1] / "fusion" / "data" / "grid_v1.npz")
+    out["default_grid_load_ms"] = round((time.perf_counter() - t) * 1000, 2)
+
+    grid = grid_with(args.cells)
+    rng = np.random.default_rng(0)
+    log_prior = grid.log_prior()
+    samples = []
+    _ = grid.tokens, grid.cell_country  # per-grid caches, built once
+    for _ in range(args.repeat):
+        terms = {f"cue{k}": Term(rng.normal(0, 3, len(grid)), 1.0, 1e-3) for k in range(args.cues)}
+        reports = {name: CueReport(name=name, status="ok") for name in terms}
+        t = time.perf_counter()
+        pred = build_prediction(grid=grid, fusion=fuse(log_prior, terms), reports=reports, image="x",
+                                image_size=(1, 1), top_k=5, mass=0.9, timings={})
+        pred.to_dict()
+        samples.append(time.perf_counter() - t)
+    out["fusion_and_result"] = {"cells": len(grid), "cues": args.cues, **ms(samples)}
+
+    from geosleuth import Geolocator, example_image
+
+    geo = Geolocator.from_config("prior-only")
+    geo.locate(example_image())
+    e2e = []
+    for _ in range(20):
+        t = time.perf_counter()
+        geo.locate(example_image())
+        e2e.append(time.perf_counter() - t)
+    out["locate_prior_only_1280px"] = ms(e2e)
+
+    dest = Path(__file__).parent / "out"
+    dest.mkdir(exist_ok=True)
+    (dest / "speed.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Accuracy metrics for geolocation (Im2GPS conventions) and label loading."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geosleuth.errors import ConfigError
+from geosleuth.geo import haversine_km
+
+THRESHOLDS_KM = (1, 25, 200, 750, 2500)
+
+
+def geoscore(distance_km: np.ndarray | float) -> np.ndarray:
+    """GeoGuessr-style score, 5000 * exp(-d / 1492.7)."""
+    return 5000.0 * np.exp(-np.asarray(distance_km, dtype=np.float64) / 1492.7)
+
+
+@dataclass(frozen=True)
+class Label:
+    image_id: str
+    lat: float
+    lon: float
+    author: str = ""
+
+
+def read_labels(path: str | Path) -> list[Label]:
+    """Rows of an Im2GPS3k-style CSV: IMG_ID,LAT,LON[,AUTHOR,...] (header required)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"labels file not found: {path}")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"IMG_ID", "LAT", "LON"} <= set(rows[0]):
+        raise ConfigError(f"{path}: expected columns IMG_ID,LAT,LON")
+    return [Label(r["IMG_ID"], float(r["LAT"]), float(r["LON"]), r.get("AUTHOR", "")) for r in rows]
+
+
+def summarize(distances_km: np.ndarray, country_correct: np.ndarray | None = None) -> dict[str, Any]:
+    """% within each threshold, median km, mean GeoScore and country accuracy."""
+    d = np.asarray(distances_km, dtype=np.float64)
+    out: dict[str, Any] = {"n": int(len(d))}
+    for t in THRESHOLDS_KM:
+        out[f"acc_{t}km"] = round(float(np.mean(d <= t) * 100), 2) if len(d) else None
+    out["median_km"] = round(float(np.median(d)), 1) if len(d) else None
+    out["geoscore"] = round(float(np.mean(geoscore(d))), 1) if len(d) else None
+    if country_correct is not None and len(country_correct):
+        out["country_acc"] = round(float(np.mean(country_correct) * 100), 2)
+    return out
+
+
+def distances(pred_lat: np.ndarray, pred_lon: np.ndarray, labels: list[Label]) -> np.ndarray:
+    return haversine_km(pred_lat, pred_lon, [lb.lat for lb in labels], [lb.lon for lb in labels])
