@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class Evidence:
     """One thing a cue saw, in a sentence, with how sure it is and where in the image."""
 
-    kind: str  # e.g. "gps", "script", "phone", "plate"
+    kind: str  # e.g. "gps", "script", "phone", "plate"; "warning" is surfaced in Prediction.warnings
     summary: str  # one sentence for the report
     confidence: float = 1.0  # 0..1
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in working-image pixels
@@ -26,6 +26,17 @@ class Evidence:
         return {"kind": self.kind, "summary": self.summary, "confidence": round(float(self.confidence), 4),
                 "box": None if self.box is None else [round(float(v), 1) for v in self.box],
                 "details": dict(self.details)}
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    """A precise location a cue vouches for (a GPS fix, a matched street): within its cell, the
+    reported coordinate is this point rather than the cell's mean photo location."""
+
+    lat: float
+    lon: float
+    sigma_km: float
+    label: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +51,7 @@ class CueOutput:
     evidence: tuple[Evidence, ...] = ()
     note: str = ""
     training_prior: np.ndarray | None = None
+    points: tuple[GeoPoint, ...] = ()
 
     @classmethod
     def abstain(cls, note: str, evidence: tuple[Evidence, ...] | list[Evidence] = ()) -> "CueOutput":
@@ -69,6 +81,12 @@ class BaseCue:
     def available(self) -> tuple[bool, str]:
         """Whether the cue's models/packages can be used here, and a note saying why not."""
         return True, "ready"
+
+    def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
+        """Cross-check after every cue ran: `others` maps each other cue that spoke to the
+        log-likelihood it adds to the posterior. Returns extra evidence (kind "warning" is
+        surfaced in the prediction's warnings)."""
+        return ()
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:  # pragma: no cover - interface
         raise NotImplementedError

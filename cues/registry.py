@@ -9,7 +9,9 @@ from typing import Any, Callable
 from geosleuth.errors import ConfigError, did_you_mean
 
 # Built-in cues, as "module:Class" so listing them imports nothing heavy.
-_BUILTIN: dict[str, str] = {}
+_BUILTIN: dict[str, str] = {
+    "exif": "geosleuth.cues.exif:ExifCue",
+}
 _REGISTERED: dict[str, type] = {}
 
 
@@ -45,6 +47,7 @@ def cue_class(name: str) -> type:
     if name in _BUILTIN:
         module, _, attr = _BUILTIN[name].partition(":")
         cls = getattr(import_module(module), attr)
+        cls.name = name
         _REGISTERED[name] = cls
         return cls
     raise ConfigError(f"unknown cue {name!r}{did_you_mean(name, list_cues())}; available: "

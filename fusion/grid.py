@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -50,6 +50,13 @@ class CellGrid:
     hierarchy_ids: dict[str, np.ndarray] = field(default_factory=dict)
     hierarchy: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """Derived per-grid tables (e.g. time zones of cells), computed once."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     # ---- basic properties -------------------------------------------------------------
     def __len__(self) -> int:

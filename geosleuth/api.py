@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from geosleuth.config import Config, load_config
-from geosleuth.cues.base import Cue, CueOutput
+from geosleuth.cues.base import Cue, CueOutput, Evidence
 from geosleuth.cues.registry import create_cue
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.combine import Term, fuse
@@ -104,6 +104,7 @@ class Geolocator:
         grid = self.grid
         reports: dict[str, CueReport] = {}
         terms: dict[str, Term] = {}
+        outputs: dict[str, CueOutput] = {}
         for slot in self._slots:
             name = slot.cue.name
             t0 = time.perf_counter()
@@ -121,15 +122,34 @@ class Geolocator:
                                       seconds=seconds, weight=slot.weight)
             if status == "ok" and slot.weight > 0:
                 terms[name] = Term(out.log_likelihood, slot.weight, slot.floor, out.training_prior)
+                outputs[name] = out
         t0 = time.perf_counter()
+        self._cross_check(outputs, terms, reports, grid)
         fusion = fuse(self._log_prior(), terms)
         out_cfg = self.config["output"]
+        points = [p for out in outputs.values() for p in out.points]
         prediction = build_prediction(grid=grid, fusion=fusion, reports=reports, image=photo.id,
                                       image_size=photo.original_size, top_k=out_cfg["top_k"],
-                                      mass=out_cfg["credible_mass"], timings={})
+                                      mass=out_cfg["credible_mass"], timings={}, points=points)
         timings["fusion"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - start
         return replace(prediction, timings=MappingProxyType(timings))
+
+    def _cross_check(self, outputs: dict[str, CueOutput], terms: dict[str, Term], reports: dict[str, CueReport],
+                     grid: CellGrid) -> None:
+        """Let each cue that spoke review what the others said (e.g. EXIF GPS vs text)."""
+        effective = {name: term.effective() for name, term in terms.items()}
+        for slot in self._slots:
+            name = slot.cue.name
+            review = getattr(slot.cue, "review", None)
+            if name not in outputs or review is None:
+                continue
+            try:
+                extra = tuple(review(outputs[name], {k: v for k, v in effective.items() if k != name}, grid))
+            except Exception as exc:
+                extra = (Evidence("review", f"cross-check failed: {type(exc).__name__}: {exc}", 0.0),)
+            if extra:
+                reports[name] = replace(reports[name], evidence=reports[name].evidence + extra)
 
     def locate_many(self, images: Iterable[ImageInput], *, workers: int | None = None) -> Iterator[BatchItem]:
         """Locate many images, streaming results in input order; a bad input becomes a failed item."""

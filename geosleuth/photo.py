@@ -16,6 +16,8 @@ from geosleuth.errors import ImageError
 if TYPE_CHECKING:
     from PIL import Image
 
+    from geosleuth.metadata import Metadata
+
 ImageInput = Union[str, os.PathLike, bytes, "Image.Image", np.ndarray]
 T = TypeVar("T")
 
@@ -53,6 +55,13 @@ class Photo:
         """Working-copy pixels per original pixel."""
         return self.image.size[0] / self.original_size[0]
 
+    @property
+    def metadata(self) -> "Metadata":
+        """GPS, time, camera and software from EXIF/XMP, parsed once and shared by all cues."""
+        from geosleuth.metadata import read_metadata
+
+        return self.memo("metadata", lambda: read_metadata(self.exif, self.info))
+
     def array(self) -> np.ndarray:
         """The working copy as an (H, W, 3) uint8 array (cached)."""
         return self.memo("array", lambda: np.asarray(self.image))
@@ -71,6 +80,7 @@ class Photo:
         """Decode a path, bytes, PIL image or array; raise `ImageError` with a clear reason."""
         from PIL import Image
 
+        _register_heif()
         if isinstance(src, Photo):
             return src
         if isinstance(src, np.ndarray):
@@ -123,7 +133,7 @@ class Photo:
         _check_pixels(im.size, source, max_pixels)
         fmt = im.format
         exif = im.getexif()
-        info = {k: v for k, v in im.info.items() if k in ("xmp", "XML:com.adobe.xmp", "icc_profile", "dpi")}
+        info = {k: v for k, v in im.info.items() if k in ("exif", "xmp", "XML:com.adobe.xmp", "dpi")}
         n_frames = getattr(im, "n_frames", 1)
         if n_frames > 1:
             im.seek(0)
@@ -137,6 +147,21 @@ class Photo:
             rgb.thumbnail((max_side, max_side), resample=3)
         rgb.load()
         return cls(image=rgb, source=source, original_size=size_upright, format=fmt, exif=exif, info=info)
+
+
+_HEIF: list[bool] = []
+
+
+def _register_heif() -> None:
+    """Let Pillow open HEIC/HEIF when the optional pillow-heif package is installed."""
+    if not _HEIF:
+        try:
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()
+            _HEIF.append(True)
+        except ImportError:
+            _HEIF.append(False)
 
 
 def _check_pixels(size: tuple[int, int], source: str, max_pixels: int) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from geosleuth.cues.base import Evidence
+from geosleuth.cues.base import Evidence, GeoPoint
 from geosleuth.geo import haversine_km
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ class Prediction:
     cues: Mapping[str, CueReport]
     timings: Mapping[str, float]  # seconds
     image_size: tuple[int, int] = (0, 0)
+    warnings: tuple[str, ...] = ()  # evidence of kind "warning" from any cue (e.g. spoofed metadata)
     grid: "CellGrid | None" = field(default=None, repr=False)
     posterior: np.ndarray | None = field(default=None, repr=False)  # read-only, over grid cells
 
@@ -106,6 +107,7 @@ class Prediction:
             "top_k": [c.to_dict() for c in self.top_k],
             "countries": {k: round(v, 6) for k, v in self.countries.items()},
             "credible_region": self.region.to_dict(),
+            "warnings": list(self.warnings),
             "cues": {name: r.status for name, r in self.cues.items()},
             "cue_reports": {name: r.to_dict() for name, r in self.cues.items()},
             "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
@@ -138,8 +140,9 @@ class Prediction:
 
         best = self.best
         lines = [f"geosleuth report: {self.image}",
-                 f"Best guess  {_fmt_latlon(best.lat, best.lon)}  {best.place}  (p = {best.probability:.1%})",
-                 "", "Top candidates:"]
+                 f"Best guess  {_fmt_latlon(best.lat, best.lon)}  {best.place}  (p = {best.probability:.1%})"]
+        lines += [f"WARNING  {w}" for w in self.warnings]
+        lines += ["", "Top candidates:"]
         for c in self.top_k:
             lines.append(f"  {c.rank}. {_fmt_latlon(c.lat, c.lon)}  {c.probability:6.1%}  {c.place}")
         lines += ["", "Countries:"]
@@ -186,14 +189,32 @@ def credible_region(grid: "CellGrid", posterior: np.ndarray, mass: float) -> Reg
     return Region(mass=mass, cells=tuple(grid.tokens[chosen].tolist()), area_km2=float(grid.area_km2[chosen].sum()))
 
 
+def refine(grid: "CellGrid", cand: Candidate, cell: int, points: Sequence[GeoPoint], point_cells: np.ndarray) -> Candidate:
+    """A candidate sits at the sharpest point a cue vouched for in its cell (or within 3 sigma
+    of it: a GPS fix near a cell edge spreads over both cells), else at the cell's mean."""
+    reach = np.sqrt(grid.area_km2[cell] / np.pi)
+    inside = [p for p, c in zip(points, point_cells)
+              if c == cell or haversine_km(p.lat, p.lon, grid.lat[cell], grid.lon[cell]) <= reach + 3 * p.sigma_km]
+    if not inside:
+        return cand
+    from geosleuth.gazetteer import reverse_lookup
+
+    best = min(inside, key=lambda p: p.sigma_km)
+    return replace(cand, lat=best.lat, lon=best.lon, place=reverse_lookup([best.lat], [best.lon])[0].label)
+
+
 def build_prediction(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
-                     image_size: tuple[int, int], top_k: int, mass: float, timings: dict[str, float]) -> Prediction:
+                     image_size: tuple[int, int], top_k: int, mass: float, timings: Mapping[str, float],
+                     points: Sequence[GeoPoint] = ()) -> Prediction:
     """Turn a fused posterior into a `Prediction`, filling each cue's contribution."""
     post = fusion.posterior
     k = min(top_k, len(post))
     top = np.argpartition(-post, k - 1)[:k]
     top = top[np.argsort(-post[top], kind="stable")]
     candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1) for i, c in enumerate(top))
+    if points:
+        point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
+        candidates = tuple(refine(grid, cand, int(c), points, point_cells) for cand, c in zip(candidates, top))
 
     country_p = grid.country_probabilities(post)
     order = np.argsort(-country_p)
@@ -219,5 +240,7 @@ def build_prediction(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str
             moved_km=float(haversine_km(grid.lat[top[0]], grid.lon[top[0]], grid.lat[top_wo], grid.lon[top_wo])),
         )
     post.flags.writeable = False
+    warnings = tuple(f"{name}: {e.summary}" for name, rep in filled.items() for e in rep.evidence if e.kind == "warning")
     return Prediction(image=image, top_k=candidates, countries=countries, region=credible_region(grid, post, mass),
-                      cues=filled, timings=timings, image_size=image_size, grid=grid, posterior=post)
+                      cues=filled, timings=timings, image_size=image_size, warnings=warnings, grid=grid,
+                      posterior=post)

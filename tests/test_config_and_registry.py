@@ -28,7 +28,8 @@ def test_defaults_and_named_configs():
     cfg = load_config()
     assert cfg["output"]["top_k"] == 5 and cfg["grid"] == "default"
     assert {"default", "prior-only"} <= set(config_names())
-    assert load_config("prior-only")["cues"] == {}
+    assert not any(c.get("enabled", True) for c in load_config("prior-only")["cues"].values())
+    assert load_config()["cues"]["exif"]["enabled"] is True
 
 
 def test_overrides_sets_and_paths(tmp_path):
