@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
@@ -112,7 +113,10 @@ class Photo:
         if isinstance(fh, io.BytesIO) and fh.getbuffer().nbytes == 0:
             raise ImageError(f"{source}: empty input (0 bytes)")
         try:
-            with Image.open(fh) as im:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # corrupt EXIF: reported by the metadata reader
+                im = Image.open(fh)
+            with im:
                 _check_pixels(im.size, source, max_pixels)
                 return cls._from_pil(im, source, max_pixels, max_side)
         except UnidentifiedImageError:
@@ -131,17 +135,19 @@ class Photo:
         from PIL import ImageOps
 
         _check_pixels(im.size, source, max_pixels)
-        fmt = im.format
-        exif = im.getexif()
+        fmt, size = im.format, im.size
+        if fmt == "JPEG" and max(im.size) > 2 * max_side:
+            im.draft("RGB", (max_side, max_side))  # fast DCT-domain downscale
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # corrupt EXIF: reported by the metadata reader
+            exif = im.getexif()
+            upright = ImageOps.exif_transpose(im)
         info = {k: v for k, v in im.info.items() if k in ("exif", "xmp", "XML:com.adobe.xmp", "dpi")}
         n_frames = getattr(im, "n_frames", 1)
         if n_frames > 1:
             im.seek(0)
             info["frames"] = n_frames
-        if im.format == "JPEG" and max(im.size) > 2 * max_side:
-            im.draft("RGB", (max_side, max_side))  # fast DCT-domain downscale
-        upright = ImageOps.exif_transpose(im)
-        size_upright = _upright_size(im.size, exif)
+        size_upright = _upright_size(size, exif)
         rgb = _to_rgb(upright)
         if max(rgb.size) > max_side:
             rgb.thumbnail((max_side, max_side), resample=3)

@@ -97,6 +97,15 @@ def test_gps_read_from_every_container(fmt):
     assert (md.gps.lat, md.gps.lon) == pytest.approx(SYDNEY, abs=1e-5)
 
 
+def test_heic_when_pillow_heif_is_installed():
+    pytest.importorskip("pillow_heif")
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    photo = Photo.open(exif_image("HEIF", gps=sydney_gps()))
+    assert photo.format == "HEIF" and photo.metadata.gps.lat == pytest.approx(SYDNEY[0], abs=1e-5)
+
+
 def test_accuracy_from_positioning_error_or_dop():
     md = Photo.open(exif_image(gps=sydney_gps({31: R(12, 1)}))).metadata
     assert md.gps.accuracy_m == 12 and md.gps.accuracy_from == "GPSHPositioningError"

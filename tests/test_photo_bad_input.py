@@ -116,6 +116,8 @@ def test_working_copy_is_capped_and_memo_runs_once(jpeg_bytes):
     photo = Photo.open(jpeg_bytes((3000, 1000)), max_side=600)
     assert photo.image.size == (600, 200) and photo.original_size == (3000, 1000)
     assert photo.scale == pytest.approx(0.2)
+    big = Photo.open(jpeg_bytes((4000, 4000)), max_side=500)  # decoded through JPEG draft mode
+    assert big.image.size == (500, 500) and big.original_size == (4000, 4000)
     calls = []
     assert photo.memo("ocr", lambda: calls.append(1) or "text") == "text"
     assert photo.memo("ocr", lambda: calls.append(1) or "other") == "text" and calls == [1]
