@@ -23,6 +23,7 @@ class ExifCue(BaseCue):
     clocks often keep the traveller's home zone.
     """
 
+    name = "exif"
     default_weight = 1.0
     default_floor = 1e-6
 

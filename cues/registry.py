@@ -11,6 +11,7 @@ from geosleuth.errors import ConfigError, did_you_mean
 # Built-in cues, as "module:Class" so listing them imports nothing heavy.
 _BUILTIN: dict[str, str] = {
     "exif": "geosleuth.cues.exif:ExifCue",
+    "text": "geosleuth.cues.text:TextCue",
 }
 _REGISTERED: dict[str, type] = {}
 

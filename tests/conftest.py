@@ -36,3 +36,43 @@ def jpeg_bytes():
         return buf.getvalue()
 
     return make
+
+
+FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto")
+
+
+def find_font(*names: str):
+    """A TrueType font from the machine, or None (tests that need it skip)."""
+    for folder in FONT_DIRS:
+        for name in names:
+            if Path(folder, name).is_file():
+                return str(Path(folder, name))
+    return None
+
+
+@pytest.fixture(scope="session")
+def render_sign():
+    """Factory: a street sign (white text on a blue panel against a wall) as an RGB array."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    def make(lines, font_path=None, size=64, panel=(20, 60, 140)):
+        font_path = font_path or find_font("DejaVuSans-Bold.ttf")
+        if font_path is None:
+            pytest.skip("no TrueType font on this machine")
+        font = ImageFont.truetype(font_path, size)
+        im = Image.new("RGB", (900, 420), (200, 200, 195))
+        draw = ImageDraw.Draw(im)
+        draw.rounded_rectangle([60, 80, 840, 340], 16, fill=panel)
+        for k, text in enumerate(lines):
+            draw.text((450, 160 + k * 100), text, font=font, fill=(255, 255, 255), anchor="mm")
+        import numpy as np
+
+        return np.asarray(im)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def font():
+    """Factory: path of the first installed font among the names given, or None."""
+    return find_font

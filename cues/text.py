@@ -1,0 +1,454 @@
+"""The `text` cue: OCR, then every geographic hint in the text.
+
+Scripts (Unicode) and languages (langdetect) become country likelihoods through CLDR
+population shares; place names (GeoNames, exact and fuzzy) become mixtures of distance kernels;
+phone numbers, web domains, currencies, postal codes and street-type words add country votes.
+Each clue is mixed with a uniform floor by its own reliability, so one misread word cannot zero
+out the truth, and garbage text yields no clue at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from geosleuth.cues.base import BaseCue, CueOutput, Evidence
+from geosleuth.cues.ocr import TextRead, get_backend, read_text
+from geosleuth.fusion.kernels import kernel_log_likelihood
+
+if TYPE_CHECKING:
+    from geosleuth.fusion.grid import CellGrid
+    from geosleuth.gazetteer.places import Place
+    from geosleuth.photo import Photo
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Clue:
+    """One hint in the text: a likelihood over countries or a mixture of place kernels."""
+
+    kind: str
+    summary: str
+    reliability: float  # weight of this clue against a uniform floor, 0..1
+    countries: dict[str, float] = field(default_factory=dict)  # country -> relative likelihood
+    places: tuple[tuple["Place", float], ...] = ()  # (place, mixture weight)
+    box: Box | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.kind, self.summary, round(self.reliability, 3), self.box, self.details)
+
+
+class TextCue(BaseCue):
+    """Reads the photo's text and turns it into a likelihood over cells."""
+
+    name = "text"
+    default_weight = 1.0
+    default_floor = 1e-4  # each clue carries its own floor; this only caps the whole cue
+
+    def __init__(self, backends: Sequence[str] = ("easyocr",), languages: Sequence[str] = ("en",),
+                 model_dir: str | None = None, canvas_size: int = 640, min_confidence: float = 0.3,
+                 precision: str = "auto", tesseract_languages: str = "eng", fuzzy: bool = True,
+                 max_places: int = 8) -> None:
+        self.backends = tuple(backends)
+        self.languages = tuple(languages)
+        self.model_dir = model_dir
+        self.canvas_size = canvas_size
+        self.min_confidence = min_confidence
+        self.precision = precision
+        self.tesseract_languages = tesseract_languages
+        self.fuzzy = fuzzy
+        self.max_places = max_places
+
+    def _backends(self) -> list[Any]:
+        out = []
+        for name in self.backends:
+            if not isinstance(name, str):  # an injected backend object (tests, custom OCR)
+                out.append(name)
+            elif name == "easyocr":
+                out.append(get_backend("easyocr", languages=list(self.languages), model_dir=self.model_dir,
+                                       canvas_size=self.canvas_size, min_confidence=self.min_confidence,
+                                       precision=self.precision))
+            else:
+                out.append(get_backend(name, languages=self.tesseract_languages))
+        return out
+
+    def available(self) -> tuple[bool, str]:
+        notes = [b.available() for b in self._backends()]
+        ok = any(a for a, _ in notes)
+        return ok, "; ".join(n for _, n in notes)
+
+    def reads(self, photo: "Photo") -> tuple[list[TextRead], list[str]]:
+        """Text from every available backend (memoised per photo), and notes on unavailable ones."""
+        reads: list[TextRead] = []
+        notes = []
+        for backend in self._backends():
+            ok, note = backend.available()
+            if ok:
+                reads += read_text(photo, backend)
+            else:
+                notes.append(note)
+        return reads, notes
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        reads, notes = self.reads(photo)
+        if notes and len(notes) == len(self.backends):
+            return CueOutput.abstain("no OCR backend available: " + "; ".join(notes))
+        if not reads:
+            return CueOutput.abstain("no text found")
+        clues = extract_clues(reads, fuzzy=self.fuzzy, max_places=self.max_places)
+        seen = Evidence("ocr", "Read: " + " | ".join(r.text for r in reads[:12]) + (" ..." if len(reads) > 12 else ""),
+                        float(np.mean([r.confidence for r in reads])), details={"lines": len(reads)})
+        if not clues:
+            return CueOutput.abstain("text found, but nothing with a geographic signal", (seen,))
+        ll = clue_log_likelihood(clues, grid)
+        return CueOutput(ll, (seen,) + tuple(c.evidence() for c in clues))
+
+
+def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid") -> np.ndarray:
+    """sum over clues of log[(1 - r) + r * f(cell)], f the clue's likelihood scaled to peak at 1."""
+    index = {c: k for k, c in enumerate(grid.countries)}
+    total = np.zeros(len(grid))
+    for clue in clues:
+        f = np.zeros(len(grid))
+        if clue.countries:
+            vec = np.zeros(len(grid.countries))
+            for cc, w in clue.countries.items():
+                if cc in index:
+                    vec[index[cc]] = w
+            f += grid.cells_from_countries(vec)
+        for place, w in clue.places:
+            if place.kind == "country":
+                vec = np.zeros(len(grid.countries))
+                if place.country in index:
+                    vec[index[place.country]] = 1.0
+                f += w * grid.cells_from_countries(vec)
+            else:
+                f += w * np.exp(kernel_log_likelihood(grid, place.lat, place.lon, place.radius_km, n=128))
+        if f.max() <= 0:
+            continue
+        total += np.log((1 - clue.reliability) + clue.reliability * f / f.max())
+    return total
+
+
+# ---- clue extraction -----------------------------------------------------------------------
+def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int = 8) -> list[Clue]:
+    conf = float(np.mean([r.confidence for r in reads]))
+    text = "\n".join(r.text for r in reads)
+    clues = script_clues(text, conf)
+    clues += language_clues(reads)
+    clues += place_clues(reads, fuzzy=fuzzy, limit=max_places)
+    for read in reads:
+        clues += phone_clues(read) + domain_clues(read) + currency_clues(read) + postal_clues(read)
+        clues += street_clues(read)
+    return clues
+
+
+def script_clues(text: str, confidence: float) -> list[Clue]:
+    from geosleuth.gazetteer.languages import SCRIPT_NAMES, script_counts, script_likelihood
+
+    counts = script_counts(text)
+    countries = _countries()
+    clues = []
+    for script, n in counts.items():
+        if script == "Latn":
+            if n < 8 or len(counts) > 1:
+                continue  # Latin letters are everywhere; alone they only hint away from other scripts
+            reliability, baseline = 0.5, 0.3
+        else:
+            if n < (1 if script in ("Hani", "Jpan", "Hang") else 2):
+                continue
+            # OCR rarely invents several letters of a script; foreign-script signs are in the baseline.
+            reliability, baseline = 1 - (0.02 * (1 - confidence) * min(1.0, 3 / n) + 0.001), 0.0005
+        lik = script_likelihood(script, countries, baseline)
+        top = _top(countries, lik)
+        clues.append(Clue("script", f"{n} letters in {SCRIPT_NAMES.get(script, script)} script "
+                                    f"(written in {', '.join(top)}...)", reliability,
+                          dict(zip(countries, lik)), details={"script": script, "letters": n}))
+    return clues
+
+
+_VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
+
+
+def _word_like(text: str) -> bool:
+    """Reject OCR garbage before language detection: random letters, walls of one letter."""
+    words = re.findall(r"[^\W\d_]{3,}", text)
+    if len(words) < 2:
+        return False
+    letters = "".join(words).lower()
+    if len(set(letters)) < 0.25 * min(len(letters), 40) or re.search(r"(.)\1{3,}", letters):
+        return False
+    latin = [w for w in words if w.isascii()]
+    if latin:
+        voweled = sum(1 for w in latin if set(w.lower()) & _VOWELS and not re.search(r"[^aeiouy]{5,}", w.lower()))
+        if voweled < 0.8 * len(latin):
+            return False
+    return True
+
+
+def language_clues(reads: Sequence[TextRead]) -> list[Clue]:
+    from geosleuth.gazetteer.languages import language_likelihood
+
+    good = [r for r in reads if r.confidence >= 0.5]
+    text = " ".join(r.text for r in good)
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < 20 or not _word_like(text):
+        return []
+    lang, p = detect_language(text)
+    if lang is None or p < 0.8:
+        return []
+    countries = _countries()
+    baseline = 0.2 if lang == "en" else 0.01  # English signage is everywhere
+    lik = language_likelihood(lang, countries, baseline)
+    if max(lik) <= baseline:
+        return []
+    reliability = 0.95 * p * min(1.0, letters / 30) * (0.5 if lang == "en" else 1.0)
+    from babel import Locale
+
+    try:
+        name = Locale.parse(lang.split("-")[0]).english_name
+    except Exception:
+        name = lang
+    return [Clue("language", f"language {name} (p = {p:.2f}; spoken in {', '.join(_top(countries, lik))}...)",
+                 reliability, dict(zip(countries, lik)), details={"language": lang, "p": round(p, 3)})]
+
+
+def detect_language(text: str) -> tuple[str | None, float]:
+    """langdetect with a fixed seed (deterministic)."""
+    from langdetect import DetectorFactory, detect_langs
+    from langdetect.lang_detect_exception import LangDetectException
+
+    DetectorFactory.seed = 0
+    try:
+        best = detect_langs(text)[0]
+    except LangDetectException:
+        return None, 0.0
+    return best.lang, float(best.prob)
+
+
+def place_clues(reads: Sequence[TextRead], fuzzy: bool = True, limit: int = 8) -> list[Clue]:
+    from geosleuth.gazetteer.lexicon import lexicon
+    from geosleuth.gazetteer.places import Gazetteer, normalise
+
+    gaz = Gazetteer.default()
+    common = lexicon().common_words
+    found: list[tuple[float, Clue]] = []
+    for read in reads:
+        words = [w for w in re.split(r"[\s,;:/|()\[\]\"]+", read.text) if w]
+        used = [False] * len(words)
+        for n in (3, 2, 1):
+            for i in range(len(words) - n + 1):
+                if any(used[i:i + n]):
+                    continue
+                phrase = " ".join(words[i:i + n])
+                key = normalise(phrase)
+                if len(key) < (4 if key.isascii() else 2) or key.replace(" ", "").isdigit():
+                    continue
+                if phrase.islower() and not read.text.islower():
+                    continue  # a lower-case word in mixed-case text is not a proper noun
+                places = gaz.lookup(phrase)
+                score = 100.0
+                if not places and fuzzy and n == 1 and len(key) >= 6 and read.confidence >= 0.5 and phrase[:1].isupper():
+                    matches = gaz.fuzzy(phrase, min_score=90)
+                    places = [m.place for m in matches]
+                    score = max((m.score for m in matches), default=0.0)
+                if not places:
+                    continue
+                for k in range(i, i + n):
+                    used[k] = True
+                clue = _place_clue(phrase, places, score, read, is_common=n == 1 and key in common)
+                found.append((clue.reliability, clue))
+    found.sort(key=lambda t: -t[0])
+    return [c for _, c in found[:limit]]
+
+
+def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead, is_common: bool) -> Clue:
+    size = np.array([max(p.population, 1000) if p.kind == "city" else (3e6 if p.kind == "admin1" else 3e7)
+                     for p in places], dtype=np.float64)
+    w = np.sqrt(size)
+    w /= w.sum()
+    order = np.argsort(-w)[:10]
+    best = places[order[0]]
+    plausibility = min(1.0, np.log10(size.max()) / 6)  # a famous city is a likelier read than a hamlet
+    # OCR errors make garbage, rarely a real town's name: an exact read of a known city is strong.
+    reliability = (0.99 - 0.05 * (1 - read.confidence)) * (score / 100) ** 4 * plausibility * \
+        (0.15 if is_common else 1.0)
+    named = ", ".join(f"{places[k].name} ({places[k].country}{', ' + places[k].kind if places[k].kind != 'city' else ''})"
+                      for k in order[:3])
+    how = "exact" if score >= 100 else f"fuzzy {score:.0f}"
+    summary = f"'{phrase}' matches {named}" + (f" and {len(places) - 3} more" if len(places) > 3 else "") + \
+        f" ({how}{', also a common word' if is_common else ''})"
+    return Clue("place", summary, float(reliability), places=tuple((places[k], float(w[k])) for k in order),
+                box=read.box, details={"text": phrase, "score": round(score, 1), "best": best.name,
+                                       "country": best.country})
+
+
+_PHONE = re.compile(r"(?:\+|\b00)?\(?\d[\d\s().\-/]{6,}\d")
+
+
+def phone_clues(read: TextRead) -> list[Clue]:
+    clues = []
+    for m in _PHONE.finditer(read.text):
+        raw = m.group(0).strip()
+        digits = re.sub(r"\D", "", raw)
+        if not 8 <= len(digits) <= 15:
+            continue
+        regions, exact = phone_regions(raw)
+        if not regions or len(regions) > 30:
+            continue
+        if exact:
+            reliability = 0.99 - 0.1 * (1 - read.confidence)
+            how = "international format"
+        else:
+            reliability = 0.6 * _trust(read.confidence) * (1 - len(regions) / 40)
+            how = f"valid national number in {len(regions)} countries"
+        clues.append(Clue("phone", f"phone number {raw}: {how} ({', '.join(sorted(regions)[:6])}"
+                                   f"{'...' if len(regions) > 6 else ''})", reliability, regions, box=read.box,
+                          details={"number": raw, "regions": sorted(regions)}))
+    return clues
+
+
+@lru_cache(maxsize=512)
+def _phone_regions_cached(raw: str) -> tuple[tuple[tuple[str, float], ...], bool]:
+    import phonenumbers
+
+    cleaned = "+" + raw.lstrip()[2:] if raw.lstrip().startswith("00") else raw
+    if cleaned.lstrip().startswith("+"):
+        try:
+            num = phonenumbers.parse(cleaned, None)
+        except phonenumbers.NumberParseException:
+            return (), True
+        if not phonenumbers.is_valid_number(num):
+            return (), True
+        regions = phonenumbers.region_codes_for_country_code(num.country_code)
+        main = phonenumbers.region_code_for_number(num)
+        return tuple((r, 1.0 if r == main else 0.3) for r in regions), True
+    grouping = [len(g) for g in re.findall(r"\d+", raw)]
+    out = {}
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        try:
+            num = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(num) and phonenumbers.region_code_for_number(num) == region:
+            national = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL)
+            same_layout = [len(g) for g in re.findall(r"\d+", national)] == grouping
+            out[region] = 1.0 if same_layout else 0.3  # written the way that country writes numbers
+    return tuple(out.items()), False
+
+
+def phone_regions(raw: str) -> tuple[dict[str, float], bool]:
+    """Countries where `raw` is a valid number (weights favour the local way of grouping digits),
+    and whether it was in international format."""
+    regions, exact = _phone_regions_cached(raw)
+    return dict(regions), exact
+
+
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,6})\b", re.I)
+_DOMAIN_LINE = re.compile(r"^(?:www[.\s])?([a-z0-9][a-z0-9-]{2,})\s([a-z]{2})$", re.I)  # 'shop-name fr' (dot lost)
+
+
+def domain_clues(read: TextRead) -> list[Clue]:
+    from geosleuth.gazetteer.lexicon import lexicon
+
+    lex = lexicon()
+    tld_map = _tld_countries()
+    clues = []
+    candidates = [(m.group(0), m.group(1).lower()) for m in _DOMAIN.finditer(read.text)]
+    m = _DOMAIN_LINE.match(read.text.strip())
+    if m and ("-" in m.group(1) or read.text.lower().startswith("www")):
+        candidates.append((read.text.strip(), m.group(2).lower()))
+    for domain, tld in candidates:
+        if tld in lex.regional_tlds:
+            countries = {c: 1.0 for c in lex.regional_tlds[tld]}
+        elif tld in tld_map and tld not in lex.generic_cctlds:
+            countries = {tld_map[tld]: 1.0}
+        else:
+            continue
+        clues.append(Clue("domain", f"web address {domain} (.{tld}: {', '.join(sorted(countries)[:5])})",
+                          0.95 * _trust(read.confidence), countries, box=read.box,
+                          details={"domain": domain, "tld": tld}))
+    return clues
+
+
+@lru_cache(maxsize=1)
+def _tld_countries() -> dict[str, str]:
+    from geosleuth.gazetteer.countries import countries
+
+    out = {info["tld"].lstrip(".").lower(): cc for cc, info in countries().items() if info.get("tld")}
+    out["uk"] = "GB"
+    return out
+
+
+def currency_clues(read: TextRead) -> list[Clue]:
+    from geosleuth.gazetteer.lexicon import lexicon
+
+    clues = []
+    for token, countries in lexicon().currencies.items():
+        pattern = re.escape(token) if not token.isalpha() else rf"(?<![^\W\d_]){re.escape(token)}(?![^\W\d_])"
+        if re.search(pattern, read.text):
+            broad = token in ("$", "kr", "Rs", "¥", "TL", "RM")  # shared by unrelated countries or short words
+            clues.append(Clue("currency", f"currency {token} ({', '.join(countries[:6])}"
+                                          f"{'...' if len(countries) > 6 else ''})",
+                              (0.3 if broad else 0.95) * _trust(read.confidence), {c: 1.0 for c in countries},
+                              box=read.box, details={"currency": token}))
+    return clues
+
+
+def postal_clues(read: TextRead) -> list[Clue]:
+    from geosleuth.gazetteer.lexicon import lexicon
+
+    clues = []
+    for pattern, countries in lexicon().postal_codes:
+        m = pattern.search(read.text)
+        if m:
+            clues.append(Clue("postal_code", f"postal code {m.group(0)} (format of {', '.join(countries)})",
+                              0.5 * _trust(read.confidence), {c: 1.0 for c in countries}, box=read.box,
+                              details={"code": m.group(0)}))
+    return clues
+
+
+def street_clues(read: TextRead) -> list[Clue]:
+    from geosleuth.gazetteer.lexicon import lexicon
+    from geosleuth.gazetteer.places import normalise
+
+    lex = lexicon()
+    words = lex.street_words
+    english = {"street", "st", "road", "rd", "lane", "drive", "avenue", "place", "boulevard"}
+    clues = []
+    for token in set(normalise(read.text).split()):
+        word = token if token in words else next(
+            (s for s in lex.street_suffixes if token.endswith(s) and len(token) > len(s) + 2), None)
+        if word is not None:
+            countries = words[word]
+            clues.append(Clue("street_word", f"street word '{word}' in '{token}' ({', '.join(countries[:6])}"
+                                             f"{'...' if len(countries) > 6 else ''})",
+                              (0.4 if word in english else 0.98 - 0.1 * (1 - read.confidence)),
+                              {c: 1.0 for c in countries},
+                              box=read.box, details={"word": word, "token": token}))
+    return clues
+
+
+def _trust(confidence: float) -> float:
+    """How far to believe a read: OCR confidences are pessimistic for correct reads."""
+    return 1 - (1 - confidence) / 2
+
+
+@lru_cache(maxsize=1)
+def _countries() -> tuple[str, ...]:
+    from geosleuth.gazetteer.countries import countries
+
+    return tuple(sorted(countries()))
+
+
+def _top(countries: tuple[str, ...], lik: Sequence[float], n: int = 5) -> list[str]:
+    from geosleuth.gazetteer.countries import countries as table
+
+    order = np.argsort(-np.asarray(lik) * np.array([np.sqrt(table()[c].get("population") or 1) for c in countries]))
+    return [countries[k] for k in order[:n]]

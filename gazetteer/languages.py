@@ -1,0 +1,97 @@
+"""Which countries write which languages and scripts (CLDR territory data through babel)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+
+# Unicode character-name prefix -> ISO 15924 script code.
+_SCRIPT_PREFIXES = {
+    "LATIN": "Latn", "CYRILLIC": "Cyrl", "GREEK": "Grek", "ARABIC": "Arab", "HEBREW": "Hebr",
+    "HANGUL": "Hang", "HIRAGANA": "Jpan", "KATAKANA": "Jpan", "CJK": "Hani", "THAI": "Thai",
+    "DEVANAGARI": "Deva", "BENGALI": "Beng", "TAMIL": "Taml", "TELUGU": "Telu", "KANNADA": "Knda",
+    "MALAYALAM": "Mlym", "GUJARATI": "Gujr", "GURMUKHI": "Guru", "ORIYA": "Orya", "SINHALA": "Sinh",
+    "GEORGIAN": "Geor", "ARMENIAN": "Armn", "ETHIOPIC": "Ethi", "KHMER": "Khmr", "LAO": "Laoo",
+    "MYANMAR": "Mymr", "TIBETAN": "Tibt", "MONGOLIAN": "Mong", "THAANA": "Thaa", "SYRIAC": "Syrc",
+    "TIFINAGH": "Tfng", "CHEROKEE": "Cher", "CANADIAN": "Cans",
+}
+SCRIPT_NAMES = {"Latn": "Latin", "Cyrl": "Cyrillic", "Grek": "Greek", "Arab": "Arabic", "Hebr": "Hebrew",
+                "Hang": "Hangul", "Jpan": "Japanese kana", "Hani": "Han (Chinese characters)", "Thai": "Thai",
+                "Deva": "Devanagari", "Beng": "Bengali", "Taml": "Tamil", "Telu": "Telugu", "Knda": "Kannada",
+                "Mlym": "Malayalam", "Gujr": "Gujarati", "Guru": "Gurmukhi", "Orya": "Odia", "Sinh": "Sinhala",
+                "Geor": "Georgian", "Armn": "Armenian", "Ethi": "Ethiopic", "Khmr": "Khmer", "Laoo": "Lao",
+                "Mymr": "Myanmar", "Tibt": "Tibetan", "Mong": "Mongolian", "Thaa": "Thaana", "Syrc": "Syriac",
+                "Tfng": "Tifinagh", "Cher": "Cherokee", "Cans": "Canadian syllabics"}
+# A writing system -> the scripts its text shows (Japanese mixes kana and Han, Korean may show Han).
+_SYSTEM_SCRIPTS = {"Jpan": ("Jpan", "Hani"), "Kore": ("Hang", "Hani"), "Hans": ("Hani",), "Hant": ("Hani",)}
+# langdetect codes that differ from CLDR's
+LANGDETECT_TO_CLDR = {"zh-cn": "zh", "zh-tw": "zh", "no": "nb", "tl": "fil", "he": "he"}
+
+
+def script_of(ch: str) -> str | None:
+    """ISO 15924 code of a letter's script (None for digits, punctuation, symbols)."""
+    if not ch.isalpha():
+        return None
+    try:
+        name = unicodedata.name(ch)
+    except ValueError:
+        return None
+    return _SCRIPT_PREFIXES.get(name.split(" ")[0])
+
+
+def script_counts(text: str) -> Counter:
+    """Letters per script in a text."""
+    return Counter(s for s in map(script_of, text) if s)
+
+
+@lru_cache(maxsize=1)
+def territory_languages() -> dict[str, dict[str, float]]:
+    """Country (ISO alpha-2) -> {language: share of population using it (0..1)} from CLDR."""
+    from babel.core import get_global
+    from babel.languages import get_territory_language_info
+
+    out = {}
+    for territory in get_global("territory_languages"):
+        if len(territory) == 2 and territory.isalpha():
+            info = get_territory_language_info(territory)
+            out[territory] = {lang: min(v["population_percent"] / 100, 1.0) for lang, v in info.items()}
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _script_of_language(lang: str, territory: str) -> tuple[str, ...]:
+    from babel.core import get_global
+
+    likely = get_global("likely_subtags")
+    tag = likely.get(f"{lang}_{territory}") or likely.get(lang) or ""
+    parts = tag.split("_")
+    script = parts[1] if len(parts) > 2 else ""
+    return _SYSTEM_SCRIPTS.get(script, (script,) if script else ())
+
+
+@lru_cache(maxsize=1)
+def territory_scripts() -> dict[str, dict[str, float]]:
+    """Country -> {script: share of population writing it (0..1)}."""
+    out: dict[str, dict[str, float]] = {}
+    for territory, langs in territory_languages().items():
+        shares: dict[str, float] = {}
+        for lang, share in langs.items():
+            for script in _script_of_language(lang.split("_")[0], territory):
+                shares[script] = min(1.0, shares.get(script, 0.0) + share)
+        out[territory] = shares
+    return out
+
+
+def language_likelihood(lang: str, countries: tuple[str, ...], baseline: float) -> list[float]:
+    """P(text in `lang` | country) for each country: CLDR share, at least `baseline` (travellers,
+    international signage)."""
+    lang = LANGDETECT_TO_CLDR.get(lang, lang).split("-")[0]
+    table = territory_languages()
+    return [max(table.get(c, {}).get(lang, 0.0), baseline) for c in countries]
+
+
+def script_likelihood(script: str, countries: tuple[str, ...], baseline: float) -> list[float]:
+    """P(text in `script` | country): the share writing it, at least `baseline`."""
+    table = territory_scripts()
+    return [max(table.get(c, {}).get(script, 0.0), baseline) for c in countries]

