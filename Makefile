@@ -1,17 +1,25 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 with venv):
-#   make demo   install geosleuth into .venv and locate the bundled example image
+#   make demo   install geosleuth (all cues) into .venv and locate the bundled example image
 #   make test   install geosleuth with its test extras into .venv and run the tests
+# Optional system packages (tests that need them skip when absent): `make system-deps` (Debian).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean system-deps
+
+# Tesseract with script models and CJK fonts: the optional OCR backend and the rendered-sign tests.
+system-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-osd \
+	  tesseract-ocr-script-latn tesseract-ocr-script-cyrl tesseract-ocr-script-grek \
+	  tesseract-ocr-script-jpan tesseract-ocr-script-hang fonts-dejavu-core fonts-noto-cjk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 demo: $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e ".[all]"
 	$(BIN)/geosleuth locate
 
 test: $(BIN)/python

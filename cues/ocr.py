@@ -165,10 +165,14 @@ class TesseractBackend:
         self.timeout_s = timeout_s
         self.key = f"tesseract:{languages}:{psm}:{min_confidence}"
 
+    def installed(self) -> frozenset[str]:
+        """Language/script models this tesseract has."""
+        return installed_tesseract_languages(self.binary)
+
     def available(self) -> tuple[bool, str]:
         if shutil.which(self.binary) is None:
             return False, "tesseract is not installed (Debian: apt-get install tesseract-ocr)"
-        missing = [lang for lang in self.languages.split("+") if lang not in installed_tesseract_languages(self.binary)]
+        missing = [lang for lang in self.languages.split("+") if lang not in self.installed()]
         if missing:
             return False, f"tesseract language data missing: {', '.join(missing)}"
         return True, f"tesseract {self.languages}"
@@ -219,7 +223,7 @@ class TesseractBackend:
     def script(self, image: np.ndarray) -> tuple[str, float] | None:
         """Tesseract's orientation-and-script detection: (script name, confidence) or None."""
         try:
-            out = self._run(image, ["--psm", "0", "-l", "osd"])
+            out = self._run(image, ["--psm", "0", "-l", "osd", "--dpi", "150"])
         except (RuntimeError, subprocess.TimeoutExpired):
             return None
         fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)

@@ -102,12 +102,37 @@ class TextCue(BaseCue):
         if not reads:
             return CueOutput.abstain("no text found")
         clues = extract_clues(reads, fuzzy=self.fuzzy, max_places=self.max_places)
+        clues += self._osd_clues(photo, clues)
         seen = Evidence("ocr", "Read: " + " | ".join(r.text for r in reads[:12]) + (" ..." if len(reads) > 12 else ""),
                         float(np.mean([r.confidence for r in reads])), details={"lines": len(reads)})
         if not clues:
             return CueOutput.abstain("text found, but nothing with a geographic signal", (seen,))
         ll = clue_log_likelihood(clues, grid)
         return CueOutput(ll, (seen,) + tuple(c.evidence() for c in clues))
+
+
+    def _osd_clues(self, photo: "Photo", clues: list[Clue]) -> list[Clue]:
+        """Tesseract's own script detection, when that backend is in use and saw a script the
+        recognised letters did not already show."""
+        from geosleuth.cues.ocr import TesseractBackend
+        from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, script_likelihood
+
+        tess = next((b for b in self._backends() if isinstance(b, TesseractBackend)), None)
+        if tess is None or "osd" not in tess.installed():
+            return []
+        found = photo.memo(f"osd:{tess.binary}", lambda: tess.script(photo.array()))
+        if not found:
+            return []
+        name, confidence = found
+        script = OSD_SCRIPTS.get(name)
+        if script is None or script == "Latn" or confidence < 2.0 or \
+                any(c.kind == "script" and c.details.get("script") == script for c in clues):
+            return []
+        countries = _countries()
+        lik = script_likelihood(script, countries, 0.002)
+        return [Clue("script", f"Tesseract script detection: {SCRIPT_NAMES.get(script, name)} "
+                               f"(confidence {confidence:.1f})", min(0.9, 0.5 + confidence / 20),
+                     dict(zip(countries, lik)), details={"script": script, "osd": name})]
 
 
 def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid") -> np.ndarray:
@@ -128,12 +153,20 @@ def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid") -> np.ndarray:
                 if place.country in index:
                     vec[index[place.country]] = 1.0
                 f += w * grid.cells_from_countries(vec)
+            elif place.kind == "admin1" and (cells := _admin1_cells(grid, place)).any():
+                f += w * cells
             else:
                 f += w * np.exp(kernel_log_likelihood(grid, place.lat, place.lon, place.radius_km, n=128))
         if f.max() <= 0:
             continue
         total += np.log((1 - clue.reliability) + clue.reliability * f / f.max())
     return total
+
+
+def _admin1_cells(grid: "CellGrid", place: "Place") -> np.ndarray:
+    """Cells whose nearest named place lies in this admin-1 region (1/0)."""
+    suffix = f", {place.name}, {place.country}"
+    return np.fromiter((label.endswith(suffix) for label in grid.places), dtype=np.float64, count=len(grid))
 
 
 # ---- clue extraction -----------------------------------------------------------------------
@@ -200,7 +233,7 @@ def language_clues(reads: Sequence[TextRead]) -> list[Clue]:
     letters = sum(ch.isalpha() for ch in text)
     if letters < 20 or not _word_like(text):
         return []
-    lang, p = detect_language(text)
+    lang, p = detect_language(text.lower())  # langdetect mistakes upper-case English for German
     if lang is None or p < 0.8:
         return []
     countries = _countries()
@@ -208,7 +241,7 @@ def language_clues(reads: Sequence[TextRead]) -> list[Clue]:
     lik = language_likelihood(lang, countries, baseline)
     if max(lik) <= baseline:
         return []
-    reliability = 0.95 * p * min(1.0, letters / 30) * (0.5 if lang == "en" else 1.0)
+    reliability = 0.98 * p * min(1.0, letters / 30) * (0.5 if lang == "en" else 1.0)
     from babel import Locale
 
     try:
@@ -254,18 +287,35 @@ def place_clues(reads: Sequence[TextRead], fuzzy: bool = True, limit: int = 8) -
                     continue  # a lower-case word in mixed-case text is not a proper noun
                 places = gaz.lookup(phrase)
                 score = 100.0
-                if not places and fuzzy and n == 1 and len(key) >= 6 and read.confidence >= 0.5 and phrase[:1].isupper():
-                    matches = gaz.fuzzy(phrase, min_score=90)
+                if not places and fuzzy and n == 1 and len(key) >= 7 and read.confidence >= 0.5 and phrase[:1].isupper():
+                    matches = [m for m in gaz.fuzzy(phrase, min_score=90) if m.place.kind == "city"]
                     places = [m.place for m in matches]
                     score = max((m.score for m in matches), default=0.0)
                 if not places:
                     continue
                 for k in range(i, i + n):
                     used[k] = True
-                clue = _place_clue(phrase, places, score, read, is_common=n == 1 and key in common)
+                clue = _place_clue(phrase, places, score, read, is_common=n == 1 and is_common_word(key, places, common))
                 found.append((clue.reliability, clue))
     found.sort(key=lambda t: -t[0])
     return [c for _, c in found[:limit]]
+
+
+WORD_LANGUAGES = ("en", "fr", "de", "es", "it", "pt")
+
+
+def is_common_word(key: str, places: list["Place"], listed: frozenset[str]) -> bool:
+    """Is this name more likely an everyday word than a place? ('Hall', 'Temple', 'Welcome' yes;
+    'Madrid', 'Istanbul' no): its word frequency is high for the size of the biggest place it names."""
+    if key in listed:
+        return True
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:
+        return False
+    zipf = max(zipf_frequency(key, lang) for lang in WORD_LANGUAGES)
+    size = max(max(p.population, 1000) if p.kind == "city" else 3e7 for p in places)
+    return zipf >= 3.0 and zipf - np.log10(size) > -0.5
 
 
 def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead, is_common: bool) -> Clue:
@@ -391,7 +441,9 @@ def currency_clues(read: TextRead) -> list[Clue]:
 
     clues = []
     for token, countries in lexicon().currencies.items():
-        pattern = re.escape(token) if not token.isalpha() else rf"(?<![^\W\d_]){re.escape(token)}(?![^\W\d_])"
+        t = re.escape(token)
+        # A price: the symbol or code next to a number ("1,30 €", "€5", "100 RUB"), never alone.
+        pattern = rf"(?<![^\W\d_]){t}\s?\d|\d[\d.,']*\s?{t}(?![^\W\d_])"
         if re.search(pattern, read.text):
             broad = token in ("$", "kr", "Rs", "¥", "TL", "RM")  # shared by unrelated countries or short words
             clues.append(Clue("currency", f"currency {token} ({', '.join(countries[:6])}"
@@ -423,6 +475,9 @@ def street_clues(read: TextRead) -> list[Clue]:
     english = {"street", "st", "road", "rd", "lane", "drive", "avenue", "place", "boulevard"}
     clues = []
     for token in set(normalise(read.text).split()):
+        if token in lex.street_abbreviations and \
+                not re.search(rf"(?i)(?<![^\W\d_]){re.escape(token)}\.", read.text):
+            continue  # abbreviations (ul., st., rd.) only with their period
         word = token if token in words else next(
             (s for s in lex.street_suffixes if token.endswith(s) and len(token) > len(s) + 2), None)
         if word is not None:

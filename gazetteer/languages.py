@@ -25,6 +25,13 @@ SCRIPT_NAMES = {"Latn": "Latin", "Cyrl": "Cyrillic", "Grek": "Greek", "Arab": "A
                 "Tfng": "Tifinagh", "Cher": "Cherokee", "Cans": "Canadian syllabics"}
 # A writing system -> the scripts its text shows (Japanese mixes kana and Han, Korean may show Han).
 _SYSTEM_SCRIPTS = {"Jpan": ("Jpan", "Hani"), "Kore": ("Hang", "Hani"), "Hans": ("Hani",), "Hant": ("Hani",)}
+# Tesseract OSD script names -> ISO 15924
+OSD_SCRIPTS = {"Latin": "Latn", "Cyrillic": "Cyrl", "Greek": "Grek", "Arabic": "Arab", "Hebrew": "Hebr",
+               "Hangul": "Hang", "Japanese": "Jpan", "Han": "Hani", "Thai": "Thai", "Devanagari": "Deva",
+               "Bengali": "Beng", "Tamil": "Taml", "Telugu": "Telu", "Kannada": "Knda", "Malayalam": "Mlym",
+               "Gujarati": "Gujr", "Gurmukhi": "Guru", "Oriya": "Orya", "Sinhala": "Sinh", "Georgian": "Geor",
+               "Armenian": "Armn", "Ethiopic": "Ethi", "Khmer": "Khmr", "Lao": "Laoo", "Myanmar": "Mymr",
+               "Tibetan": "Tibt", "Thaana": "Thaa", "Syriac": "Syrc"}
 # langdetect codes that differ from CLDR's
 LANGDETECT_TO_CLDR = {"zh-cn": "zh", "zh-tw": "zh", "no": "nb", "tl": "fil", "he": "he"}
 

@@ -13,6 +13,7 @@ from importlib import resources
 class Lexicon:
     street_words: dict[str, tuple[str, ...]]
     street_suffixes: tuple[str, ...]  # street words that also end compounds (Hauptstrasse, Damstraat)
+    street_abbreviations: frozenset[str]  # count only with their period (ul., st.)
     currencies: dict[str, tuple[str, ...]]
     postal_codes: tuple[tuple[re.Pattern, tuple[str, ...]], ...]
     generic_cctlds: frozenset[str]
@@ -28,6 +29,7 @@ def lexicon() -> Lexicon:
     return Lexicon(
         street_words={str(k): tuple(v) for k, v in data["street_words"].items()},
         street_suffixes=tuple(data["street_suffixes"]),
+        street_abbreviations=frozenset(data["street_abbreviations"]),
         currencies={str(k): tuple(v) for k, v in data["currencies"].items()},
         postal_codes=tuple((re.compile(p["regex"]), tuple(p["countries"])) for p in data["postal_codes"]),
         generic_cctlds=frozenset(data["domains"]["generic_cctlds"]),

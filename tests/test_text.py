@@ -206,3 +206,23 @@ def test_rendered_non_latin_signs_through_tesseract(render_sign, font, lines, co
         pytest.skip(f"no font for {model} on this machine")
     pred = Geolocator(cues=[TextCue(backends=[backend])]).locate(render_sign(lines, path))
     assert next(iter(pred.countries)) == country, (pred.cues["text"].evidence, list(pred.countries.items())[:3])
+
+
+def test_tesseract_script_detection_adds_a_clue(font):
+    from PIL import Image, ImageDraw, ImageFont
+
+    backend = TesseractBackend(languages="Latin")
+    ok, note = backend.available()
+    if not ok or "osd" not in backend.installed() or font("DejaVuSans.ttf") is None:
+        pytest.skip("tesseract with the Latin and osd models (or a Cyrillic font) is not installed")
+    notice = ["Уважаемые пассажиры!", "Вход в метро закрыт на ремонт", "с понедельника по пятницу.",
+              "Пользуйтесь соседней станцией", "улица Тверская, дом 12", "Москва, Россия",
+              "Спасибо за понимание", "Администрация метрополитена"]  # OSD needs a paragraph
+    im = Image.new("RGB", (1000, 700), (255, 255, 255))
+    draw = ImageDraw.Draw(im)
+    for k, line in enumerate(notice):
+        draw.text((40, 40 + k * 70), line, font=ImageFont.truetype(font("DejaVuSans.ttf"), 36), fill=(0, 0, 0))
+    cue = TextCue(backends=[backend])
+    photo = Photo.open(im)
+    clues = cue._osd_clues(photo, [])
+    assert clues and clues[0].details["script"] == "Cyrl" and clues[0].countries["RU"] == 1.0
