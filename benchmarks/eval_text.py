@@ -63,6 +63,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--canvas", type=int, default=640)
     ap.add_argument("--fold", type=int, choices=(0, 1), help="only authors of this hash fold")
+    ap.add_argument("--residual-scale", type=float, default=None, help="override cues.text.residual_scale")
     args = ap.parse_args()
 
     labels = read_labels(args.labels)[: args.limit]
@@ -95,7 +96,7 @@ def main() -> int:
 
     grid = CellGrid.default()
     log_prior = grid.log_prior()
-    cue = TextCue()
+    cue = TextCue() if args.residual_scale is None else TextCue(residual_scale=args.residual_scale)
     true_cc = [p.country for p in reverse_lookup([lb.lat for lb in labels], [lb.lon for lb in labels])]
     fired = claims = correct = 0
     prior_pts, text_pts = [], []
@@ -128,7 +129,7 @@ def main() -> int:
     d_prior = distances(np.array([p[0] for p in prior_pts]), np.array([p[1] for p in prior_pts]), labels)
     d_text = distances(np.array([p[0] for p in text_pts]), np.array([p[1] for p in text_pts]), labels)
     report = {
-        "images": len(labels), "fold": args.fold, "canvas": args.canvas,
+        "images": len(labels), "fold": args.fold, "canvas": args.canvas, "residual_scale": cue.residual_scale,
         "ocr_seconds": {"median": round(statistics.median(ocr_s), 3), "p95": round(ocr_s[int(0.95 * (len(ocr_s) - 1))], 3),
                         "n": len(ocr_s)},
         "analysis_ms_median": round(statistics.median(analysis_s) * 1000, 2),
