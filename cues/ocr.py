@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, Sequence
@@ -97,9 +98,11 @@ class EasyOcrBackend:
             if not self.download and not Path(folder).is_dir():
                 raise WeightsNotFoundError(f"EasyOCR model directory not found: {folder}")
             try:
-                reader = easyocr.Reader(list(self.languages), gpu=torch.cuda.is_available(),
-                                        model_storage_directory=folder, download_enabled=self.download,
-                                        verbose=False)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # torch deprecation notes from EasyOCR internals
+                    reader = easyocr.Reader(list(self.languages), gpu=torch.cuda.is_available(),
+                                            model_storage_directory=folder, download_enabled=self.download,
+                                            verbose=False)
             except FileNotFoundError as exc:
                 raise WeightsNotFoundError(f"EasyOCR models missing in {folder}: {exc}") from exc
             if self._use_bf16(torch):
@@ -121,7 +124,9 @@ class EasyOcrBackend:
             horizontal, free = horizontal[0], free[0]
             if not horizontal and not free:
                 return []
-            results = reader.recognize(image, horizontal, free, batch_size=self.batch_size)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # 'pin_memory' without an accelerator
+                results = reader.recognize(image, horizontal, free, batch_size=self.batch_size)
         reads = []
         for points, text, conf in results:
             xs = [p[0] for p in points]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 ALT_NAMES_MIN_POPULATION = 15_000
 FUZZY_MIN_POPULATION = 15_000
 

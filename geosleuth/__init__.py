@@ -29,6 +29,7 @@ _EXPORTS = {
     "Cue": "geosleuth.cues.base",
     "CueOutput": "geosleuth.cues.base",
     "Evidence": "geosleuth.cues.base",
+    "GeoPoint": "geosleuth.cues.base",
     "create_cue": "geosleuth.cues.registry",
     "list_cues": "geosleuth.cues.registry",
     "register_cue": "geosleuth.cues.registry",
