@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,8 @@ from geosleuth import example_image
 from geosleuth.cues.exif import ExifCue
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.photo import Photo
+
+from _report import ms, write
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "exif-samples"
 
@@ -57,15 +57,8 @@ def main() -> int:
             t = time.perf_counter()
             cue.observe(photo, grid)
             samples.append(time.perf_counter() - t)
-    samples.sort()
-    out = {"images": len(inputs), "runs": len(samples), "first_calls_s": round(first, 3),
-           "median_ms": round(statistics.median(samples) * 1000, 3),
-           "p95_ms": round(samples[int(0.95 * (len(samples) - 1))] * 1000, 3),
-           "max_ms": round(samples[-1] * 1000, 3)}
-    dest = Path(__file__).parent / "out"
-    dest.mkdir(exist_ok=True)
-    (dest / "exif.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
+    write("exif", {"images": len(inputs), "runs": len(samples), "first_calls_s": round(first, 3), **ms(samples),
+                   "max_ms": round(max(samples) * 1000, 3)})
     return 0
 
 

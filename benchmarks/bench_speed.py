@@ -9,8 +9,6 @@ present, else from random points) with --cues random likelihoods. Writes JSON to
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import subprocess
 import sys
 import time
@@ -22,12 +20,9 @@ from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.grid import CellGrid, build_grid, read_coordinates
 from geosleuth.results import CueReport, build_prediction
 
+from _report import ms, write
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def ms(samples: list[float]) -> dict[str, float]:
-    s = sorted(samples)
-    return {"median_ms": round(statistics.median(s) * 1000, 3), "p95_ms": round(s[int(0.95 * (len(s) - 1))] * 1000, 3)}
 
 
 def grid_with(cells: int) -> CellGrid:
@@ -96,10 +91,7 @@ def main() -> int:
         e2e.append(time.perf_counter() - t)
     out["locate_prior_only_1280px"] = ms(e2e)
 
-    dest = Path(__file__).parent / "out"
-    dest.mkdir(exist_ok=True)
-    (dest / "speed.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
+    write("speed", out)
     return 0
 
 

@@ -59,6 +59,7 @@ class Contribution:
 class Fusion:
     log_posterior: np.ndarray
     contributions: dict[str, Contribution]
+    effective: dict[str, np.ndarray]  # what each cue added to the log posterior
 
     @property
     def posterior(self) -> np.ndarray:
@@ -77,4 +78,4 @@ def fuse(log_prior: np.ndarray, terms: Mapping[str, Term]) -> Fusion:
         bits = float(np.sum(post * (log_post - log_without)) / LN2)
         contributions[name] = Contribution(bits=max(bits, 0.0), favoured_cell=int(np.argmax(log_prior + eff)),
                                            posterior_without=np.exp(log_without))
-    return Fusion(log_post, contributions)
+    return Fusion(log_post, contributions, effective)

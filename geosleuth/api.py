@@ -124,8 +124,8 @@ class Geolocator:
                 terms[name] = Term(out.log_likelihood, slot.weight, slot.floor, out.training_prior)
                 outputs[name] = out
         t0 = time.perf_counter()
-        self._cross_check(outputs, terms, reports, grid)
         fusion = fuse(self._log_prior(), terms)
+        self._cross_check(outputs, fusion.effective, reports, grid)
         out_cfg = self.config["output"]
         points = [p for out in outputs.values() for p in out.points]
         prediction = build_prediction(grid=grid, fusion=fusion, reports=reports, image=photo.id,
@@ -135,10 +135,9 @@ class Geolocator:
         timings["total"] = time.perf_counter() - start
         return replace(prediction, timings=MappingProxyType(timings))
 
-    def _cross_check(self, outputs: dict[str, CueOutput], terms: dict[str, Term], reports: dict[str, CueReport],
-                     grid: CellGrid) -> None:
+    def _cross_check(self, outputs: dict[str, CueOutput], effective: dict[str, np.ndarray],
+                     reports: dict[str, CueReport], grid: CellGrid) -> None:
         """Let each cue that spoke review what the others said (e.g. EXIF GPS vs text)."""
-        effective = {name: term.effective() for name, term in terms.items()}
         for slot in self._slots:
             name = slot.cue.name
             review = getattr(slot.cue, "review", None)
