@@ -12,6 +12,7 @@ from geosleuth.errors import ConfigError, did_you_mean
 _BUILTIN: dict[str, str] = {
     "exif": "geosleuth.cues.exif:ExifCue",
     "text": "geosleuth.cues.text:TextCue",
+    "detect": "geosleuth.cues.detect:DetectCue",
 }
 _REGISTERED: dict[str, type] = {}
 

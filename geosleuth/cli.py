@@ -45,6 +45,17 @@ def _parser() -> argparse.ArgumentParser:
     show = cfg_sub.add_parser("show", help="print the effective config")
     config_options(show)
 
+    train = sub.add_parser("train-detector", help="train a YOLO detector (plates, signs) on a dataset YAML")
+    train.add_argument("data", metavar="DATA.yaml", help="an Ultralytics dataset file (images + YOLO labels)")
+    train.add_argument("--model", default="yolov8n.yaml",
+                       help="architecture YAML (from scratch) or weights to fine-tune (default yolov8n.yaml)")
+    train.add_argument("--epochs", type=int, default=50)
+    train.add_argument("--imgsz", type=int, default=640)
+    train.add_argument("--batch", type=int, default=16)
+    train.add_argument("--device", help="cpu, or a GPU index such as 0 (default: GPU when present)")
+    train.add_argument("--out", default="runs/geosleuth", help="output folder (default runs/geosleuth)")
+    train.add_argument("--name", default="detector")
+
     cells = sub.add_parser("cells", help="the cell grid")
     cells_sub = cells.add_subparsers(dest="action", required=True)
     build = cells_sub.add_parser("build", help="build an adaptive S2 grid from a LAT,LON CSV")
@@ -68,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cues()
         if args.command == "config":
             return _config_show(args)
+        if args.command == "train-detector":
+            return _train_detector(args)
         if args.command == "cells":
             return _cells_build(args) if args.action == "build" else _cells_info(args)
     except ConfigError as exc:
@@ -165,6 +178,15 @@ def _config_show(args: argparse.Namespace) -> int:
     from geosleuth.config import load_config
 
     print(yaml.safe_dump(load_config(args.config, sets=args.sets), sort_keys=False), end="")
+    return EXIT_OK
+
+
+def _train_detector(args: argparse.Namespace) -> int:
+    from geosleuth.cues.detector import train_detector
+
+    best = train_detector(args.data, model=args.model, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                          device=args.device, out=args.out, name=args.name)
+    print(f"trained weights: {best}\nuse them with --set cues.detect.plate_weights={best}")
     return EXIT_OK
 
 

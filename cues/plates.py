@@ -1,0 +1,162 @@
+"""Licence plates: where a plate is in the photo, what it says, and which countries issue it.
+
+Pure functions over pixels and strings, used by the `detect` cue. The table of formats, shapes
+and colours is data (`gazetteer/data/plates.yaml`, sources noted there).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+
+# Cyrillic letters used on Russian/Ukrainian plates that look like Latin ones.
+_LOOKALIKE = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYXABEKMHOPCTYX")
+
+
+@dataclass(frozen=True)
+class PlateSpec:
+    country: str
+    code: str  # international vehicle registration code (the EU band letters)
+    band: str  # eu | mercosur | none
+    aspect: float
+    background: str
+    formats: tuple[re.Pattern, ...]
+
+
+@lru_cache(maxsize=1)
+def plate_specs() -> dict[str, PlateSpec]:
+    import yaml
+
+    data = yaml.safe_load((resources.files("geosleuth.gazetteer") / "data" / "plates.yaml").read_text("utf-8"))
+    return {str(cc): PlateSpec(str(cc), str(v["code"]), v["band"], float(v["aspect"]), v["background"],
+                               tuple(re.compile(f) for f in v["formats"]))
+            for cc, v in data["countries"].items()}
+
+
+def normalise_plate(text: str) -> str:
+    """Upper-case letters and digits only ('ab-123 cd' -> 'AB123CD'), Cyrillic look-alikes mapped,
+    a vertical bar read as the digit one."""
+    return re.sub(r"[^A-Z0-9]", "", text.translate(_LOOKALIKE).replace("|", "1").upper())
+
+
+# Characters OCR swaps on plates; a format that matches only after such swaps counts half.
+_AS_DIGIT = "0OQD1IL2Z5S6G8B"
+_AS_LETTER = "A-Z0125868"
+
+
+@lru_cache(maxsize=512)
+def _tolerant(pattern: str) -> re.Pattern:
+    return re.compile(pattern.replace(r"\d", f"[0-9{_AS_DIGIT}]").replace("[A-Z]", f"[{_AS_LETTER}]"))
+
+
+def looks_like_plate(text: str) -> bool:
+    """4-8 letters and digits with at least one digit (and mostly not a word or a price)."""
+    raw = text.strip()
+    chars = normalise_plate(raw)
+    if not 4 <= len(chars) <= 8 or not any(c.isdigit() for c in chars):
+        return False
+    if re.search(r"[€$£%:/]|\d[.,]\d{2}\b", raw):
+        return False
+    return len(re.sub(r"[\s\-.·]", "", raw)) <= len(chars) + 3
+
+
+def plate_countries(text: str, *, aspect: float | None = None, band: str | None = None,
+                    band_code: str | None = None, background: str | None = None) -> dict[str, float]:
+    """Relative likelihood of each country given the plate's characters, shape and colours."""
+    chars = normalise_plate(text)
+    out = {}
+    for cc, spec in plate_specs().items():
+        fits = [f for f in spec.formats if f.match(chars)]
+        if fits:
+            w = 0.3 if fits[0].pattern.startswith("^[A-Z0-9]") else 1.0  # a catch-all format says little
+        else:
+            w = 0.5 if any(_tolerant(f.pattern).match(chars) for f in spec.formats) else 0.03
+        if aspect is not None:  # plate shapes differ a lot: US 2:1, Mercosur 3.1:1, EU 4.7:1
+            w *= float(np.exp(-np.log(aspect / spec.aspect) ** 2 / (2 * 0.18**2))) + 0.02
+        if band is not None:
+            w *= 1.0 if band == spec.band else 0.05
+        if band_code:
+            w *= 1.0 if band_code == spec.code else 0.05
+        if background == "yellow":
+            w *= 1.0 if "yellow" in spec.background else 0.1
+        out[cc] = w
+    peak = max(out.values())
+    return {cc: w / peak for cc, w in out.items()}
+
+
+def plate_box(image: np.ndarray, text_box: Box) -> Box:
+    """Grow a text box to the plate around it: while the next row/column still looks like the
+    plate's background (close to the colour just around the characters)."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in text_box)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w - 1), min(y1, h - 1)
+    th = max(y1 - y0, 4)
+    img = image.astype(np.float32)
+    ring = np.concatenate([img[max(y0 - 2, 0):y0 + 1, x0:x1 + 1].reshape(-1, 3),
+                           img[y1:min(y1 + 3, h), x0:x1 + 1].reshape(-1, 3)])
+    if len(ring) == 0:
+        return float(x0), float(y0), float(x1), float(y1)
+    background = np.median(ring, axis=0)
+
+    def similar(strip: np.ndarray) -> bool:
+        return strip.size > 0 and float(np.median(np.abs(strip.reshape(-1, 3) - background).sum(axis=1))) < 60
+
+    limit_y = int(0.9 * th)
+    limit_x = int(0.6 * th)
+    for _ in range(limit_y):
+        if y0 > 0 and similar(img[y0 - 1, x0:x1 + 1]):
+            y0 -= 1
+        else:
+            break
+    for _ in range(limit_y):
+        if y1 < h - 1 and similar(img[y1 + 1, x0:x1 + 1]):
+            y1 += 1
+        else:
+            break
+    for _ in range(limit_x):
+        if x0 > 0 and similar(img[y0:y1 + 1, x0 - 1]):
+            x0 -= 1
+        else:
+            break
+    for _ in range(limit_x):
+        if x1 < w - 1 and similar(img[y0:y1 + 1, x1 + 1]):
+            x1 += 1
+        else:
+            break
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _is_blue(rgb: np.ndarray) -> bool:
+    r, g, b = (float(v) for v in rgb)
+    return b > 90 and b > r + 40 and b > g + 15
+
+
+def plate_colours(crop: np.ndarray) -> tuple[str | None, str]:
+    """(band, background) of a plate crop: an EU blue strip on the left, a Mercosur blue strip
+    on top, and whether the background is yellow or white/other."""
+    h, w = crop.shape[:2]
+    if h < 6 or w < 12:
+        return None, "unknown"
+    left = np.median(crop[h // 5: h - h // 5, : max(2, w // 14)].reshape(-1, 3), axis=0)
+    top = np.median(crop[: max(2, h // 6), w // 5: w - w // 5].reshape(-1, 3), axis=0)
+    body = crop[h // 4: h - h // 4, w // 8: w - w // 8].reshape(-1, 3).astype(np.float32)
+    bright = body[body.sum(axis=1) >= np.percentile(body.sum(axis=1), 60)]
+    bg = np.median(bright, axis=0) if len(bright) else np.median(body, axis=0)
+    band = "eu" if _is_blue(left) else "mercosur" if _is_blue(top) else "none"
+    r, g, b = bg
+    background = "yellow" if r > 150 and g > 120 and b < 0.6 * min(r, g) else "white" if min(r, g, b) > 150 else "other"
+    return band, background
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

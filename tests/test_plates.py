@@ -1,0 +1,122 @@
+"""Licence plates: format/shape/colour matching on rendered plates, and the detect cue's plumbing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from geosleuth.cues.plates import looks_like_plate, normalise_plate, plate_box, plate_colours, plate_countries, \
+    plate_specs
+
+EU_BLUE = (0, 51, 153)
+
+# (country, characters as printed, band, band code, background, aspect)
+PLATES = [
+    ("DE", "B AB 1234", "eu", "D", (255, 255, 255), 4.7),
+    ("FR", "AB-123-CD", "eu", "F", (255, 255, 255), 4.7),
+    ("IT", "AB 123 CD", "eu", "I", (255, 255, 255), 4.7),
+    ("ES", "1234 BCD", "eu", "E", (255, 255, 255), 4.7),
+    ("NL", "12-ABC-3", "eu", "NL", (255, 204, 0), 4.7),
+    ("BE", "1-ABC-123", "eu", "B", (255, 255, 255), 4.7),
+    ("PL", "WA 12345", "eu", "PL", (255, 255, 255), 4.7),
+    ("CZ", "1A2 3456", "eu", "CZ", (255, 255, 255), 4.7),
+    ("SK", "BA-123AB", "eu", "SK", (255, 255, 255), 4.7),
+    ("AT", "W 12345 A", "eu", "A", (255, 255, 255), 4.7),
+    ("PT", "AA-00-AA", "eu", "P", (255, 255, 255), 4.7),
+    ("HU", "ABC-123", "eu", "H", (255, 255, 255), 4.7),
+    ("RO", "B 123 ABC", "eu", "RO", (255, 255, 255), 4.7),
+    ("GB", "AB12 CDE", None, None, (255, 204, 0), 4.7),
+    ("BR", "ABC1D23", "mercosur", None, (255, 255, 255), 3.1),
+    ("US", "7ABC123", None, None, (255, 255, 255), 2.0),
+    ("RU", "А123ВС77", None, None, (255, 255, 255), 4.5),
+]
+
+
+def render_plate(text, band, code, background, aspect, font_path, height=110):
+    from PIL import Image, ImageDraw, ImageFont
+
+    width = int(height * aspect)
+    im = Image.new("RGB", (width + 40, height + 40), (90, 90, 95))  # a car body around the plate
+    d = ImageDraw.Draw(im)
+    x0, y0, x1, y1 = 20, 20, 20 + width, 20 + height
+    d.rectangle([x0, y0, x1, y1], fill=background, outline=(0, 0, 0), width=3)
+    left = x0
+    if band == "eu":
+        d.rectangle([x0, y0, x0 + int(height * 0.42), y1], fill=EU_BLUE)
+        d.text((x0 + int(height * 0.21), y1 - 25), code, font=ImageFont.truetype(font_path, 30), fill=(255, 255, 255),
+               anchor="mm")
+        left = x0 + int(height * 0.42)
+    top = y0
+    if band == "mercosur":
+        d.rectangle([x0, y0, x1, y0 + int(height * 0.25)], fill=EU_BLUE)
+        top = y0 + int(height * 0.25)
+    d.text(((left + x1) / 2, (top + y1) / 2), text, font=ImageFont.truetype(font_path, int(height * 0.62)),
+           fill=(0, 0, 0), anchor="mm")
+    return np.asarray(im), (x0, y0, x1, y1)
+
+
+def test_table_covers_many_countries():
+    specs = plate_specs()
+    assert len(specs) >= 30 and all(s.formats for s in specs.values())
+    assert {s.band for s in specs.values()} == {"eu", "mercosur", "none"}
+
+
+@pytest.mark.parametrize("country,text,band,code,background,aspect", PLATES, ids=[p[0] for p in PLATES])
+def test_format_shape_and_colour_pick_the_country(font, country, text, band, code, background, aspect):
+    """The matcher on what the plate shows: characters, printed band code, colours from pixels."""
+    path = font("DejaVuSans-Bold.ttf")
+    if path is None:
+        pytest.skip("no TrueType font")
+    image, box = render_plate(text, band, code, background, aspect, path)
+    crop = image[box[1]:box[3] + 1, box[0]:box[2] + 1]
+    seen_band, seen_background = plate_colours(crop)
+    assert seen_band == (band or "none")
+    countries = plate_countries(text, aspect=crop.shape[1] / crop.shape[0], band=band, band_code=code,
+                                background=seen_background)
+    assert max(countries, key=countries.get) == country
+
+
+def test_rendered_plates_read_by_ocr(font):
+    """End to end on pixels for the plates EasyOCR can read: >= 90 % matched to their country."""
+    from geosleuth.cues.detect import DetectCue
+    from geosleuth.cues.ocr import TextRead
+
+    cue = DetectCue()
+    ocr = cue._ocr()
+    ok, note = ocr.available()
+    if not ok:
+        pytest.skip(note)
+    path = font("DejaVuSans-Bold.ttf")
+    if path is None:
+        pytest.skip("no TrueType font")
+    correct = 0
+    latin = [p for p in PLATES if p[0] != "RU"]  # the offline EasyOCR model reads Latin letters only
+    for country, text, band, code, background, aspect in latin:
+        image, box = render_plate(text, band, code, background, aspect, path)
+        crop = image[box[1]:box[3] + 1, box[0]:box[2] + 1]
+        read, conf, band_code = cue._reread(ocr, crop, TextRead(text, 0.0, box, "test"))
+        seen_band, seen_background = plate_colours(crop)
+        countries = plate_countries(read, aspect=crop.shape[1] / crop.shape[0],
+                                    band=None if seen_band == "none" else seen_band, band_code=band_code,
+                                    background=seen_background)
+        correct += max(countries, key=countries.get) == country
+    assert correct >= 0.9 * len(latin), f"{correct}/{len(latin)}"
+
+
+def test_plate_text_helpers():
+    assert normalise_plate("ab-123 cd") == "AB123CD" and normalise_plate("А123ВС77") == "A123BC77"
+    assert looks_like_plate("AB-123-CD") and looks_like_plate("7ABC123")
+    assert not looks_like_plate("Croissants 1,30 €") and not looks_like_plate("BOULANGERIE")
+    assert not looks_like_plate("12,50")
+
+
+def test_plate_box_grows_to_the_plate(font):
+    path = font("DejaVuSans-Bold.ttf")
+    if path is None:
+        pytest.skip("no TrueType font")
+    image, box = render_plate("AB-123-CD", None, None, (255, 255, 255), 4.7, path)
+    from geosleuth.cues.plates import iou
+
+    text_box = (box[0] + 60, box[1] + 25, box[2] - 60, box[3] - 25)
+    grown = plate_box(image, text_box)
+    assert iou(grown, box) > iou(text_box, box) and iou(grown, box) > 0.6
