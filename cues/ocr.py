@@ -266,3 +266,36 @@ def get_backend(name: str, **params) -> OcrBackend:
 def read_text(photo: "Photo", backend: OcrBackend) -> tuple[TextRead, ...]:
     """OCR of the photo's working copy, computed once per photo and backend."""
     return photo.memo(f"ocr:{backend.key}", lambda: tuple(backend.read(photo.array())))
+
+
+def reread_small(photo: "Photo", backend: OcrBackend, reads: Sequence[TextRead], max_height: float = 28,
+                 most: int = 4, text_height: int = 64, max_width: int = 640) -> tuple[TextRead, ...]:
+    """Small lines (shop signs far away) read again from an upscaled crop (at most `max_width` px
+    wide); a new read replaces the old one when OCR is surer of it. Memoised per photo."""
+    from PIL import Image
+
+    def compute() -> tuple[TextRead, ...]:
+        image = photo.array()
+        out = list(reads)
+        todo = sorted((i for i, r in enumerate(reads) if r.box[3] - r.box[1] < max_height),
+                      key=lambda i: reads[i].confidence)[:most]
+        for i in todo:
+            x0, y0, x1, y1 = reads[i].box
+            h = max(y1 - y0, 4.0)
+            cx0, cy0 = max(int(x0 - 0.5 * h), 0), max(int(y0 - 0.5 * h), 0)
+            crop = image[cy0:int(y1 + 0.5 * h) + 1, cx0:int(x1 + 0.5 * h) + 1]
+            scale = min(text_height / h, max_width / max(crop.shape[1], 1))
+            if scale < 1.5 or crop.size == 0:
+                continue
+            big = np.asarray(Image.fromarray(crop).resize((int(crop.shape[1] * scale), int(crop.shape[0] * scale)),
+                                                          Image.BICUBIC))
+            again = backend.read(big)
+            if again:
+                best = max(again, key=lambda r: r.confidence * len(r.text))
+                if best.confidence > reads[i].confidence:
+                    b = best.box
+                    out[i] = TextRead(best.text, best.confidence, (cx0 + b[0] / scale, cy0 + b[1] / scale,
+                                                                   cx0 + b[2] / scale, cy0 + b[3] / scale), best.backend)
+        return tuple(out)
+
+    return photo.memo(f"ocr-reread:{backend.key}", compute)

@@ -77,8 +77,8 @@ def plate_countries(text: str, *, aspect: float | None = None, band: str | None 
             w = 0.3 if fits[0].pattern.startswith("^[A-Z0-9]") else 1.0  # a catch-all format says little
         else:
             w = 0.5 if any(_tolerant(f.pattern).match(chars) for f in spec.formats) else 0.03
-        if aspect is not None:  # plate shapes differ a lot: US 2:1, Mercosur 3.1:1, EU 4.7:1
-            w *= float(np.exp(-np.log(aspect / spec.aspect) ** 2 / (2 * 0.18**2))) + 0.02
+        if aspect is not None:  # plate shapes differ: US 2:1, Mercosur 3.1:1, EU 4.7:1 (estimates are rough)
+            w *= float(np.exp(-np.log(aspect / spec.aspect) ** 2 / (2 * 0.3**2))) + 0.05
         if band is not None:
             w *= 1.0 if band == spec.band else 0.05
         if band_code:

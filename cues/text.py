@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
-from geosleuth.cues.ocr import TextRead, get_backend, read_text
+from geosleuth.cues.ocr import TextRead, get_backend, read_text, reread_small
 from geosleuth.fusion.kernels import kernel_log_likelihood
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class TextCue(BaseCue):
     def __init__(self, backends: Sequence[str] = ("easyocr",), languages: Sequence[str] = ("en",),
                  model_dir: str | None = None, canvas_size: int = 640, min_confidence: float = 0.3,
                  precision: str = "auto", tesseract_languages: str = "eng", fuzzy: bool = True,
-                 max_places: int = 8, residual_scale: float = 1.0) -> None:
+                 max_places: int = 8, residual_scale: float = 1.0, reread_small: bool = True) -> None:
         self.backends = tuple(backends)
         self.languages = tuple(languages)
         self.model_dir = model_dir
@@ -65,6 +65,7 @@ class TextCue(BaseCue):
         self.fuzzy = fuzzy
         self.max_places = max_places
         self.residual_scale = residual_scale  # < 1 trusts every clue more (fitted on an author split)
+        self.reread_small = reread_small  # read small/unsure lines again from upscaled crops
 
     def _backends(self) -> list[Any]:
         out = []
@@ -91,7 +92,8 @@ class TextCue(BaseCue):
         for backend in self._backends():
             ok, note = backend.available()
             if ok:
-                reads += read_text(photo, backend)
+                found = read_text(photo, backend)
+                reads += reread_small(photo, backend, found) if self.reread_small and found else found
             else:
                 notes.append(note)
         return reads, notes

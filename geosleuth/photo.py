@@ -119,7 +119,9 @@ class Photo:
             with im:
                 _check_pixels(im.size, source, max_pixels)
                 return cls._from_pil(im, source, max_pixels, max_side)
-        except UnidentifiedImageError:
+        except (UnidentifiedImageError, ImportError):
+            # ImportError: Ultralytics patches Image.open to retry unknown files with an optional
+            # HEIF plugin and lets a missing plugin's ImportError escape.
             raise ImageError(f"{source}: not a recognised image format") from None
         except Image.DecompressionBombError as exc:
             raise ImageError(f"{source}: refused, too many pixels ({exc})") from None

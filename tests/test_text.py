@@ -135,13 +135,33 @@ def test_clues_combine_into_cells(grid):
 
 def test_ocr_runs_once_per_photo_and_is_shared(grid):
     fake = FakeOcr(["Rue de Rivoli", "75001 Paris"])
-    cue = TextCue(backends=[fake])
+    cue = TextCue(backends=[fake], reread_small=False)
     photo = Photo.open(np.zeros((32, 32, 3), np.uint8))
     first = cue.observe(photo, grid)
-    second = TextCue(backends=[fake]).observe(photo, grid)  # e.g. another cue reading the same photo
+    second = TextCue(backends=[fake], reread_small=False).observe(photo, grid)  # another cue, same photo
     assert fake.calls == 1 and not first.abstained
     assert [e.summary for e in first.evidence] == [e.summary for e in second.evidence]
     assert any(e.kind == "place" and "Paris" in e.summary for e in first.evidence)
+
+
+def test_small_text_is_read_again_from_an_upscaled_crop():
+    from geosleuth.cues.ocr import reread_small
+
+    class Sharper(FakeOcr):
+        """Unsure on the whole photo, sure on an upscaled crop."""
+
+        def read(self, image):
+            self.calls += 1
+            if image.shape[0] > 100:
+                return [TextRead("AMERICAN INSTITUTE", 0.97, (5.0, 5.0, 60.0, 30.0), "test")]
+            return [TextRead("AMERICAN INSTITUTI", 0.5, (10.0, 40.0, 80.0, 52.0), "test")]
+
+    ocr = Sharper([])
+    photo = Photo.open(np.zeros((100, 100, 3), np.uint8))
+    found = ocr.read(photo.array())
+    again = reread_small(photo, ocr, found)
+    assert again[0].text == "AMERICAN INSTITUTE" and again[0].confidence == 0.97
+    assert 0 <= again[0].box[0] < again[0].box[2] <= 100 and reread_small(photo, ocr, found) is again
 
 
 def test_missing_models_abstain_with_a_note(grid, tmp_path):
