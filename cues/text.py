@@ -523,7 +523,9 @@ def _countries() -> tuple[str, ...]:
 
 
 def _top(countries: tuple[str, ...], lik: Sequence[float], n: int = 5) -> list[str]:
+    """The countries a clue points to most, the most populous first among equals."""
     from geosleuth.gazetteer.countries import countries as table
 
-    order = np.argsort(-np.asarray(lik) * np.array([np.sqrt(table()[c].get("population") or 1) for c in countries]))
-    return [countries[k] for k in order[:n]]
+    ranked = sorted(range(len(countries)),
+                    key=lambda k: (-round(float(lik[k]), 1), -(table()[countries[k]].get("population") or 0)))
+    return [countries[k] for k in ranked[:n]]
