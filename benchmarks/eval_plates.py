@@ -54,11 +54,12 @@ def main() -> int:
         found += hit
         text_ok += hit and best.text == normalise_plate(row["PLATE"])
         if row["COUNTRY"] in country_hits:
-            if plates:
+            if plates:  # the cue's own combination, at country level: sum of log((1 - r) + r * f)
                 votes: dict[str, float] = {}
                 for p in plates:
-                    for cc, w in p.countries().items():
-                        votes[cc] = votes.get(cc, 0.0) + np.log(0.05 + w)
+                    clue = cue._clue(p)
+                    for cc, w in clue.countries.items():
+                        votes[cc] = votes.get(cc, 0.0) + np.log((1 - clue.reliability) + clue.reliability * w)
                 top = max(votes, key=votes.get)
             else:
                 top = None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from geosleuth.photo import Photo
 
 Box = tuple[float, float, float, float]
+PLATE_MIN_CONFIDENCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,11 @@ class DetectCue(BaseCue):
         self.ocr_precision = ocr_precision
         self.reread_plates = reread_plates
 
-    def _ocr(self):
+    def _ocr(self, min_confidence: float | None = None):
         # The same settings as the text cue's defaults give the same backend and per-photo memo.
         return get_backend("easyocr", languages=list(self.ocr_languages), model_dir=self.ocr_model_dir,
-                           canvas_size=self.ocr_canvas, min_confidence=self.ocr_min_confidence,
+                           canvas_size=self.ocr_canvas,
+                           min_confidence=self.ocr_min_confidence if min_confidence is None else min_confidence,
                            precision=self.ocr_precision)
 
     def available(self) -> tuple[bool, str]:
@@ -121,7 +123,9 @@ class DetectCue(BaseCue):
                     plates.append(PlateRead(normalise_plate(text), box, w / max(h, 1), band if band != "none" else None,
                                             band_code, background, confidence, True))
             return plates
-        reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, ocr, vehicles))
+        # On vehicle crops, keep unsure reads too: a plate's format and shape check them.
+        reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, self._ocr(PLATE_MIN_CONFIDENCE),
+                                                                        vehicles))
         for read in reads:
             if not looks_like_plate(read.text) or any(_iou(read.box, p.box) > 0.3 for p in plates):
                 continue
@@ -192,7 +196,7 @@ class DetectCue(BaseCue):
         countries = plate.countries()
         top = sorted(countries, key=lambda c: -countries[c])[:4]
         support = {True: "on a vehicle", False: "not on a detected vehicle", None: "no detector"}[plate.on_vehicle]
-        reliability = {True: 0.9, None: 0.7, False: 0.4}[plate.on_vehicle] * (0.5 + plate.confidence / 2)
+        reliability = {True: 0.9, None: 0.7, False: 0.4}[plate.on_vehicle] * plate.confidence ** 0.7
         shape = f"{plate.aspect:.1f}:1" + (f", {plate.band} band" if plate.band else "") + \
             (f" '{plate.band_code}'" if plate.band_code else "") + \
             (f", {plate.background}" if plate.background in ("yellow",) else "")

