@@ -11,7 +11,8 @@ import numpy as np
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.detector import VEHICLES, Detection, detect_objects, get_detector
 from geosleuth.cues.ocr import TextRead, get_backend, read_text
-from geosleuth.cues.plates import looks_like_plate, normalise_plate, plate_box, plate_colours, plate_countries, plate_specs
+from geosleuth.cues.plates import (iou, looks_like_plate, normalise_plate, plate_box, plate_colours,
+                                    plate_countries, plate_specs)
 from geosleuth.cues.text import Clue, clue_log_likelihood
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class DetectCue(BaseCue):
         reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, self._ocr(PLATE_MIN_CONFIDENCE),
                                                                         vehicles))
         for read in reads:
-            if not looks_like_plate(read.text) or any(_iou(read.box, p.box) > 0.3 for p in plates):
+            if not looks_like_plate(read.text) or any(iou(read.box, p.box) > 0.3 for p in plates):
                 continue
             box = plate_box(image, read.box)
             w, h = box[2] - box[0], box[3] - box[1]
@@ -205,12 +206,6 @@ class DetectCue(BaseCue):
                     details={"text": plate.text, "aspect": round(plate.aspect, 2), "band": plate.band,
                              "band_code": plate.band_code, "background": plate.background,
                              "on_vehicle": plate.on_vehicle, "top": top})
-
-
-def _iou(a: Box, b: Box) -> float:
-    from geosleuth.cues.plates import iou
-
-    return iou(a, b)
 
 
 def _inside(inner: Box, outer: Box, margin: float = 0.1) -> bool:

@@ -67,8 +67,8 @@ class YoloDetector:
             from ultralytics.utils import LOGGER
 
             LOGGER.setLevel(logging.WARNING)
-            self._model = YOLO(str(Path(self.weights).expanduser()) if Path(self.weights).expanduser().is_file()
-                               else self.weights, task="detect")
+            local = Path(self.weights).expanduser()
+            self._model = YOLO(str(local) if local.is_file() else self.weights, task="detect")
         return self._model
 
     def detect(self, image: np.ndarray) -> list[Detection]:

@@ -92,11 +92,10 @@ class EasyOcrBackend:
                 import torch
             except ImportError as exc:
                 raise MissingDependencyError("the text cue needs EasyOCR: pip install -e '.[text]'") from exc
-            from pathlib import Path
-
+            ok, note = self.available()
+            if not ok:
+                raise WeightsNotFoundError(note)
             folder = self._model_dir()
-            if not self.download and not Path(folder).is_dir():
-                raise WeightsNotFoundError(f"EasyOCR model directory not found: {folder}")
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # torch deprecation notes from EasyOCR internals

@@ -270,8 +270,7 @@ def _drop_covered(members: list[int]) -> np.ndarray:
 
 
 def build_grid(lat: ArrayLike, lon: ArrayLike, *, t_max: int = 50, t_min: int = 5, max_level: int = 13,
-               hierarchy: Sequence[int] = (16, 4), source: str = "", source_sha256: str = "",
-               progress: bool = False) -> CellGrid:
+               hierarchy: Sequence[int] = (16, 4), source: str = "", source_sha256: str = "") -> CellGrid:
     """Build an adaptive grid from photo locations (degrees).
 
     The finest partition splits cells holding more than `t_max` photos into children holding at

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
 
 SCHEMA = "geosleuth.prediction/1"
-STATUSES = ("ok", "abstained", "failed")
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ def test_small_text_is_read_again_from_an_upscaled_crop():
 def test_missing_models_abstain_with_a_note(grid, tmp_path):
     cue = TextCue(model_dir=str(tmp_path / "no-models"))
     ok, note = cue.available()
-    assert not ok and "not found" in note or "not installed" in note
+    assert not ok and ("not found" in note or "not installed" in note)
     out = cue.observe(Photo.open(np.zeros((32, 32, 3), np.uint8)), grid)
     assert out.abstained and "no OCR backend available" in out.note and "no-models" in out.note
 
