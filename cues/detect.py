@@ -12,8 +12,9 @@ from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.detector import VEHICLES, Detection, detect_objects, get_detector
 from geosleuth.cues.ocr import TextRead, get_backend, read_text
 from geosleuth.cues.plates import (iou, looks_like_plate, normalise_plate, plate_box, plate_colours,
-                                    plate_countries, plate_specs)
-from geosleuth.cues.text import Clue, clue_log_likelihood
+                                    plate_countries, plate_specs, word_countries)
+from geosleuth.cues.signs import is_sign, new_text, read_signs
+from geosleuth.cues.text import Clue, clue_log_likelihood, extract_clues
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 Box = tuple[float, float, float, float]
 PLATE_MIN_CONFIDENCE = 0.05
+MAX_GARBLED = 3  # garbled text boxes on vehicles re-read per photo
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,18 @@ class PlateRead:
     background: str
     confidence: float
     on_vehicle: bool | None  # None when no detector ran
+    words: tuple[str, ...] = ()  # other text on and around the plate
 
     def countries(self) -> dict[str, float]:
         return plate_countries(self.text, aspect=self.aspect, band=self.band, band_code=self.band_code,
-                               background=self.background)
+                               background=self.background, named=word_countries(self.words))
 
 
 class DetectCue(BaseCue):
     """Licence plates (from a plate detector when configured, else plate-shaped text, preferably on
-    vehicles) matched against per-country formats, shapes and colours; objects as evidence."""
+    vehicles) matched against per-country formats, shapes and colours; sign-like detections
+    ('stop sign', or a `sign_weights` detector's storefronts) read closer for text clues; objects
+    as evidence."""
 
     name = "detect"
     default_weight = 1.0
@@ -50,7 +55,8 @@ class DetectCue(BaseCue):
     def __init__(self, weights: str = "yolov8n.pt", allow_download: bool = False, imgsz: int = 640,
                  conf: float = 0.25, plate_weights: str | None = None, ocr_languages: Sequence[str] = ("en",),
                  ocr_model_dir: str | None = None, ocr_canvas: int = 640, ocr_min_confidence: float = 0.3,
-                 ocr_precision: str = "auto", reread_plates: bool = True) -> None:
+                 ocr_precision: str = "auto", reread_plates: bool = True, sign_weights: str | None = None,
+                 reread_signs: bool = True) -> None:
         self.weights = weights
         self.allow_download = allow_download
         self.imgsz = imgsz
@@ -62,6 +68,8 @@ class DetectCue(BaseCue):
         self.ocr_min_confidence = ocr_min_confidence
         self.ocr_precision = ocr_precision
         self.reread_plates = reread_plates
+        self.sign_weights = sign_weights  # a storefront/sign detector; its sign-like classes are read closer
+        self.reread_signs = reread_signs
 
     def _ocr(self, min_confidence: float | None = None):
         # The same settings as the text cue's defaults give the same backend and per-photo memo.
@@ -92,19 +100,44 @@ class DetectCue(BaseCue):
                                      evidence)
         plate_boxes = None
         if self.plate_weights:
-            plate_detector = get_detector(self.plate_weights, self.imgsz, self.conf, self.allow_download)
-            ok, note = plate_detector.available()
-            if ok:
-                plate_boxes = [d.box for d in detect_objects(photo, plate_detector)]
-            else:
-                evidence.append(Evidence("detector", f"plate detector unavailable: {note}", 0.0))
+            found = self._extra_detections(photo, self.plate_weights, "plate", evidence)
+            plate_boxes = None if found is None else [d.box for d in found]
         plates = self.find_plates(photo, ocr, objects if det_ok else None, plate_boxes)
-        if not plates:
-            note = "no licence plate found" + ("" if det_ok else f" (objects skipped: {det_note})")
-            return CueOutput.abstain(note, evidence)
         clues = [self._clue(p) for p in plates]
+        if self.reread_signs:
+            signs = list(objects) + list(self._extra_detections(photo, self.sign_weights, "sign", evidence) or ())
+            clues += self._sign_clues(photo, ocr, signs, evidence)
+        if not clues:
+            note = "no licence plate or sign text found" + ("" if det_ok else f" (objects skipped: {det_note})")
+            return CueOutput.abstain(note, evidence)
         evidence += [c.evidence() for c in clues]
         return CueOutput(clue_log_likelihood(clues, grid), tuple(evidence))
+
+    def _extra_detections(self, photo: "Photo", weights: str | None, role: str,
+                          evidence: list[Evidence]) -> tuple[Detection, ...] | None:
+        """Detections of a dedicated plate or sign detector; None (with a note) when unavailable."""
+        if not weights:
+            return None
+        detector = get_detector(weights, self.imgsz, self.conf, self.allow_download)
+        ok, note = detector.available()
+        if not ok:
+            evidence.append(Evidence("detector", f"{role} detector unavailable: {note}", 0.0))
+            return None
+        return detect_objects(photo, detector)
+
+    @staticmethod
+    def _sign_clues(photo: "Photo", ocr, detections: Sequence[Detection], evidence: list[Evidence]) -> list[Clue]:
+        """Sign-like boxes read again, upscaled; text the first OCR pass missed becomes text clues."""
+        if not any(is_sign(d.label) for d in detections):
+            return []
+        signs = read_signs(photo, ocr, detections)
+        regions = [{"label": s.label, "box": [round(v, 1) for v in s.box], "text": [r.text for r in s.reads]}
+                   for s in signs]
+        evidence.append(Evidence("signs", "Signs read closer: " + "; ".join(
+            f"{s.label}: " + (" | ".join(r.text for r in s.reads) or "no text") for s in signs),
+            float(np.mean([r.confidence for s in signs for r in s.reads] or [0.0])),
+            box=signs[0].box if signs else None, details={"regions": regions}))
+        return extract_clues(new_text(signs, read_text(photo, ocr)))
 
     def find_plates(self, photo: "Photo", ocr, objects: Sequence[Detection] | None,
                     plate_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
@@ -117,31 +150,44 @@ class DetectCue(BaseCue):
         if plate_boxes is not None:
             for box in plate_boxes:
                 crop = image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1]
-                text, confidence, band_code = self._reread(ocr, crop, TextRead("", 0.0, box, "detector"))
+                text, confidence, band_code, words = self._reread(ocr, image, box, TextRead("", 0.0, box, "detector"))
                 if looks_like_plate(text):
                     band, background = plate_colours(crop)
                     w, h = box[2] - box[0], box[3] - box[1]
                     plates.append(PlateRead(normalise_plate(text), box, w / max(h, 1), band if band != "none" else None,
-                                            band_code, background, confidence, True))
+                                            band_code, background, confidence, True, words))
             return plates
         # On vehicle crops, keep unsure reads too: a plate's format and shape check them.
         reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, self._ocr(PLATE_MIN_CONFIDENCE),
                                                                         vehicles))
+        reads += _joined(reads)
+        garbled = 0
         for read in reads:
-            if not looks_like_plate(read.text) or any(iou(read.box, p.box) > 0.3 for p in plates):
+            if any(iou(read.box, p.box) > 0.3 for p in plates):
+                continue
+            on_vehicle = None if objects is None else any(_inside(read.box, v) for v in vehicles)
+            # Text on a vehicle that OCR garbled ('^' for a plate) gets a closer look when plate-shaped.
+            second_look = on_vehicle and self.reread_plates and garbled < MAX_GARBLED and \
+                len(normalise_plate(read.text)) <= 8
+            if not looks_like_plate(read.text) and not second_look:
                 continue
             box = plate_box(image, read.box)
             w, h = box[2] - box[0], box[3] - box[1]
             if h < 6 or not 1.4 <= w / h <= 7:
                 continue
-            text, confidence, band_code = read.text, read.confidence, None
+            text, confidence, band_code, words = read.text, read.confidence, None, ()
+            if not looks_like_plate(read.text):
+                garbled += 1
+                text, confidence, band_code, words = self._reread(ocr, image, box,
+                                                                  TextRead("", 0.0, read.box, read.backend))
+                if not looks_like_plate(text):
+                    continue
+            elif self.reread_plates:
+                text, confidence, band_code, words = self._reread(ocr, image, box, read)
             crop = image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1]
-            if self.reread_plates:
-                text, confidence, band_code = self._reread(ocr, crop, read)
             band, background = plate_colours(crop)
-            on_vehicle = None if objects is None else any(_inside(box, v) for v in vehicles)
             plates.append(PlateRead(normalise_plate(text), box, w / h, band if band != "none" else None, band_code,
-                                    background, confidence, on_vehicle))
+                                    background, confidence, on_vehicle, words))
         return plates
 
     def _vehicle_reads(self, photo: "Photo", ocr, vehicles: list[Box], most: int = 3) -> tuple[TextRead, ...]:
@@ -167,30 +213,36 @@ class DetectCue(BaseCue):
         key = f"vehicle-ocr:{ocr.key}:{hash(tuple(vehicles))}"
         return photo.memo(key, compute)
 
-    def _reread(self, ocr, crop: np.ndarray, read: TextRead) -> tuple[str, float, str | None]:
-        """OCR the plate crop alone, upscaled: small plate text reads better. Picks up the EU
-        band's country code when it is legible."""
+    def _reread(self, ocr, image: np.ndarray, box: Box, read: TextRead) -> tuple[str, float, str | None,
+                                                                                 tuple[str, ...]]:
+        """OCR of the plate crop alone, upscaled: small plate text reads better. Returns the
+        characters, their confidence, the EU band's country code when legible, and the plate's
+        other printed lines (state names, Brazil's city line). A margin around the crop was
+        tried: it read the characters worse and found few more words."""
         from PIL import Image
 
-        h, w = crop.shape[:2]
+        w, h = box[2] - box[0], box[3] - box[1]
         if h < 4 or w < 8:
-            return read.text, read.confidence, None
+            return read.text, read.confidence, None, ()
+        crop = image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1]
         scale = max(1.0, 96 / h)
-        big = np.asarray(Image.fromarray(crop).resize((int(w * scale), int(h * scale)), Image.BICUBIC))
+        big = np.asarray(Image.fromarray(crop).resize((int(crop.shape[1] * scale), int(crop.shape[0] * scale)),
+                                                      Image.BICUBIC))
         reads = ocr.read(big)
         codes = {s.code for s in plate_specs().values()}
         is_code = [r.box[2] < 0.2 * big.shape[1] and r.text.strip().upper() in codes for r in reads]
         band_code = next((r.text.strip().upper() for r, c in zip(reads, is_code) if c), None)
         # The characters may come back in pieces ('B' 'AB' '1234'): join the main row, left to right.
-        row = sorted((r for r, c in zip(reads, is_code) if not c and r.box[3] - r.box[1] > 0.35 * big.shape[0]),
-                     key=lambda r: r.box[0])
+        in_row = [not c and r.box[3] - r.box[1] > 0.35 * big.shape[0] for r, c in zip(reads, is_code)]
+        words = tuple(r.text for r, c, m in zip(reads, is_code, in_row) if not c and not m)
+        row = sorted((r for r, m in zip(reads, in_row) if m), key=lambda r: r.box[0])
         if not row:
-            return read.text, read.confidence, band_code
+            return read.text, read.confidence, band_code, words
         text = " ".join(r.text for r in row)
         confidence = float(np.mean([r.confidence for r in row]))
         if not looks_like_plate(text) or confidence < read.confidence - 0.2:
-            return read.text, read.confidence, band_code
-        return text, confidence, band_code
+            return read.text, read.confidence, band_code, words
+        return text, confidence, band_code, words
 
     @staticmethod
     def _clue(plate: PlateRead) -> Clue:
@@ -198,17 +250,37 @@ class DetectCue(BaseCue):
         top = sorted(countries, key=lambda c: -countries[c])[:4]
         support = {True: "on a vehicle", False: "not on a detected vehicle", None: "no detector"}[plate.on_vehicle]
         reliability = {True: 0.9, None: 0.7, False: 0.4}[plate.on_vehicle] * plate.confidence ** 0.7
+        named = sorted(word_countries(plate.words))
+        if named:  # a state name or city line read on the plate does not depend on the characters' read
+            reliability = max(reliability, 0.6)
         shape = f"{plate.aspect:.1f}:1" + (f", {plate.band} band" if plate.band else "") + \
             (f" '{plate.band_code}'" if plate.band_code else "") + \
-            (f", {plate.background}" if plate.background in ("yellow",) else "")
+            (f", {plate.background}" if plate.background in ("yellow",) else "") + \
+            (f", printed words of {'/'.join(named)}" if named else "")
         return Clue("plate", f"licence plate '{plate.text}' ({shape}; {support}) fits {', '.join(top)}",
                     reliability, countries, box=plate.box,
                     details={"text": plate.text, "aspect": round(plate.aspect, 2), "band": plate.band,
                              "band_code": plate.band_code, "background": plate.background,
-                             "on_vehicle": plate.on_vehicle, "top": top})
+                             "on_vehicle": plate.on_vehicle, "words": list(plate.words), "named": named,
+                             "top": top})
 
 
 def _inside(inner: Box, outer: Box, margin: float = 0.1) -> bool:
     cx, cy = (inner[0] + inner[2]) / 2, (inner[1] + inner[3]) / 2
     mw, mh = (outer[2] - outer[0]) * margin, (outer[3] - outer[1]) * margin
     return outer[0] - mw <= cx <= outer[2] + mw and outer[1] - mh <= cy <= outer[3] + mh
+
+
+def _joined(reads: Sequence[TextRead]) -> list[TextRead]:
+    """Neighbouring pieces of one line joined ('CJ' + 'J79'): an emblem or a gap on the plate
+    splits the characters into separate text boxes."""
+    out = []
+    for a in reads:
+        ha = a.box[3] - a.box[1]
+        right = [b for b in reads if b is not a and 0 <= b.box[0] - a.box[2] < 0.8 * ha
+                 and 0.67 < (b.box[3] - b.box[1]) / max(ha, 1) < 1.5
+                 and min(a.box[3], b.box[3]) - max(a.box[1], b.box[1]) > 0.6 * ha]
+        for b in right[:1]:
+            out.append(TextRead(f"{a.text} {b.text}", min(a.confidence, b.confidence),
+                                (a.box[0], min(a.box[1], b.box[1]), b.box[2], max(a.box[3], b.box[3])), a.backend))
+    return out

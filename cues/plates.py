@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -39,6 +40,41 @@ def plate_specs() -> dict[str, PlateSpec]:
             for cc, v in data["countries"].items()}
 
 
+@lru_cache(maxsize=1)
+def _plate_words() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[re.Pattern, ...]]]:
+    import yaml
+
+    data = yaml.safe_load((resources.files("geosleuth.gazetteer") / "data" / "plates.yaml").read_text("utf-8"))
+    words = {cc: tuple(_letters(str(w)) for w in ws) for cc, ws in data["words"].items()}
+    return words, {cc: tuple(re.compile(p) for p in ps) for cc, ps in data["lines"].items()}
+
+
+def _plain(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().upper()
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^A-Z]", "", _plain(text))
+
+
+def word_countries(lines: Sequence[str]) -> set[str]:
+    """Countries named by what a plate prints besides its registration: 'Texas', 'BRASIL',
+    Brazil's 'BA-SALVADOR' line."""
+    from rapidfuzz import fuzz
+
+    words, patterns = _plate_words()
+    out = set()
+    for line in lines:
+        plain, letters = _plain(line).strip(), _letters(line)
+        for cc, names in words.items():
+            if any(n in letters or (len(n) >= 6 and fuzz.ratio(n, letters) >= 85) for n in names):
+                out.add(cc)
+        out.update(cc for cc, ps in patterns.items() if any(p.match(plain) for p in ps))
+    return out
+
+
 def normalise_plate(text: str) -> str:
     """Upper-case letters and digits only ('ab-123 cd' -> 'AB123CD'), Cyrillic look-alikes mapped,
     a vertical bar read as the digit one."""
@@ -55,6 +91,17 @@ def _tolerant(pattern: str) -> re.Pattern:
     return re.compile(pattern.replace(r"\d", f"[0-9{_AS_DIGIT}]").replace("[A-Z]", f"[{_AS_LETTER}]"))
 
 
+def _without_border(chars: str) -> tuple[str, ...]:
+    """The characters, and without a first/last stroke that may be the plate's edge or a bolt
+    read as I, 1, L or J."""
+    out = [chars]
+    if len(chars) > 5 and chars[0] in "I1LJ":
+        out.append(chars[1:])
+    if len(chars) > 5 and chars[-1] in "I1LJ":
+        out += [v[:-1] for v in list(out)]
+    return tuple(out)
+
+
 def looks_like_plate(text: str) -> bool:
     """4-8 letters and digits with at least one digit (and mostly not a word or a price)."""
     raw = re.sub(r"[\[\]{}()<>^|'\"`~]", "", text).strip()  # frame and screw marks read as brackets
@@ -67,22 +114,26 @@ def looks_like_plate(text: str) -> bool:
 
 
 def plate_countries(text: str, *, aspect: float | None = None, band: str | None = None,
-                    band_code: str | None = None, background: str | None = None) -> dict[str, float]:
-    """Relative likelihood of each country given the plate's characters, shape and colours."""
+                    band_code: str | None = None, background: str | None = None,
+                    named: Collection[str] = ()) -> dict[str, float]:
+    """Relative likelihood of each country given the plate's characters, shape, colours and the
+    countries its other printed words name (`word_countries`)."""
     chars = normalise_plate(text)
+    variants = _without_border(chars)
     out = {}
     for cc, spec in plate_specs().items():
         fits = [f for f in spec.formats if f.match(chars)]
-        if fits:
-            w = 0.3 if fits[0].pattern.startswith("^[A-Z0-9]") else 1.0  # a catch-all format says little
-        else:
-            w = 0.5 if any(_tolerant(f.pattern).match(chars) for f in spec.formats) else 0.03
+        w = (0.3 if fits[0].pattern.startswith("^[A-Z0-9]") else 1.0) if fits else 0.03  # a catch-all says little
+        if w < 0.5 and any(_tolerant(f.pattern).match(c) for f in spec.formats for c in variants):
+            w = 0.5
         if aspect is not None:  # plate shapes differ: US 2:1, Mercosur 3.1:1, EU 4.7:1 (estimates are rough)
             w *= float(np.exp(-np.log(aspect / spec.aspect) ** 2 / (2 * 0.3**2))) + 0.05
         if band is not None:
             w *= 1.0 if band == spec.band else 0.05
         if band_code:
             w *= 1.0 if band_code == spec.code else 0.05
+        if named:
+            w *= 1.0 if cc in named else 0.1
         if background == "yellow":
             w *= 1.0 if "yellow" in spec.background else 0.1
         out[cc] = w
