@@ -13,6 +13,8 @@ _BUILTIN: dict[str, str] = {
     "exif": "geosleuth.cues.exif:ExifCue",
     "text": "geosleuth.cues.text:TextCue",
     "detect": "geosleuth.cues.detect:DetectCue",
+    "visual": "geosleuth.cues.visual:VisualCue",
+    "scene": "geosleuth.cues.visual:SceneCue",
 }
 _REGISTERED: dict[str, type] = {}
 

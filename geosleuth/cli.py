@@ -1,4 +1,5 @@
-"""Command line: `geosleuth locate | cues | config show | cells build | cells info`.
+"""Command line: `geosleuth locate | cues | config show | train-detector | train-classifier |
+gallery build | cells build | cells info`.
 
 Exit codes: 0 success, 1 a failure (some image could not be located), 2 usage or config error.
 """
@@ -7,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from geosleuth import __version__
+from geosleuth.cues.visual_training import TrainSettings
 from geosleuth.errors import ConfigError, GeosleuthError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -56,6 +59,36 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="runs/geosleuth", help="output folder (default runs/geosleuth)")
     train.add_argument("--name", default="detector")
 
+    def visual_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--images", required=True, type=Path, help="folder of the images named in the labels")
+        sp.add_argument("--labels", required=True, type=Path, help="CSV: IMG_ID,LAT,LON[,AUTHOR,S3_Label,...]")
+        sp.add_argument("--backbone", default="efficientnet_lite0", help="timm model name (default efficientnet_lite0)")
+        sp.add_argument("--backbone-weights", default="embedded",
+                        help="embedded (EfficientNet-Lite0), pretrained (timm download) or a weights path")
+        sp.add_argument("--image-size", type=int, default=224)
+        sp.add_argument("--no-progress", action="store_true")
+
+    tc = sub.add_parser("train-classifier", help="train the visual cell and scene heads on geotagged images")
+    visual_options(tc)
+    tc.add_argument("--grid", default="default", help="cell grid: default or a grid .npz")
+    tc.add_argument("--out", type=Path, default=Path("runs/classifier"),
+                    help="output folder: features cache, checkpoint, heads.npz (default runs/classifier); "
+                         "rerun with the same --out to resume")
+    for field in dataclasses.fields(TrainSettings):
+        tc.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default,
+                        help=f"(default {field.default})")
+
+    gal = sub.add_parser("gallery", help="reference galleries for retrieval within cells")
+    gal_sub = gal.add_subparsers(dest="action", required=True)
+    gb = gal_sub.add_parser("build", help="build a gallery from geotagged images")
+    gb.add_argument("images_dir", type=Path, metavar="DIR")
+    gb.add_argument("labels_csv", type=Path, metavar="LABELS.csv")
+    gb.add_argument("--out", type=Path, default=Path("gallery.npz"))
+    gb.add_argument("--backbone", default="efficientnet_lite0")
+    gb.add_argument("--backbone-weights", default="embedded")
+    gb.add_argument("--image-size", type=int, default=224)
+    gb.add_argument("--no-progress", action="store_true")
+
     cells = sub.add_parser("cells", help="the cell grid")
     cells_sub = cells.add_subparsers(dest="action", required=True)
     build = cells_sub.add_parser("build", help="build an adaptive S2 grid from a LAT,LON CSV")
@@ -81,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _config_show(args)
         if args.command == "train-detector":
             return _train_detector(args)
+        if args.command == "train-classifier":
+            return _train_classifier(args)
+        if args.command == "gallery":
+            return _gallery_build(args)
         if args.command == "cells":
             return _cells_build(args) if args.action == "build" else _cells_info(args)
     except ConfigError as exc:
@@ -187,6 +224,28 @@ def _train_detector(args: argparse.Namespace) -> int:
     best = train_detector(args.data, model=args.model, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                           device=args.device, out=args.out, name=args.name)
     print(f"trained weights: {best}\nuse them with --set cues.detect.plate_weights={best}")
+    return EXIT_OK
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from geosleuth.cues.visual_training import train_classifier
+    from geosleuth.fusion.grid import load_grid
+
+    settings = TrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)})
+    path = train_classifier(args.images, args.labels, args.out, load_grid(args.grid), args.backbone,
+                            args.backbone_weights, args.image_size, settings, progress=not args.no_progress)
+    print(f"trained heads: {path}\nuse them with --set cues.visual.heads={path} --set cues.scene.heads={path}"
+          + ("" if args.backbone == "efficientnet_lite0" else
+             f" --set cues.visual.backbone={args.backbone} --set cues.scene.backbone={args.backbone}"))
+    return EXIT_OK
+
+
+def _gallery_build(args: argparse.Namespace) -> int:
+    from geosleuth.cues.visual_training import build_gallery
+
+    gallery = build_gallery(args.images_dir, args.labels_csv, args.out, args.backbone, args.backbone_weights,
+                            args.image_size, progress=not args.no_progress)
+    print(f"wrote {args.out}: {len(gallery)} photos\nuse it with --set cues.visual.gallery={args.out}")
     return EXIT_OK
 
 

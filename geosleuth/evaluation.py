@@ -26,10 +26,12 @@ class Label:
     lat: float
     lon: float
     author: str = ""
+    scene: tuple[float, float, float] | None = None  # p(indoor, natural, urban) when labelled
 
 
 def read_labels(path: str | Path) -> list[Label]:
-    """Rows of an Im2GPS3k-style CSV: IMG_ID,LAT,LON[,AUTHOR,...] (header required)."""
+    """Rows of an Im2GPS3k-style CSV: IMG_ID,LAT,LON[,AUTHOR,S3_Label,Prob_indoor,...] (header
+    required). The scene is taken from Prob_indoor/natural/urban, else from S3_Label (0/1/2)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"labels file not found: {path}")
@@ -37,7 +39,28 @@ def read_labels(path: str | Path) -> list[Label]:
         rows = list(csv.DictReader(fh))
     if not rows or not {"IMG_ID", "LAT", "LON"} <= set(rows[0]):
         raise ConfigError(f"{path}: expected columns IMG_ID,LAT,LON")
-    return [Label(r["IMG_ID"], float(r["LAT"]), float(r["LON"]), r.get("AUTHOR", "")) for r in rows]
+    labels = []
+    for line, r in enumerate(rows, start=2):
+        try:
+            lat, lon = float(r["LAT"]), float(r["LON"])
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError("coordinates out of range")
+            labels.append(Label(r["IMG_ID"], lat, lon, r.get("AUTHOR") or "", _scene(r)))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}, line {line}: {exc}") from exc
+    return labels
+
+
+def _scene(row: dict[str, str]) -> tuple[float, float, float] | None:
+    probs = [row.get(f"Prob_{s}") for s in ("indoor", "natural", "urban")]
+    if all(probs):
+        p = np.clip([float(v) for v in probs], 0, None)
+        return tuple(float(v) for v in p / p.sum()) if p.sum() > 0 else None
+    if row.get("S3_Label") not in (None, ""):
+        onehot = [0.0, 0.0, 0.0]
+        onehot[int(row["S3_Label"])] = 1.0
+        return tuple(onehot)
+    return None
 
 
 def summarize(distances_km: np.ndarray, country_correct: np.ndarray | None = None) -> dict[str, Any]:

@@ -1,0 +1,335 @@
+"""Training the visual heads: cached backbone features, great-circle label smoothing, hierarchy.
+
+`geosleuth train-classifier` and `geosleuth gallery build` run through here. Features are cached
+in the output folder and the cache is resumable (an interrupted run picks up where it stopped);
+head training checkpoints every epoch and resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+from geosleuth.cues.heads import SCENES, CellHeads, combine_levels, grid_fingerprint
+from geosleuth.errors import GeosleuthError
+from geosleuth.fusion.grid import HIERARCHY
+from geosleuth.geo import EARTH_RADIUS_KM, to_xyz
+
+if TYPE_CHECKING:
+    from geosleuth.cues.backbone import Backbone
+    from geosleuth.fusion.grid import CellGrid
+
+log = logging.getLogger(__name__)
+
+
+# ---- features -------------------------------------------------------------------------------
+def extract_features(backbone: "Backbone", paths: Sequence[Path], cache: Path | None = None,
+                     batch_size: int = 32, save_every: int = 256, progress: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Features of image files as (features (n, dim) float16, ok (n,) bool).
+
+    With `cache`, features already computed for the same file names are reused and progress is
+    saved every `save_every` images, so an interrupted run resumes. Unreadable images are logged,
+    left as zeros and marked not ok.
+    """
+    from tqdm import tqdm
+
+    from geosleuth.photo import Photo
+
+    names = [str(p.name) for p in paths]
+    done: dict[str, np.ndarray] = {}
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["backbone"]) == _backbone_key(backbone):
+                done = dict(zip(z["names"].tolist(), z["features"]))
+    feats = np.zeros((len(paths), backbone.dim), np.float16)
+    ok = np.zeros(len(paths), bool)
+    todo = []
+    for i, name in enumerate(names):
+        if name in done:
+            feats[i], ok[i] = done[name], True
+        else:
+            todo.append(i)
+    bar = tqdm(total=len(todo), desc="features", unit="img", file=sys.stderr, disable=not progress or not todo)
+    for start in range(0, len(todo), save_every):
+        chunk = todo[start:start + save_every]
+        images, kept = [], []
+        for i in chunk:
+            try:
+                images.append(Photo.open(paths[i], max_side=4 * backbone.image_size).image)
+                kept.append(i)
+            except GeosleuthError as exc:
+                log.warning("skipping %s: %s", paths[i], exc)
+        pos = 0
+        for out in backbone.features_of(images, batch_size):
+            idx = kept[pos:pos + len(out)]
+            feats[idx], ok[idx] = out, True
+            pos += len(out)
+            bar.update(len(out))
+        bar.update(len(chunk) - len(kept))
+        if cache is not None:
+            done.update({names[i]: feats[i] for i in kept})
+            _save_cache(cache, backbone, done)
+    bar.close()
+    return feats, ok
+
+
+def _backbone_key(backbone: "Backbone") -> str:
+    return f"{backbone.name}:{backbone.weights}:{backbone.image_size}"
+
+
+def _save_cache(path: Path, backbone: "Backbone", done: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, backbone=np.array(_backbone_key(backbone)), names=np.array(list(done)),
+                 features=np.stack(list(done.values())).astype(np.float16))
+    os.replace(tmp, path)
+
+
+# ---- targets --------------------------------------------------------------------------------
+def level_centres(grid: "CellGrid") -> dict[str, np.ndarray]:
+    """Unit vectors of each level's cells: the photo-weighted mean of their finest cells."""
+    fine = to_xyz(grid.lat, grid.lon) * (grid.counts + 1.0)[:, None]
+    out = {}
+    for level in HIERARCHY:
+        sums = np.zeros((len(grid.hierarchy_ids[level]), 3))
+        np.add.at(sums, grid.hierarchy[level], fine)
+        out[level] = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    return out
+
+
+def smoothed_targets(xyz, centres, tau_km: float):
+    """PIGEON label smoothing: y_c ∝ exp(-(d(c, truth) - d(nearest, truth)) / tau) (torch)."""
+    import torch
+
+    d = torch.arccos(torch.clamp(xyz @ centres.T, -1.0, 1.0)) * EARTH_RADIUS_KM
+    y = torch.exp(-(d - d.min(dim=1, keepdim=True).values) / tau_km)
+    return y / y.sum(dim=1, keepdim=True)
+
+
+# ---- heads ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainSettings:
+    bottleneck: int = 128
+    epochs: int = 40
+    lr: float = 2e-3
+    weight_decay: float = 1e-3
+    tau_km: float = 150.0
+    batch_size: int = 128
+    seed: int = 0
+    prior_smoothing: float = 1.0
+    holdout: float = 0.2  # share of authors held out to calibrate the heads' temperature (0: none)
+
+
+TEMPERATURES = np.r_[0.0, np.round(np.exp(np.linspace(np.log(0.02), np.log(2.0), 25)), 4)]
+
+
+def train_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: np.ndarray | None,
+                grid: "CellGrid", settings: TrainSettings = TrainSettings(), authors: Sequence[str] | None = None,
+                checkpoint: Path | None = None, progress: bool = True, meta: dict | None = None) -> CellHeads:
+    """Fit the heads, calibrated: first on all but a held-out share of authors, to choose the
+    temperature that best predicts the held-out photos; then on everything, scaled by it.
+
+    Heads fitted on a few thousand photos are overconfident on new photographers; the temperature
+    makes their likelihood honest (1 = as trained).
+    """
+    n = len(features)
+    groups = list(authors) if authors is not None else [str(i) for i in range(n)]
+    held = author_folds(groups, 1000, salt="holdout") < settings.holdout * 1000
+    temperature, calibration = 1.0, {}
+    if 0 < held.sum() < n:
+        part = _fit_heads(features[~held], lat[~held], lon[~held], None if scenes is None else scenes[~held],
+                          grid, settings, None, progress, {})
+        ll = combine_levels(part.level_ratios(features[held]), grid)
+        ll += part.scene_log_likelihood(part.scene_probabilities(features[held]), grid)
+        losses = [_smoothed_cross_entropy(grid.log_prior(settings.prior_smoothing) + t * ll, lat[held], lon[held],
+                                          grid, settings.tau_km) for t in TEMPERATURES]
+        temperature = float(TEMPERATURES[int(np.argmin(losses))])
+        calibration = {"temperature": temperature, "held_out_images": int(held.sum()),
+                       "loss_prior_only": round(float(losses[0]), 4),
+                       "loss_at_1": round(float(losses[int(np.argmin(np.abs(TEMPERATURES - 1)))]), 4),
+                       "loss_at_temperature": round(float(min(losses)), 4)}
+    heads = _fit_heads(features, lat, lon, scenes, grid, settings, checkpoint, progress,
+                       {**(meta or {}), "calibration": calibration})
+    return CellHeads(heads.mean, heads.scale, heads.projection, {k: v * temperature for k, v in heads.cells.items()},
+                     {k: v * temperature for k, v in heads.scene_bias.items()}, heads.scene_weight,
+                     heads.scene_offset, heads.meta)
+
+
+def _smoothed_cross_entropy(log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, grid: "CellGrid",
+                            tau_km: float) -> float:
+    import torch
+
+    target = smoothed_targets(torch.from_numpy(to_xyz(lat, lon)).float(),
+                              torch.from_numpy(level_centres(grid)["fine"]).float(), tau_km).numpy()
+    log_p = log_post - np.logaddexp.reduce(log_post, axis=1, keepdims=True)
+    return float(-(target * log_p).sum(axis=1).mean())
+
+
+def _fit_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: np.ndarray | None,
+               grid: "CellGrid", settings: TrainSettings, checkpoint: Path | None, progress: bool,
+               meta: dict) -> CellHeads:
+    """Fit the heads on frozen features.
+
+    The loss is the cross-entropy of the hierarchy-combined fine distribution (prior × ratios) and
+    of its coarse/middle marginals against distance-smoothed targets. `scenes` (n, 3) are soft
+    scene labels (rows of NaN where unknown); the cell heads see the labelled scene in training
+    and the predicted one at inference.
+    """
+    import torch
+    from torch import nn
+    from tqdm import tqdm
+
+    s = settings
+    torch.manual_seed(s.seed)
+    x = torch.from_numpy(np.asarray(features, np.float32))
+    mean, std = x.mean(0), x.std(0)
+    scale = std + 1e-3 * std.mean() + 1e-12
+    x = (x - mean) / scale
+    xyz = torch.from_numpy(to_xyz(lat, lon)).float()
+    sc = torch.full((len(x), 3), float("nan")) if scenes is None else torch.from_numpy(np.asarray(scenes, np.float32))
+    has_scene = ~torch.isnan(sc).any(dim=1)
+
+    log_prior = torch.from_numpy(grid.log_prior(s.prior_smoothing)).float()
+    anc = {lv: torch.from_numpy(grid.hierarchy[lv]).long() for lv in HIERARCHY}
+    sizes = {lv: len(grid.hierarchy_ids[lv]) for lv in HIERARCHY}
+    centres = {lv: torch.from_numpy(c).float() for lv, c in level_centres(grid).items()}
+
+    dim = x.shape[1]
+    model = nn.ModuleDict({
+        "projection": nn.Linear(dim, s.bottleneck, bias=False),
+        "scene": nn.Linear(dim, 3),
+        **{f"cells_{lv}": nn.Linear(s.bottleneck, sizes[lv], bias=False) for lv in HIERARCHY},
+        **{f"scene_bias_{lv}": nn.Linear(3, sizes[lv], bias=False) for lv in HIERARCHY},
+    })
+    for lv in HIERARCHY:  # start at the prior
+        nn.init.zeros_(model[f"cells_{lv}"].weight)
+        nn.init.zeros_(model[f"scene_bias_{lv}"].weight)
+    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    first_epoch = 0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        same = {k: v for k, v in state["settings"].items() if k != "epochs"} == \
+            {k: v for k, v in s.__dict__.items() if k != "epochs"}
+        if same and state["n"] == len(x) and state["grid"] == grid_fingerprint(grid):
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            first_epoch = state["epoch"]
+            log.info("resuming head training at epoch %d", first_epoch)
+
+    def fine_logits(xb, scene_p):
+        h = model["projection"](xb)
+        z = log_prior.expand(len(xb), -1).clone()
+        for lv in HIERARCHY:
+            r = model[f"cells_{lv}"](h) + model[f"scene_bias_{lv}"](scene_p)
+            z = z + r[:, anc[lv]]
+        return z
+
+    gen = torch.Generator().manual_seed(s.seed)
+    for epoch in tqdm(range(first_epoch, s.epochs), desc="heads", unit="epoch", file=sys.stderr,
+                      disable=not progress, initial=first_epoch, total=s.epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), s.batch_size):
+            b = order[i:i + s.batch_size]
+            scene_logits = model["scene"](x[b])
+            predicted = scene_logits.softmax(-1).detach()
+            scene_p = torch.where(has_scene[b, None], torch.nan_to_num(sc[b]), predicted)
+            log_p = fine_logits(x[b], scene_p).log_softmax(-1)
+            target = smoothed_targets(xyz[b], centres["fine"], s.tau_km)
+            loss = 0.0
+            for lv in HIERARCHY:
+                p_level = torch.zeros(len(b), sizes[lv]).index_add_(1, anc[lv], log_p.exp())
+                y_level = torch.zeros(len(b), sizes[lv]).index_add_(1, anc[lv], target)
+                loss = loss - (y_level * torch.log(p_level + 1e-12)).sum(-1).mean() / len(HIERARCHY)
+            if has_scene[b].any():
+                loss = loss - (torch.nan_to_num(sc[b]) * scene_logits.log_softmax(-1)).sum(-1)[has_scene[b]].mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                        "settings": s.__dict__, "n": len(x), "grid": grid_fingerprint(grid)}, checkpoint)
+
+    def weight(name: str) -> np.ndarray:
+        return model[name].weight.detach().numpy().T.copy()
+
+    return CellHeads(mean.numpy(), scale.numpy(), weight("projection"),
+                     {lv: weight(f"cells_{lv}") for lv in HIERARCHY},
+                     {lv: weight(f"scene_bias_{lv}") for lv in HIERARCHY},
+                     weight("scene"), model["scene"].bias.detach().numpy().copy(),
+                     {"grid": grid_fingerprint(grid), "scenes": list(SCENES), "settings": s.__dict__,
+                      "prior_smoothing": s.prior_smoothing, **meta})
+
+
+def author_folds(authors: Iterable[str], k: int = 5, salt: str = "") -> np.ndarray:
+    """Fold of each image by a stable hash of its author (no author in two folds)."""
+    import zlib
+
+    return np.array([zlib.crc32((salt + a).encode()) % k for a in authors], dtype=np.int64)
+
+
+# ---- commands -------------------------------------------------------------------------------
+def _labelled_features(images: Path, labels_csv: Path, backbone: "Backbone", cache: Path, progress: bool):
+    from geosleuth.evaluation import read_labels
+
+    labels = read_labels(labels_csv)
+    if not Path(images).is_dir():
+        raise GeosleuthError(f"image folder not found: {images}")
+    paths = [Path(images) / lb.image_id for lb in labels]
+    features, ok = extract_features(backbone, paths, cache, progress=progress)
+    missing = [lb.image_id for lb, good in zip(labels, ok) if not good]
+    if missing:
+        log.warning("%d of %d images could not be read (e.g. %s)", len(missing), len(labels), missing[0])
+    if not ok.any():
+        raise GeosleuthError(f"none of the {len(labels)} labelled images in {images} could be read")
+    return [lb for lb, good in zip(labels, ok) if good], features[ok], len(missing)
+
+
+def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid", backbone: str = "efficientnet_lite0",
+                     backbone_weights: str | None = "embedded", image_size: int = 224,
+                     settings: TrainSettings = TrainSettings(), progress: bool = True) -> Path:
+    """Features (cached in `out`, resumable), heads (checkpointed, resumable) → `out/heads.npz`."""
+    from geosleuth.cues.backbone import build_backbone
+
+    out = Path(out)
+    bb = build_backbone(backbone, backbone_weights, image_size)
+    labels, features, unreadable = _labelled_features(images, labels_csv, bb, out / "features.npz", progress)
+    scenes = np.array([lb.scene if lb.scene is not None else (np.nan,) * 3 for lb in labels], np.float64)
+    meta = {"backbone": {"name": backbone, "weights": str(backbone_weights), "image_size": image_size},
+            "trained_on": {"labels": Path(labels_csv).name, "images": len(labels), "unreadable": unreadable,
+                           "authors": len({lb.author for lb in labels if lb.author})},
+            "grid_meta": {k: grid.meta.get(k) for k in ("source", "t_max", "t_min", "max_level") if k in grid.meta}}
+    heads = train_heads(features, np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels]),
+                        scenes, grid, settings, authors=[lb.author or lb.image_id for lb in labels],
+                        checkpoint=out / "checkpoint.pt", progress=progress, meta=meta)
+    heads.save(out / "heads.npz")
+    (out / "training.json").write_text(json.dumps(heads.meta, indent=2) + "\n")
+    return out / "heads.npz"
+
+
+def build_gallery(images: Path, labels_csv: Path, out: Path, backbone: str = "efficientnet_lite0",
+                  backbone_weights: str | None = "embedded", image_size: int = 224, progress: bool = True):
+    """Features of geotagged photos → a gallery file for search within cells."""
+    from geosleuth.cues.backbone import build_backbone
+    from geosleuth.cues.gallery import Gallery
+
+    out = Path(out)
+    bb = build_backbone(backbone, backbone_weights, image_size)
+    labels, features, unreadable = _labelled_features(images, labels_csv, bb, out.with_suffix(".features.npz"),
+                                                      progress)
+    gallery = Gallery.from_features(features, [lb.lat for lb in labels], [lb.lon for lb in labels],
+                                    [lb.image_id for lb in labels],
+                                    {"backbone": {"name": backbone, "weights": str(backbone_weights),
+                                                  "image_size": image_size},
+                                     "labels": Path(labels_csv).name, "unreadable": unreadable})
+    gallery.save(out)
+    return gallery

