@@ -5,7 +5,8 @@
 Features of the dev set are cached in benchmarks/out/cv_visual/. For each fold (authors hashed
 into folds, so no photographer is on both sides), heads are trained on the other folds with
 `train_heads` and the held-out photos are located by a `Geolocator` with the prior and the
-visual and scene cues, as users run it; the same photos are also located with the prior alone.
+visual and scene cues, as users run it; the same photos are also located with the prior alone,
+and with a gallery of the training folds' photos for search within cells.
 Writes cv_visual.json and cv_visual.md.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from geosleuth import Geolocator
 from geosleuth.cues.backbone import build_backbone
+from geosleuth.cues.gallery import Gallery
 from geosleuth.cues.visual_training import TrainSettings, author_folds, extract_features, train_heads
 from geosleuth.evaluation import THRESHOLDS_KM, distances, read_labels, summarize
 from geosleuth.fusion.grid import CellGrid
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     lat, lon = np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels])
     scenes = np.array([lb.scene or (np.nan,) * 3 for lb in labels])
 
-    found: dict[str, np.ndarray] = {k: np.zeros((len(labels), 2)) for k in ("prior", "visual")}
+    found: dict[str, np.ndarray] = {k: np.zeros((len(labels), 2)) for k in ("prior", "visual", "visual+gallery")}
     seconds, calibration = [], []
     prior = Geolocator.from_config("prior-only")
     for k in range(args.folds):
@@ -60,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         calibration.append(heads.meta["calibration"])
         sets = [f"cues.{c}.{key}" for c in ("visual", "scene") for key in ("enabled=true", f"heads={OUT}/heads_fold{k}.npz")]
         geo = Geolocator.from_config("prior-only", sets=sets + args.sets)
+        Gallery.from_features(features[train], lat[train], lon[train], [labels[i].image_id for i in np.flatnonzero(train)],
+                              {"backbone": {"name": "efficientnet_lite0", "image_size": 224}}
+                              ).save(OUT / f"gallery_fold{k}.npz")
+        with_gallery = Geolocator.from_config("prior-only", sets=sets + args.sets
+                                              + [f"cues.visual.gallery={OUT}/gallery_fold{k}.npz"])
         for i in test:
-            for name, locator in (("prior", prior), ("visual", geo)):
+            for name, locator in (("prior", prior), ("visual", geo), ("visual+gallery", with_gallery)):
                 start = time.perf_counter()
                 best = locator.locate(paths[i]).best
                 if name == "visual":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -62,18 +62,8 @@ class Backbone:
         import torch
 
         with torch.inference_mode():
-            return self.model(torch.from_numpy(batch)).float().numpy()
-
-    def features_of(self, images: Iterable[Any], batch_size: int = 32) -> Iterator[np.ndarray]:
-        """Features of PIL images, batch by batch."""
-        batch: list[np.ndarray] = []
-        for image in images:
-            batch.append(self.preprocess(image))
-            if len(batch) == batch_size:
-                yield self.features(np.stack(batch))
-                batch = []
-        if batch:
-            yield self.features(np.stack(batch))
+            x = torch.from_numpy(batch).contiguous(memory_format=torch.channels_last)
+            return self.model(x).float().numpy()
 
 
 def remap_state_dict(source: dict[str, Any], target_keys: Sequence[str], target_shapes: Sequence[tuple]) -> dict:
@@ -151,7 +141,7 @@ def build_backbone(name: str = "efficientnet_lite0", weights: str | None = EMBED
             missing, _unexpected = model.load_state_dict(_read_state_dict(Path(weights).expanduser()), strict=False)
             if missing:
                 raise BackboneUnavailable(f"{weights} lacks {len(missing)} tensors of {name} (e.g. {missing[0]})")
-    model.eval()
+    model = model.eval().to(memory_format=torch.channels_last)  # about twice as fast on CPU
     cfg = model.pretrained_cfg or {}
     mean, std = LITE_MEAN_STD if weights == EMBEDDED else (tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
                                                            tuple(cfg.get("std", (0.229, 0.224, 0.225))))

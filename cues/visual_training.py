@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
@@ -57,26 +59,29 @@ def extract_features(backbone: "Backbone", paths: Sequence[Path], cache: Path | 
             feats[i], ok[i] = done[name], True
         else:
             todo.append(i)
+    def load(i: int) -> np.ndarray | None:
+        try:  # decoding at twice the input size is enough for the centre crop
+            return backbone.preprocess(Photo.open(paths[i], max_side=2 * backbone.image_size).image)
+        except GeosleuthError as exc:
+            log.warning("skipping %s: %s", paths[i], exc)
+            return None
+
     bar = tqdm(total=len(todo), desc="features", unit="img", file=sys.stderr, disable=not progress or not todo)
-    for start in range(0, len(todo), save_every):
-        chunk = todo[start:start + save_every]
-        images, kept = [], []
-        for i in chunk:
-            try:
-                images.append(Photo.open(paths[i], max_side=4 * backbone.image_size).image)
-                kept.append(i)
-            except GeosleuthError as exc:
-                log.warning("skipping %s: %s", paths[i], exc)
-        pos = 0
-        for out in backbone.features_of(images, batch_size):
-            idx = kept[pos:pos + len(out)]
-            feats[idx], ok[idx] = out, True
-            pos += len(out)
-            bar.update(len(out))
-        bar.update(len(chunk) - len(kept))
-        if cache is not None:
-            done.update({names[i]: feats[i] for i in kept})
-            _save_cache(cache, backbone, done)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # decoding overlaps the backbone
+        for start in range(0, len(todo), save_every):
+            chunk = todo[start:start + save_every]
+            loaded = pool.map(load, chunk)  # submitted at once: decoding runs ahead of the backbone
+            for b in range(0, len(chunk), batch_size):
+                idx = chunk[b:b + batch_size]
+                pixels = [(i, x) for i, x in zip(idx, islice(loaded, len(idx))) if x is not None]
+                if pixels:
+                    kept = [i for i, _ in pixels]
+                    feats[kept] = backbone.features(np.stack([x for _, x in pixels]))
+                    ok[kept] = True
+                bar.update(len(idx))
+            if cache is not None:
+                done.update({names[i]: feats[i] for i in chunk if ok[i]})
+                _save_cache(cache, backbone, done)
     bar.close()
     return feats, ok
 
@@ -177,15 +182,9 @@ def _smoothed_cross_entropy(log_post: np.ndarray, lat: np.ndarray, lon: np.ndarr
 def _fit_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: np.ndarray | None,
                grid: "CellGrid", settings: TrainSettings, checkpoint: Path | None, progress: bool,
                meta: dict) -> CellHeads:
-    """Fit the heads on frozen features.
-
-    The loss is the cross-entropy of the hierarchy-combined fine distribution (prior × ratios) and
-    of its coarse/middle marginals against distance-smoothed targets. `scenes` (n, 3) are soft
-    scene labels (rows of NaN where unknown); the cell heads see the labelled scene in training
-    and the predicted one at inference.
-    """
+    """Fit the heads on frozen features (`_Task` is the objective); `scenes` (n, 3) are soft
+    scene labels, rows of NaN where unknown."""
     import torch
-    from torch import nn
     from tqdm import tqdm
 
     s = settings
@@ -196,23 +195,8 @@ def _fit_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: n
     x = (x - mean) / scale
     xyz = torch.from_numpy(to_xyz(lat, lon)).float()
     sc = torch.full((len(x), 3), float("nan")) if scenes is None else torch.from_numpy(np.asarray(scenes, np.float32))
-    has_scene = ~torch.isnan(sc).any(dim=1)
-
-    log_prior = torch.from_numpy(grid.log_prior(s.prior_smoothing)).float()
-    anc = {lv: torch.from_numpy(grid.hierarchy[lv]).long() for lv in HIERARCHY}
-    sizes = {lv: len(grid.hierarchy_ids[lv]) for lv in HIERARCHY}
-    centres = {lv: torch.from_numpy(c).float() for lv, c in level_centres(grid).items()}
-
-    dim = x.shape[1]
-    model = nn.ModuleDict({
-        "projection": nn.Linear(dim, s.bottleneck, bias=False),
-        "scene": nn.Linear(dim, 3),
-        **{f"cells_{lv}": nn.Linear(s.bottleneck, sizes[lv], bias=False) for lv in HIERARCHY},
-        **{f"scene_bias_{lv}": nn.Linear(3, sizes[lv], bias=False) for lv in HIERARCHY},
-    })
-    for lv in HIERARCHY:  # start at the prior
-        nn.init.zeros_(model[f"cells_{lv}"].weight)
-        nn.init.zeros_(model[f"scene_bias_{lv}"].weight)
+    task = _Task(grid, s)
+    model = _head_net(x.shape[1], task.sizes, s.bottleneck)
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     first_epoch = 0
     if checkpoint is not None and checkpoint.is_file():
@@ -225,32 +209,13 @@ def _fit_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: n
             first_epoch = state["epoch"]
             log.info("resuming head training at epoch %d", first_epoch)
 
-    def fine_logits(xb, scene_p):
-        h = model["projection"](xb)
-        z = log_prior.expand(len(xb), -1).clone()
-        for lv in HIERARCHY:
-            r = model[f"cells_{lv}"](h) + model[f"scene_bias_{lv}"](scene_p)
-            z = z + r[:, anc[lv]]
-        return z
-
     gen = torch.Generator().manual_seed(s.seed)
     for epoch in tqdm(range(first_epoch, s.epochs), desc="heads", unit="epoch", file=sys.stderr,
                       disable=not progress, initial=first_epoch, total=s.epochs):
         order = torch.randperm(len(x), generator=gen)
         for i in range(0, len(x), s.batch_size):
             b = order[i:i + s.batch_size]
-            scene_logits = model["scene"](x[b])
-            predicted = scene_logits.softmax(-1).detach()
-            scene_p = torch.where(has_scene[b, None], torch.nan_to_num(sc[b]), predicted)
-            log_p = fine_logits(x[b], scene_p).log_softmax(-1)
-            target = smoothed_targets(xyz[b], centres["fine"], s.tau_km)
-            loss = 0.0
-            for lv in HIERARCHY:
-                p_level = torch.zeros(len(b), sizes[lv]).index_add_(1, anc[lv], log_p.exp())
-                y_level = torch.zeros(len(b), sizes[lv]).index_add_(1, anc[lv], target)
-                loss = loss - (y_level * torch.log(p_level + 1e-12)).sum(-1).mean() / len(HIERARCHY)
-            if has_scene[b].any():
-                loss = loss - (torch.nan_to_num(sc[b]) * scene_logits.log_softmax(-1)).sum(-1)[has_scene[b]].mean()
+            loss = task.loss(model, x[b], sc[b], xyz[b])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -259,15 +224,119 @@ def _fit_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: n
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
                         "settings": s.__dict__, "n": len(x), "grid": grid_fingerprint(grid)}, checkpoint)
 
-    def weight(name: str) -> np.ndarray:
-        return model[name].weight.detach().numpy().T.copy()
+    return _to_heads(model, mean.numpy(), scale.numpy(),
+                     {"grid": grid_fingerprint(grid), "scenes": list(SCENES), "settings": s.__dict__, **meta})
 
-    return CellHeads(mean.numpy(), scale.numpy(), weight("projection"),
-                     {lv: weight(f"cells_{lv}") for lv in HIERARCHY},
-                     {lv: weight(f"scene_bias_{lv}") for lv in HIERARCHY},
-                     weight("scene"), model["scene"].bias.detach().numpy().copy(),
-                     {"grid": grid_fingerprint(grid), "scenes": list(SCENES), "settings": s.__dict__,
-                      "prior_smoothing": s.prior_smoothing, **meta})
+
+def finetune(backbone: "Backbone", heads: CellHeads, paths: Sequence[Path], lat: np.ndarray, lon: np.ndarray,
+             scenes: np.ndarray | None, grid: "CellGrid", settings: TrainSettings = TrainSettings(),
+             epochs: int = 3, device: str | None = None, progress: bool = True) -> CellHeads:
+    """Fine-tune the backbone and the heads end to end on the images (meant for a GPU). The
+    backbone learns at a tenth of the heads' rate; the feature standardisation and the
+    temperature found on frozen features are kept. `backbone.model` is updated in place."""
+    import torch
+    from tqdm import tqdm
+
+    from geosleuth.photo import Photo
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    task = _Task(grid, settings, device)
+    net = _head_net(len(heads.mean), task.sizes, heads.projection.shape[1])
+    with torch.no_grad():
+        for name, array in [("projection", heads.projection), ("scene", heads.scene_weight),
+                            *[(f"cells_{lv}", heads.cells[lv]) for lv in HIERARCHY],
+                            *[(f"scene_bias_{lv}", heads.scene_bias[lv]) for lv in HIERARCHY]]:
+            net[name].weight.copy_(torch.from_numpy(array.T))
+        net["scene"].bias.copy_(torch.from_numpy(heads.scene_offset))
+    net.to(device)
+    encoder = backbone.model.to(device).train()
+    mean, scale = (torch.from_numpy(a).to(device) for a in (heads.mean, heads.scale))
+    opt = torch.optim.AdamW([{"params": net.parameters(), "lr": settings.lr},
+                             {"params": encoder.parameters(), "lr": settings.lr / 10}],
+                            weight_decay=settings.weight_decay)
+    xyz = torch.from_numpy(to_xyz(lat, lon)).float().to(device)
+    sc = torch.full((len(paths), 3), float("nan")) if scenes is None else torch.from_numpy(np.asarray(scenes, np.float32))
+    sc = sc.to(device)
+    gen = torch.Generator().manual_seed(settings.seed)
+    bar = tqdm(total=epochs * len(paths), desc="fine-tune", unit="img", file=sys.stderr, disable=not progress)
+    for _ in range(epochs):
+        order = torch.randperm(len(paths), generator=gen)
+        for i in range(0, len(paths), settings.batch_size):
+            b = order[i:i + settings.batch_size]
+            pixels = np.stack([backbone.preprocess(Photo.open(paths[j], max_side=4 * backbone.image_size).image)
+                               for j in b.tolist()])
+            features = (encoder(torch.from_numpy(pixels).to(device)) - mean) / scale
+            loss = task.loss(net, features, sc[b.to(device)], xyz[b.to(device)])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            bar.update(len(b))
+    bar.close()
+    backbone.model = encoder.eval().cpu()
+    return _to_heads(net.cpu(), heads.mean, heads.scale, {**heads.meta, "finetuned": {"epochs": epochs,
+                                                                                       "device": device}})
+
+
+def _head_net(dim: int, sizes: dict[str, int], bottleneck: int):
+    from torch import nn
+
+    net = nn.ModuleDict({
+        "projection": nn.Linear(dim, bottleneck, bias=False),
+        "scene": nn.Linear(dim, 3),
+        **{f"cells_{lv}": nn.Linear(bottleneck, sizes[lv], bias=False) for lv in HIERARCHY},
+        **{f"scene_bias_{lv}": nn.Linear(3, sizes[lv], bias=False) for lv in HIERARCHY},
+    })
+    for lv in HIERARCHY:  # start at the prior
+        nn.init.zeros_(net[f"cells_{lv}"].weight)
+        nn.init.zeros_(net[f"scene_bias_{lv}"].weight)
+    return net
+
+
+def _to_heads(net, mean: np.ndarray, scale: np.ndarray, meta: dict) -> CellHeads:
+    def weight(name: str) -> np.ndarray:
+        return net[name].weight.detach().cpu().float().numpy().T.copy()
+
+    return CellHeads(mean, scale, weight("projection"), {lv: weight(f"cells_{lv}") for lv in HIERARCHY},
+                     {lv: weight(f"scene_bias_{lv}") for lv in HIERARCHY}, weight("scene"),
+                     net["scene"].bias.detach().cpu().float().numpy().copy(), meta)
+
+
+class _Task:
+    """The training objective on a grid: hierarchy-combined cell distribution + scene."""
+
+    def __init__(self, grid: "CellGrid", s: TrainSettings, device: str = "cpu") -> None:
+        import torch
+
+        self.s = s
+        self.log_prior = torch.from_numpy(grid.log_prior(s.prior_smoothing)).float().to(device)
+        self.anc = {lv: torch.from_numpy(grid.hierarchy[lv]).long().to(device) for lv in HIERARCHY}
+        self.sizes = {lv: len(grid.hierarchy_ids[lv]) for lv in HIERARCHY}
+        self.centres = torch.from_numpy(level_centres(grid)["fine"]).float().to(device)
+
+    def loss(self, net, x, scenes, xyz):
+        """Cross-entropy of the combined fine distribution and its coarser marginals against
+        smoothed targets, plus the scene head's cross-entropy where the scene is labelled.
+        The cell heads see the labelled scene (teacher forcing), else the predicted one."""
+        import torch
+
+        has_scene = ~torch.isnan(scenes).any(dim=1)
+        known = torch.nan_to_num(scenes)
+        scene_logits = net["scene"](x)
+        scene_p = torch.where(has_scene[:, None], known, scene_logits.softmax(-1).detach())
+        h = net["projection"](x)
+        z = self.log_prior.expand(len(x), -1)
+        for lv in HIERARCHY:
+            z = z + (net[f"cells_{lv}"](h) + net[f"scene_bias_{lv}"](scene_p))[:, self.anc[lv]]
+        p = z.softmax(-1)
+        target = smoothed_targets(xyz, self.centres, self.s.tau_km)
+        loss = 0.0
+        for lv in HIERARCHY:
+            p_level = torch.zeros(len(x), self.sizes[lv], device=x.device).index_add_(1, self.anc[lv], p)
+            y_level = torch.zeros(len(x), self.sizes[lv], device=x.device).index_add_(1, self.anc[lv], target)
+            loss = loss - (y_level * torch.log(p_level + 1e-12)).sum(-1).mean() / len(HIERARCHY)
+        if has_scene.any():
+            loss = loss - (known * scene_logits.log_softmax(-1)).sum(-1)[has_scene].mean()
+        return loss
 
 
 def author_folds(authors: Iterable[str], k: int = 5, salt: str = "") -> np.ndarray:
@@ -296,8 +365,14 @@ def _labelled_features(images: Path, labels_csv: Path, backbone: "Backbone", cac
 
 def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid", backbone: str = "efficientnet_lite0",
                      backbone_weights: str | None = "embedded", image_size: int = 224,
-                     settings: TrainSettings = TrainSettings(), progress: bool = True) -> Path:
-    """Features (cached in `out`, resumable), heads (checkpointed, resumable) → `out/heads.npz`."""
+                     settings: TrainSettings = TrainSettings(), finetune_epochs: int | None = None,
+                     progress: bool = True) -> Path:
+    """Features (cached in `out`, resumable), heads (checkpointed, resumable) → `out/heads.npz`.
+
+    `finetune_epochs` (default: 3 when a GPU is present, else 0) then fine-tunes the backbone
+    end to end and writes it to `out/backbone.pt`."""
+    import torch
+
     from geosleuth.cues.backbone import build_backbone
 
     out = Path(out)
@@ -311,6 +386,14 @@ def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid"
     heads = train_heads(features, np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels]),
                         scenes, grid, settings, authors=[lb.author or lb.image_id for lb in labels],
                         checkpoint=out / "checkpoint.pt", progress=progress, meta=meta)
+    if finetune_epochs is None:
+        finetune_epochs = 3 if torch.cuda.is_available() else 0
+    if finetune_epochs > 0:
+        heads = finetune(bb, heads, [Path(images) / lb.image_id for lb in labels],
+                         np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels]), scenes, grid,
+                         settings, finetune_epochs, progress=progress)
+        torch.save(bb.model.state_dict(), out / "backbone.pt")
+        heads.meta["backbone"]["weights"] = str(out / "backbone.pt")
     heads.save(out / "heads.npz")
     (out / "training.json").write_text(json.dumps(heads.meta, indent=2) + "\n")
     return out / "heads.npz"

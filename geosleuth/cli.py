@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     tc.add_argument("--out", type=Path, default=Path("runs/classifier"),
                     help="output folder: features cache, checkpoint, heads.npz (default runs/classifier); "
                          "rerun with the same --out to resume")
+    tc.add_argument("--finetune-epochs", type=int, default=None,
+                    help="fine-tune the backbone end to end for this many epochs (default: 3 with a GPU, 0 without)")
     for field in dataclasses.fields(TrainSettings):
         tc.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default,
                         help=f"(default {field.default})")
@@ -233,10 +235,15 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
     settings = TrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)})
     path = train_classifier(args.images, args.labels, args.out, load_grid(args.grid), args.backbone,
-                            args.backbone_weights, args.image_size, settings, progress=not args.no_progress)
-    print(f"trained heads: {path}\nuse them with --set cues.visual.heads={path} --set cues.scene.heads={path}"
-          + ("" if args.backbone == "efficientnet_lite0" else
-             f" --set cues.visual.backbone={args.backbone} --set cues.scene.backbone={args.backbone}"))
+                            args.backbone_weights, args.image_size, settings, args.finetune_epochs,
+                            progress=not args.no_progress)
+    from geosleuth.cues.heads import CellHeads
+
+    weights = CellHeads.load(path).meta["backbone"]["weights"]
+    sets = [f"--set cues.{cue}.{key}={value}" for cue in ("visual", "scene")
+            for key, value in (("heads", path), ("backbone", args.backbone), ("backbone_weights", weights),
+                               ("image_size", args.image_size))]
+    print(f"trained heads: {path}\nuse them with " + " ".join(sets))
     return EXIT_OK
 
 

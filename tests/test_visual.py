@@ -208,3 +208,21 @@ def test_gallery_clusters_neighbours():
     match = _best_cluster(lat, lon, np.array([0.9, 0.8, 0.85, 0.95, 0.2]), np.array(list("abcde")), 25.0)
     assert match.members == 3 and set(match.names) == {"a", "b", "c"}
     assert abs(match.lat - 10.01) < 0.01 and match.spread_km < 2
+
+
+def test_finetuning_updates_the_backbone_and_saves_it(place_set, tmp_path, capsys):
+    from geosleuth.cli import main
+    from geosleuth.cues.backbone import build_backbone
+
+    images, labels = place_set
+    out = tmp_path / "ft"
+    assert main(["train-classifier", "--images", str(images), "--labels", str(labels), "--backbone",
+                 "test_efficientnet", "--backbone-weights", "none", "--image-size", "64", "--epochs", "5",
+                 "--finetune-epochs", "1", "--batch-size", "16", "--out", str(out), "--no-progress"]) == 0
+    assert f"cues.visual.backbone_weights={out / 'backbone.pt'}" in capsys.readouterr().out
+    tuned = build_backbone("test_efficientnet", str(out / "backbone.pt"), 64)
+    fresh = build_backbone("test_efficientnet", None, 64)
+    changed = [k for k, v in tuned.model.state_dict().items()
+               if v.dtype.is_floating_point and not torch.equal(v, fresh.model.state_dict()[k])]
+    assert changed, "fine-tuning left the backbone unchanged"
+    assert CellHeads.load(out / "heads.npz").meta["finetuned"]["epochs"] == 1
