@@ -1,0 +1,78 @@
+"""Land outlines for static maps, offline, from data an installed dependency already carries.
+
+`timezonefinder-data` ships the time-zone polygons of timezone-boundary-builder (derived from
+OpenStreetMap, ODbL). The land zones together are the land (plus territorial waters, ~20 km
+off the coast), and their edges are mostly national borders, so they make a base map with no
+tile server, CDN or download. Reading them takes ~20 s, so the outlines are thinned once (points
+closer than `SNAP_DEG` merged) and cached in `GEOSLEUTH_CACHE_DIR` (default ~/.cache/geosleuth).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+SNAP_DEG = 0.01  # about 1 km: finer than a pixel of any map the report draws
+FORMAT = 1
+ATTRIBUTION = ("Land outlines: timezone-boundary-builder time-zone polygons (OpenStreetMap contributors, ODbL) "
+               "as shipped by the timezonefinder-data package")
+
+
+def _cache_file(version: str) -> Path:
+    folder = os.environ.get("GEOSLEUTH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "geosleuth")
+    return Path(folder) / f"land-outlines-v{FORMAT}-tz-{version}.npz"
+
+
+@lru_cache(maxsize=1)
+def land_outlines() -> tuple[np.ndarray, np.ndarray]:
+    """(points, starts): (N, 2) float32 lon/lat of every land ring, and each ring's start offset."""
+    from importlib.metadata import version
+
+    path = _cache_file(version("timezonefinder-data"))
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["points"], z["starts"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt
+    points, starts = _build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez_compressed(tmp, points=points, starts=starts)
+        tmp.replace(path)
+    except OSError:
+        pass  # read-only home: rebuild next time
+    return points, starts
+
+
+def _build() -> tuple[np.ndarray, np.ndarray]:
+    from timezonefinder import TimezoneFinder
+
+    tf = TimezoneFinder(in_memory=True)
+    rings = []
+    for i in range(tf.nr_of_polygons):
+        if tf.zone_name_from_boundary_id(i).startswith("Etc/"):  # open-ocean zones
+            continue
+        xs, ys = tf.get_polygon(i)[0]  # exterior ring; holes are other zones
+        ring = _thin(np.column_stack([xs, ys]))
+        if len(ring) >= 3:
+            rings.append(ring)
+    starts = np.cumsum([0] + [len(r) for r in rings[:-1]]).astype(np.int64)
+    return np.concatenate(rings).astype(np.float32), starts
+
+
+def _thin(ring: np.ndarray) -> np.ndarray:
+    """Drop points that snap to the same `SNAP_DEG` grid point as the one before."""
+    q = np.round(ring / SNAP_DEG).astype(np.int64)
+    keep = np.r_[True, np.any(q[1:] != q[:-1], axis=1)]
+    return ring[keep]
+
+
+def rings() -> list[np.ndarray]:
+    """Every land ring as an (n, 2) lon/lat array."""
+    points, starts = land_outlines()
+    return np.split(points, starts[1:])

@@ -1,0 +1,274 @@
+"""A self-contained HTML report that works offline: the photo with its evidence boxes, static maps
+of the posterior, top-k places, countries, the credible region and the cue table.
+
+Maps are drawn with Pillow alone: land from `geosleuth.mapdata`, and the posterior rasterised
+exactly by looking up the grid cell of every pixel, so cells with holes, the antimeridian and
+the poles need no special cases. Everything is embedded (base64 PNG/JPEG, inline CSS): no tile
+server, CDN or script.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from geosleuth.photo import DEFAULT_MAX_SIDE, ImageInput, Photo
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from geosleuth.results import Prediction
+
+OCEAN, LAND, COAST = (214, 228, 238), (245, 242, 234), (150, 150, 150)
+RAMP = np.array([(255, 255, 178), (254, 204, 92), (253, 141, 60), (240, 59, 32), (189, 0, 38)], dtype=np.float64)
+BOX_COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
+Extent = tuple[float, float, float, float]  # lon0, lon1, lat0, lat1
+WORLD: Extent = (-180.0, 180.0, -90.0, 90.0)
+
+
+# ---- maps --------------------------------------------------------------------------------
+def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 1200) -> "Image.Image":
+    """The posterior's credible region over land outlines, coloured by probability per km², with
+    the top-k candidates numbered. `extent` is (lon0, lon1, lat0, lat1) in degrees."""
+    from PIL import Image, ImageDraw
+
+    from geosleuth.mapdata import rings
+
+    grid, post = prediction.grid, prediction.posterior
+    if grid is None or post is None:
+        raise ValueError("this prediction carries no posterior to map")
+    lon0, lon1, lat0, lat1 = extent
+    mid = np.radians((lat0 + lat1) / 2)
+    height = max(64, int(round(width * (lat1 - lat0) / ((lon1 - lon0) * max(np.cos(mid), 0.2)))))
+    if extent == WORLD:
+        height = width // 2
+    sx, sy = width / (lon1 - lon0), height / (lat1 - lat0)
+
+    def xy(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        return np.column_stack([(lon - lon0) * sx, (lat1 - lat) * sy])
+
+    im = Image.new("RGB", (width, height), OCEAN)
+    draw = ImageDraw.Draw(im)
+    for ring in rings():
+        if ring[:, 0].max() < lon0 or ring[:, 0].min() > lon1 or ring[:, 1].max() < lat0 or ring[:, 1].min() > lat1:
+            continue
+        pts = xy(ring[:, 0], ring[:, 1])
+        draw.polygon([tuple(p) for p in pts.tolist()], fill=LAND, outline=COAST)
+
+    # posterior raster: the cell under every pixel centre
+    lons = lon0 + (np.arange(width) + 0.5) / sx
+    lats = lat1 - (np.arange(height) + 0.5) / sy
+    lon_grid, lat_grid = np.meshgrid((lons + 180) % 360 - 180, np.clip(lats, -90, 90))
+    cells = grid.lookup(lat_grid.ravel(), lon_grid.ravel()).reshape(height, width)
+    index = {t: i for i, t in enumerate(grid.tokens)}
+    in_region = np.zeros(len(grid), dtype=bool)
+    in_region[[index[t] for t in prediction.region.cells if t in index]] = True
+    density = np.log10(np.maximum(post / np.maximum(grid.area_km2, 1e-9), 1e-300))
+    lo, hi = density[in_region].min(), density[in_region].max()
+    level = np.clip((density - lo) / max(hi - lo, 1e-9), 0, 1)
+    mask = in_region[cells]
+    colour = _ramp(level[cells])
+    base = np.asarray(im, dtype=np.float64)
+    alpha = 0.7 * mask[..., None]
+    out = base * (1 - alpha) + colour * alpha
+    edge = np.zeros_like(mask)  # outline of the region: a mask change between neighbouring pixels
+    edge[:, 1:] |= mask[:, 1:] != mask[:, :-1]
+    edge[1:, :] |= mask[1:, :] != mask[:-1, :]
+    out[edge] = (120, 0, 20)
+    im = Image.fromarray(out.astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    _graticule(draw, extent, xy, width, height)
+    for c in reversed(prediction.top_k):
+        x, y = xy(np.array([c.lon]), np.array([c.lat]))[0]
+        r = 9 if c.rank == 1 else 7
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=(20, 20, 20) if c.rank == 1 else (255, 255, 255),
+                     outline=(20, 20, 20), width=2)
+        draw.text((x, y), str(c.rank), fill=(255, 255, 255) if c.rank == 1 else (20, 20, 20), anchor="mm")
+    return im
+
+
+def _ramp(level: np.ndarray) -> np.ndarray:
+    """YlOrRd colours for values in [0, 1]."""
+    pos = level * (len(RAMP) - 1)
+    i = np.minimum(pos.astype(int), len(RAMP) - 2)
+    t = (pos - i)[..., None]
+    return RAMP[i] * (1 - t) + RAMP[i + 1] * t
+
+
+def _graticule(draw: "object", extent: Extent, xy: "object", width: int, height: int) -> None:
+    lon0, lon1, lat0, lat1 = extent
+    span = max(lon1 - lon0, lat1 - lat0)
+    step = next(s for s in (0.25, 0.5, 1, 2, 5, 10, 30, 60) if span / s <= 12)
+    for lon in np.arange(np.ceil(lon0 / step) * step, lon1 + 1e-9, step):
+        x = xy(np.array([lon]), np.array([lat0]))[0][0]
+        draw.line([(x, 0), (x, height)], fill=(170, 170, 190), width=1)
+        draw.text((x + 2, height - 12), f"{lon:g}°", fill=(90, 90, 110))
+    for lat in np.arange(np.ceil(lat0 / step) * step, lat1 + 1e-9, step):
+        y = xy(np.array([lon0]), np.array([lat]))[0][1]
+        draw.line([(0, y), (width, y)], fill=(170, 170, 190), width=1)
+        draw.text((2, y + 1), f"{lat:g}°", fill=(90, 90, 110))
+
+
+def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
+    """A view around the cells holding the top `mass` of the posterior and the top candidates,
+    or None when they spread over too much of the world for a zoom to help."""
+    grid, post = prediction.grid, prediction.posterior
+    if grid is None or post is None:
+        return None
+    order = np.argsort(-post)
+    n = int(np.searchsorted(np.cumsum(post[order]), mass) + 1)
+    cells = order[:min(n, 200)]
+    reach = np.degrees(np.sqrt(grid.area_km2[cells] / np.pi) / 6371.0)  # a cell's radius in degrees
+    lats = np.r_[grid.lat[cells] - reach, grid.lat[cells] + reach, [c.lat for c in prediction.top_k[:3]]]
+    lons = np.r_[grid.lon[cells] - reach, grid.lon[cells] + reach, [c.lon for c in prediction.top_k[:3]]]
+    lat0, lat1, lon0, lon1 = lats.min(), lats.max(), lons.min(), lons.max()
+    if lon1 - lon0 > 100 or lat1 - lat0 > 60:
+        return None
+    pad = max(0.5, 0.2 * max(lat1 - lat0, lon1 - lon0))
+    lat0, lat1 = max(lat0 - pad, -89.0), min(lat1 + pad, 89.0)
+    lon0, lon1 = lon0 - pad, lon1 + pad
+    return float(lon0), float(lon1), float(lat0), float(lat1)
+
+
+# ---- photo -------------------------------------------------------------------------------
+def annotate_photo(photo: Photo, prediction: "Prediction", max_side: int = 1024) -> tuple["Image.Image", list[dict]]:
+    """The working image with every evidence box drawn and numbered, and the legend rows."""
+    from PIL import ImageDraw
+
+    im = photo.image.copy()
+    scale = min(1.0, max_side / max(im.size))
+    if scale < 1:
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), resample=3)
+    draw = ImageDraw.Draw(im)
+    legend: list[dict] = []
+    for k, (name, rep) in enumerate(prediction.cues.items()):
+        colour = BOX_COLOURS[k % len(BOX_COLOURS)]
+        for e in rep.evidence:
+            if e.box is None:
+                continue
+            n = len(legend) + 1
+            x0, y0, x1, y1 = (v * scale for v in e.box)
+            draw.rectangle([x0, y0, x1, y1], outline=colour, width=3)
+            draw.rectangle([x0, max(0, y0 - 14), x0 + 8 + 7 * len(str(n)), max(14, y0)], fill=colour)
+            draw.text((x0 + 4, max(0, y0 - 14) + 1), str(n), fill=(255, 255, 255))
+            legend.append({"n": n, "cue": name, "kind": e.kind, "summary": e.summary,
+                           "colour": "#%02x%02x%02x" % colour})
+    return im, legend
+
+
+def _data_uri(im: "Image.Image", fmt: str = "PNG") -> str:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {"optimize": True}))
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+# ---- HTML --------------------------------------------------------------------------------
+def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "Prediction"]] = (), *,
+                  max_side: int = DEFAULT_MAX_SIDE, title: str | None = None) -> str:
+    """The report as one HTML string. `photos` pairs each image (path, bytes, `Photo`...) with its
+    own prediction, whose evidence boxes are drawn on it: for one photo, `[(image, prediction)]`;
+    for an album, every photo with its own prediction while `prediction` is the joint one.
+    Open images with the same `max_side` the pipeline used (boxes are in working-image pixels)."""
+    from geosleuth.gazetteer import country_name
+    from geosleuth.mapdata import ATTRIBUTION
+
+    e = html.escape
+    d = prediction.to_dict()
+    best = prediction.best
+    parts = [f"<h1>{e(title or 'geosleuth report: ' + prediction.image)}</h1>",
+             f"<p class=best>Best guess <b>{best.lat:.4f}, {best.lon:.4f}</b> — {e(best.place)} "
+             f"(p = {best.probability:.1%})</p>"]
+    parts += [f"<p class=warn>WARNING {e(w)}</p>" for w in prediction.warnings]
+
+    for src, pred in photos:
+        photo = Photo.open(src, max_side=max_side)
+        im, legend = annotate_photo(photo, pred, 1024 if len(photos) == 1 else 480)
+        rows = "".join(f"<tr><td style='color:{r['colour']}'><b>{r['n']}</b></td><td>{e(r['cue'])}</td>"
+                       f"<td>{e(r['kind'])}</td><td>{e(r['summary'])}</td></tr>" for r in legend)
+        caption = e(pred.image) + ("" if len(photos) == 1 else
+                                   f" — alone: {e(pred.best.place)} ({pred.best.probability:.0%})")
+        parts.append(f"<figure class=photo><img alt='photo' src='{_data_uri(im, 'JPEG')}'>"
+                     f"<figcaption>{caption}</figcaption>"
+                     + (f"<table class=legend><tr><th>#</th><th>cue</th><th>kind</th><th>what</th></tr>{rows}</table>"
+                        if rows else "") + "</figure>")
+
+    maps = [f"<figure><img id=map-world alt='world map of the posterior' src='{_data_uri(render_map(prediction))}'>"
+            "<figcaption>World: the credible region coloured by probability per km² (yellow low, red high), "
+            "candidates numbered.</figcaption></figure>"]
+    extent = zoom_extent(prediction)
+    if extent is not None:
+        maps.append(f"<figure><img id=map-zoom alt='zoomed map' src='{_data_uri(render_map(prediction, extent, 800))}'>"
+                    f"<figcaption>Zoom: {extent[2]:.2f}° to {extent[3]:.2f}° N, {extent[0]:.2f}° to {extent[1]:.2f}° E"
+                    "</figcaption></figure>")
+    parts.append("<section id=maps><h2>Map</h2>" + "".join(maps) + "</section>")
+
+    top = "".join(f"<tr><td>{c.rank}</td><td>{c.lat:.4f}</td><td>{c.lon:.4f}</td><td>{c.probability:.1%}</td>"
+                  f"<td>{e(c.country)}</td><td>{e(c.place)}</td><td><code>{e(c.cell)}</code></td></tr>"
+                  for c in prediction.top_k)
+    parts.append("<section><h2>Top candidates</h2><table id=top-k><tr><th>#</th><th>lat</th><th>lon</th>"
+                 f"<th>p</th><th>country</th><th>nearest place</th><th>cell</th></tr>{top}</table></section>")
+    countries = "".join(f"<tr><td>{e(code)}</td><td>{e(country_name(code))}</td><td>{p:.1%}</td>"
+                        f"<td><div class=bar style='width:{max(p * 300, 1):.0f}px'></div></td></tr>"
+                        for code, p in list(prediction.countries.items())[:10])
+    parts.append(f"<section><h2>Countries</h2><table id=countries>{countries}</table></section>")
+    r = prediction.region
+    parts.append(f"<section id=region><h2>Credible region</h2><p>{r.mass:.0%} of the probability lies in "
+                 f"{len(r.cells)} cells covering {r.area_km2:,.0f} km² (outlined on the maps).</p></section>")
+    parts.append(_cue_table(prediction))
+    timing = ", ".join(f"{k} {v:.0f} ms" for k, v in d["timings_ms"].items())
+    parts.append(f"<p class=small>Time: {e(timing) or 'n/a'}. Grid: {d['grid']['cells']} cells. "
+                 f"{e(ATTRIBUTION)}. Place names: GeoNames (CC BY 4.0).</p>"
+                 "<p class=small>Generated locally by geosleuth; nothing was uploaded. Answers are probabilities, "
+                 "not facts: check the evidence. Do not use this to locate, track or harass people.</p>")
+    data = json.dumps(d, ensure_ascii=False).replace("</", "<\\/")
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{e(title or prediction.image)} "
+            f"— geosleuth</title><meta name=viewport content='width=device-width,initial-scale=1'>"
+            f"<style>{CSS}</style></head><body>{''.join(parts)}"
+            f"<script type='application/json' id=prediction-data>{data}</script></body></html>")
+
+
+def _cue_table(prediction: "Prediction") -> str:
+    e = html.escape
+    rows = []
+    for name, rep in prediction.cues.items():
+        if rep.status == "ok":
+            moved = "" if rep.moved_km is None else f"{rep.moved_km:,.0f} km"
+            without = "" if rep.top_without is None else e(rep.top_without.place)
+            favoured = "" if not rep.favoured_country else f"{e(rep.favoured_country)} (+{rep.country_shift:.0%})"
+            bits = f"{rep.bits:.2f}" if rep.bits is not None else ""
+        else:
+            moved = without = favoured = bits = ""
+        saw = "".join(f"<li>{e(ev.summary)} <span class=small>({e(ev.kind)}, {ev.confidence:.2f})</span></li>"
+                      for ev in rep.evidence)
+        note = f"<div class=small>{e(rep.note)}</div>" if rep.note else ""
+        rows.append(f"<tr class='{e(rep.status)}'><td><b>{e(name)}</b></td><td>{e(rep.status)}</td><td>{bits}</td>"
+                    f"<td>{favoured}</td><td>{moved}</td><td>{without}</td><td><ul>{saw}</ul>{note}</td></tr>")
+    if not rows:
+        rows.append("<tr><td colspan=7>No cue ran: this is the photo-density prior alone.</td></tr>")
+    return ("<section><h2>Cues</h2><table id=cues><tr><th>cue</th><th>status</th><th>bits</th><th>favoured</th>"
+            "<th>moved the answer</th><th>answer without it</th><th>what it saw</th></tr>"
+            + "".join(rows) + "</table><p class=small>bits: information the cue added (KL divergence of the "
+                              "posterior with it from the one without it).</p></section>")
+
+
+CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1240px;margin:1em auto;padding:0 1em;color:#222}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.4em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.4em 0}td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;
+vertical-align:top}img{max-width:100%;border:1px solid #ccc}figure{margin:.6em 0;display:inline-block;
+vertical-align:top}.best{font-size:1.15em}.warn{background:#fee;border-left:4px solid #c00;padding:4px 8px}
+.bar{height:10px;background:#d73027}.small{color:#666;font-size:.85em}tr.failed td{color:#a00}
+tr.abstained td{color:#777}ul{margin:0;padding-left:1.1em}"""
+
+
+def write_report(path: str | Path, prediction: "Prediction", photos: Sequence[tuple[ImageInput, "Prediction"]] = (),
+                 **kwargs: object) -> Path:
+    """Write `render_report(...)` to `path` (UTF-8); returns the path."""
+    path = Path(path)
+    path.write_text(render_report(prediction, photos, **kwargs), encoding="utf-8")  # type: ignore[arg-type]
+    return path
