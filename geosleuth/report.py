@@ -127,13 +127,16 @@ def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
     reach = np.degrees(np.sqrt(grid.area_km2[cells] / np.pi) / 6371.0)  # a cell's radius in degrees
     lats = np.r_[grid.lat[cells] - reach, grid.lat[cells] + reach, [c.lat for c in prediction.top_k[:3]]]
     lons = np.r_[grid.lon[cells] - reach, grid.lon[cells] + reach, [c.lon for c in prediction.top_k[:3]]]
-    lat0, lat1, lon0, lon1 = lats.min(), lats.max(), lons.min(), lons.max()
-    if lon1 - lon0 > 100 or lat1 - lat0 > 60:
+    if np.ptp(lons) > 100 or np.ptp(lats) > 60:
         return None
-    pad = max(0.5, 0.2 * max(lat1 - lat0, lon1 - lon0))
-    lat0, lat1 = max(lat0 - pad, -89.0), min(lat1 + pad, 89.0)
-    lon0, lon1 = lon0 - pad, lon1 + pad
-    return float(lon0), float(lon1), float(lat0), float(lat1)
+    lat_c, lon_c = (lats.min() + lats.max()) / 2, (lons.min() + lons.max()) / 2
+    cos = max(np.cos(np.radians(lat_c)), 0.2)
+    half_lat = max(0.6 * np.ptp(lats), 0.1)  # 20 % margin, at least ~11 km
+    half_lon = max(0.6 * np.ptp(lons), 0.1 / cos)
+    half_lon = max(half_lon, half_lat * 4 / 3 / cos)  # 4:3 on the ground
+    half_lat = max(half_lat, half_lon * cos * 3 / 4)
+    return (float(lon_c - half_lon), float(lon_c + half_lon), float(max(lat_c - half_lat, -89.0)),
+            float(min(lat_c + half_lat, 89.0)))
 
 
 # ---- photo -------------------------------------------------------------------------------
