@@ -1,4 +1,4 @@
-"""Command line: `geosleuth locate | cues | config show | train-detector | train-classifier |
+"""Command line: `geosleuth locate | serve | cues | config show | train-detector | train-classifier |
 gallery build | cells build | cells info`.
 
 Exit codes: 0 success, 1 a failure (some image could not be located), 2 usage or config error.
@@ -39,7 +39,20 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--geojson", action="store_true", help="print a GeoJSON FeatureCollection per image")
     loc.add_argument("--csv", metavar="OUT", help="write IMG_ID,LAT,LON,COUNTRY,PROBABILITY rows to OUT")
     loc.add_argument("--workers", type=int, help="parallel workers for batches")
+    loc.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report (one image or --album)")
+    loc.add_argument("--album", metavar="DIR", help="photos taken in one place: one joint answer for all of them")
+    loc.add_argument("--hint", action="append", default=[], metavar="country=CC",
+                     help="analyst hint, fused like a cue: country=FR (repeatable)")
+    loc.add_argument("--exclude", action="append", default=[], metavar="country=CC", help="rule a country out (softly)")
+    loc.add_argument("--near", action="append", default=[], metavar="LAT,LON,RADIUS_KM",
+                     help="taken within about RADIUS_KM of a point")
     config_options(loc)
+
+    srv = sub.add_parser("serve", help="local web app: upload a photo, get the report (needs geosleuth[serve])")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20)")
+    config_options(srv)
 
     sub.add_parser("cues", help="list cues and whether their models are available")
 
@@ -110,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "locate":
             return _locate(args)
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "cues":
             return _cues()
         if args.command == "config":
@@ -141,7 +156,12 @@ def _locate(args: argparse.Namespace) -> int:
         sets.append(f"output.top_k={args.top_k}")
     if args.workers is not None:
         sets.append(f"batch.workers={args.workers}")
+    from geosleuth.hints import parse_hints
+
+    hints = parse_hints(args.hint, args.exclude, args.near)
     geo = Geolocator.from_config(args.config, sets=sets)
+    if args.album:
+        return _album(args, geo, hints)
     if args.images:
         files, skipped = expand_inputs(args.images)
     else:
@@ -153,6 +173,8 @@ def _locate(args: argparse.Namespace) -> int:
         print("geosleuth: error: no image files found", file=sys.stderr)
         return EXIT_FAILURE
 
+    if args.report and len(files) > 1:
+        raise ConfigError("--report takes one image (or --album DIR for photos taken in one place)")
     from tqdm import tqdm
 
     batch = len(files) > 1
@@ -164,7 +186,7 @@ def _locate(args: argparse.Namespace) -> int:
             writer = csv.writer(csv_file)
             writer.writerow(["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY"])
         bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=True if len(files) < 10 else None)
-        for item in geo.locate_many(files):
+        for item in geo.locate_many(files, hints=hints):
             bar.update(1)
             if not item.ok:
                 failures += 1
@@ -176,6 +198,11 @@ def _locate(args: argparse.Namespace) -> int:
                     writer.writerow([Path(item.source).name, "", "", "", ""])
                 continue
             pred = item.prediction
+            if args.report:
+                from geosleuth.report import write_report
+
+                write_report(args.report, pred, [(item.source, pred)], max_side=geo.config["image"]["max_side"])
+                print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
             if writer:
                 b = pred.best
                 writer.writerow([Path(item.source).name, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country,
@@ -194,6 +221,50 @@ def _locate(args: argparse.Namespace) -> int:
     if failures:
         print(f"geosleuth: {failures} of {len(files)} images failed", file=sys.stderr)
     return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _album(args: argparse.Namespace, geo: "Geolocator", hints: list) -> int:
+    from geosleuth.album import locate_album
+    from geosleuth.api import expand_inputs
+
+    files, skipped = expand_inputs([args.album, *args.images])
+    for s in skipped:
+        print(f"geosleuth: skipped {s}: not an image file name", file=sys.stderr)
+    if not files:
+        print(f"geosleuth: error: no image files in {args.album}", file=sys.stderr)
+        return EXIT_FAILURE
+    result = locate_album(geo, files, hints=hints, name=Path(args.album).name or str(args.album))
+    for item in result.failed:
+        print(f"geosleuth: failed: {item.error}", file=sys.stderr)
+    pred = result.prediction
+    if args.report:
+        from geosleuth.report import write_report
+
+        photos = [(it.source, it.prediction) for it in result.photos if it.ok]
+        write_report(args.report, pred, photos, max_side=geo.config["image"]["max_side"])
+        print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+            b = pred.best
+            csv.writer(fh).writerows([["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY"],
+                                      [pred.image, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}"]])
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif args.geojson:
+        print(json.dumps(pred.to_geojson(), indent=2, ensure_ascii=False))
+    elif not args.csv:
+        print(pred.explain())
+    if result.failed:
+        print(f"geosleuth: {len(result.failed)} of {len(files)} images failed", file=sys.stderr)
+    return EXIT_FAILURE if result.failed else EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from geosleuth.server import serve
+
+    serve(host=args.host, port=args.port, config=args.config, sets=args.sets,
+          max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    return EXIT_OK
 
 
 def _cues() -> int:

@@ -1,0 +1,113 @@
+"""Analyst hints and album mode: both are fused like cues and reported with their bits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import geosleuth
+from geosleuth.album import locate_album
+from geosleuth.api import Geolocator
+from geosleuth.cli import main
+from geosleuth.errors import ConfigError, GeosleuthError
+from geosleuth.fusion.combine import log_normalise
+from geosleuth.geo import haversine_km
+from geosleuth.hints import Hint, parse_hints
+
+
+@pytest.fixture(scope="module")
+def geo():
+    return Geolocator.from_config("prior-only", cues={"exif": True})
+
+
+def gps_jpeg(path, lat, lon):
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N" if lat >= 0 else "S", 2: (abs(lat), 0.0, 0.0), 3: "E" if lon >= 0 else "W",
+                    4: (abs(lon), 0.0, 0.0)}
+    Image.new("RGB", (96, 64), (90, 120, 150)).save(path, exif=exif)
+    return str(path)
+
+
+def test_parse_and_errors():
+    assert Hint.parse("country=fr") == Hint.in_country("FR")
+    assert Hint.parse("exclude country=US").kind == "exclude"
+    assert Hint.parse("near=48.85,2.35,50km").radius_km == 50
+    assert [h.name for h in parse_hints(["country=FR"], ["country=US"], ["1,2,3"])] == [
+        "hint:country=FR", "hint:exclude=US", "hint:near=1,2,3km"]
+    for bad in ("country=XX", "country=", "near=1,2", "near=95,0,10", "near=1,2,-5", "planet=mars"):
+        with pytest.raises(ConfigError):
+            Hint.parse(bad)
+    with pytest.raises(ConfigError, match="country=CC"):
+        parse_hints(excludes=["US"])
+
+
+def test_hints_move_the_answer_and_are_reported(geo):
+    base = geo.locate(geosleuth.example_image())
+    pred = geo.locate(geosleuth.example_image(), hints=[Hint.in_country("JP")])
+    assert pred.best.country == "JP" and pred.countries["JP"] > 0.5 > 100 * base.countries.get("JP", 0)
+    rep = pred.cues["hint:country=JP"]
+    assert rep.status == "ok" and rep.bits > 1 and rep.favoured_country == "JP" and "Japan" in rep.evidence[0].summary
+    out = geo.locate(geosleuth.example_image(), hints=[Hint.not_in_country("FR")])
+    assert out.countries.get("FR", 0) < 0.05 < base.countries["FR"]
+    near = geo.locate(geosleuth.example_image(), hints=[Hint.near_point(35.68, 139.69, 30)])
+    assert near.best.country == "JP" and haversine_km(near.best.lat, near.best.lon, 35.68, 139.69) < 60
+
+
+def test_hint_floor_keeps_the_truth_possible(geo, grid):
+    pred = geo.locate(geosleuth.example_image(), hints=[Hint.in_country("JP")])
+    assert pred.posterior[grid.lookup([48.8566], [2.3522])[0]] > 0
+
+
+def test_album_counts_the_prior_once(geo, tmp_path, grid):
+    a = gps_jpeg(tmp_path / "a.jpg", 48.8566, 2.3522)
+    b = gps_jpeg(tmp_path / "b.jpg", 48.86, 2.34)
+    result = locate_album(geo, [a, b], floor=1e-12)
+    singles = [it.prediction for it in result.photos]
+    log_prior = geo.log_prior()
+    expected = log_normalise(log_prior + sum(np.log(p.posterior) - log_prior for p in singles))
+    assert np.allclose(np.log(result.prediction.posterior), expected, atol=1e-6)
+    assert result.prediction.best.country == "FR"
+    assert set(result.prediction.cues) == {"a.jpg", "b.jpg"}
+
+
+def test_album_reports_each_photo_and_survives_a_bad_one(geo, tmp_path):
+    paris = gps_jpeg(tmp_path / "paris.jpg", 48.8566, 2.3522)
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    result = locate_album(geo, [geosleuth.example_image(), paris, str(tmp_path / "broken.jpg")],
+                          hints=[Hint.not_in_country("US")])
+    cues = result.prediction.cues
+    assert cues["paris.jpg"].status == "ok" and cues["paris.jpg"].bits > cues["example_street.jpg"].bits
+    assert cues["broken.jpg"].status == "failed" and "not a recognised image" in cues["broken.jpg"].note
+    assert "hint:exclude=US" in cues and len(result.failed) == 1
+    d = result.to_dict()
+    assert d["schema"] == "geosleuth.album/1" and d["prediction"]["top_k"][0]["country"] == "FR"
+    json.dumps(d)
+    with pytest.raises(GeosleuthError, match="none of the 1 photos"):
+        locate_album(geo, [str(tmp_path / "broken.jpg")])
+
+
+def test_cli_album_hints_and_report(tmp_path, capsys):
+    folder = tmp_path / "trip"
+    folder.mkdir()
+    gps_jpeg(folder / "one.jpg", 41.39, 2.17)
+    gps_jpeg(folder / "two.jpg", 41.40, 2.16)
+    (folder / "bad.png").write_bytes(b"junk")
+    report = tmp_path / "album.html"
+    code = main(["locate", "--album", str(folder), "--config", "prior-only", "--set", "cues.exif=true",
+                 "--exclude", "country=FR", "--report", str(report), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "bad.png" in err  # the bad file is reported, the album still answered
+    d = json.loads(out)
+    assert d["prediction"]["top_k"][0]["country"] == "ES"
+    assert set(d["prediction"]["cue_reports"]) == {"one.jpg", "two.jpg", "bad.png", "hint:exclude=FR"}
+    page = report.read_text(encoding="utf-8")
+    assert "id=cues" in page and "one.jpg" in page and "hint:exclude=FR" in page
+
+
+def test_cli_hint_errors_exit_2(capsys):
+    assert main(["locate", "--config", "prior-only", "--hint", "country=ZZ"]) == 2
+    assert "unknown country code" in capsys.readouterr().err
+    assert main(["locate", "a.jpg", "b.jpg", "--report", "x.html", "--config", "prior-only"]) == 2

@@ -1,0 +1,96 @@
+"""The HTML report: self-contained, offline, with the photo's boxes, maps and the cue table."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import geosleuth
+from geosleuth.api import Geolocator
+from geosleuth.cli import main
+from geosleuth.cues.base import BaseCue, CueOutput, Evidence
+from geosleuth.photo import Photo
+from geosleuth.report import annotate_photo, render_map, render_report, zoom_extent
+
+
+class SignCue(BaseCue):
+    """A cue that read one sign at a known place in the image (boxes in working-image pixels)."""
+
+    name = "sign"
+
+    def observe(self, photo, grid):
+        ll = np.where(grid.cell_country == "IT", 0.0, -5.0)
+        box = (10.0, 20.0, photo.image.width / 2, photo.image.height / 2)
+        return CueOutput(ll, (Evidence("street_word", "street word 'via' (IT)", 0.8, box=box),))
+
+
+@pytest.fixture(scope="module")
+def located():
+    geo = Geolocator(cues=[SignCue()], config={"cues": {"exif": False, "text": False, "detect": False,
+                                                         "visual": False, "scene": False}})
+    photo = Photo.open(geosleuth.example_image())
+    return photo, geo.locate(photo)
+
+
+def images_in(page: str) -> list[Image.Image]:
+    return [Image.open(io.BytesIO(base64.b64decode(m))) for m in re.findall(r"data:image/\w+;base64,([^'\"]+)", page)]
+
+
+def test_report_is_self_contained(located):
+    photo, pred = located
+    page = render_report(pred, [(photo, pred)])
+    assert "http://" not in page and "https://" not in page and "<script src" not in page
+    for needle in ("id=map-world", "id=top-k", "id=countries", "id=region", "id=cues", "street word 'via'",
+                   "Italy", "bits"):
+        assert needle in page
+    pics = images_in(page)
+    assert len(pics) >= 2 and pics[1].size == (1200, 600)  # the photo, then the world map
+    data = re.search(r"id=prediction-data>(.*?)</script>", page, re.S).group(1)
+    assert '"schema": "geosleuth.prediction/1"' in data
+
+
+def test_evidence_box_is_drawn(located):
+    photo, pred = located
+    im, legend = annotate_photo(photo, pred, max_side=4096)
+    assert legend == [{"n": 1, "cue": "sign", "kind": "street_word", "summary": "street word 'via' (IT)",
+                       "colour": "#e6194b"}]
+    before, after = np.asarray(photo.image), np.asarray(im)
+    assert (after[20, 12:200] != before[20, 12:200]).any()  # the top edge of the box
+
+
+def test_map_colours_the_credible_region(located):
+    _, pred = located
+    world = np.asarray(render_map(pred))
+    warm = world[..., 0].astype(int) > world[..., 2].astype(int) + 60  # region colours, not land or sea
+
+    def box(lon0, lon1, lat0, lat1):
+        return warm[int((90 - lat1) / 180 * 600):int((90 - lat0) / 180 * 600),
+                    int((lon0 + 180) / 360 * 1200):int((lon1 + 180) / 360 * 1200)].sum()
+
+    assert box(7, 18, 37, 46) > 10 * max(box(113, 153, -43, -11), 5)  # Italy, hardly Australia
+    extent = zoom_extent(pred)
+    assert extent is not None and extent[0] < 12.5 < extent[1]
+    zoom = render_map(pred, extent, 600)
+    assert zoom.width == 600 and 300 < zoom.height < 600
+
+
+def test_escapes_untrusted_text(located):
+    photo, pred = located
+    from dataclasses import replace
+
+    page = render_report(replace(pred, image="<script>alert(1)</script>"), [(photo, pred)])
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_cli_report(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    code = main(["locate", geosleuth.example_image(), "--config", "prior-only", "--hint", "country=FR",
+                 "--report", str(out)])
+    assert code == 0 and "wrote report" in capsys.readouterr().err
+    page = out.read_text(encoding="utf-8")
+    assert "hint:country=FR" in page and "id=map-world" in page

@@ -1,0 +1,127 @@
+"""The local web app: JSON API and upload limits (TestClient), and an end-to-end run in headless
+Chromium with Playwright (skipped only where Chromium is not installed)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import geosleuth
+
+pytest.importorskip("fastapi")
+pytest.importorskip("multipart")
+uvicorn = pytest.importorskip("uvicorn")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from geosleuth.server import create_app  # noqa: E402
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
+LIMIT = 400_000
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app(config="prior-only", sets=["cues.exif=true"], max_upload_bytes=LIMIT, max_pixels=4_000_000)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return TestClient(app)
+
+
+@pytest.fixture(scope="module")
+def photo() -> bytes:
+    return Path(geosleuth.example_image()).read_bytes()
+
+
+def test_api_locate_multipart_with_hint(client, photo):
+    r = client.post("/api/locate", files={"image": ("../../etc/passwd.jpg", photo, "image/jpeg")},
+                    data={"country": "FR"})
+    d = r.json()
+    assert r.status_code == 200 and d["schema"] == "geosleuth.prediction/1"
+    assert d["image"] == "passwd.jpg"  # a display label only, never a path
+    assert d["cues"] == {"exif": "ok", "hint:country=FR": "ok"} and d["top_k"][0]["country"] == "FR"
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_api_locate_raw_body(client, photo):
+    r = client.post("/api/locate", content=photo, headers={"content-type": "image/jpeg"})
+    assert r.status_code == 200 and r.json()["top_k"]
+
+
+@pytest.mark.parametrize("kwargs, status, message", [
+    ({"content": b"x" * (LIMIT + 1), "headers": {"content-type": "image/jpeg"}}, 413, "exceeds"),
+    ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "expected an image"),
+    ({"files": {"image": ("a.txt", b"hello", "text/plain")}}, 415, "not an accepted image type"),
+    ({"files": {"image": ("a.jpg", b"hello", "image/jpeg")}}, 400, "not a recognised image format"),
+    ({"files": {"other": ("a.jpg", b"hello", "image/jpeg")}}, 400, "no file in its 'image' field"),
+    ({"content": b"", "headers": {"content-type": "image/png"}}, 400, "empty upload"),
+])
+def test_api_rejects_bad_uploads(client, kwargs, status, message):
+    r = client.post("/api/locate", **kwargs)
+    assert r.status_code == status and message in r.json()["error"]
+
+
+def test_pixel_limit_and_bad_hint(client, photo):
+    buf = io.BytesIO()
+    Image.new("L", (3000, 2000)).save(buf, "PNG")  # 6 MP: over the 4 MP limit, small in bytes
+    r = client.post("/api/locate", files={"image": ("big.png", buf.getvalue(), "image/png")})
+    assert r.status_code == 400 and "exceeds the limit" in r.json()["error"]
+    r = client.post("/api/locate", files={"image": ("a.jpg", photo, "image/jpeg")}, data={"near": "north"})
+    assert r.status_code == 422 and "LAT,LON,RADIUS_KM" in r.json()["error"]
+
+
+def test_upload_page_and_report_page(client, photo):
+    page = client.get("/").text
+    assert "enctype=multipart/form-data" in page and "name=image" in page
+    r = client.post("/report", files={"image": ("rue.jpg", photo, "image/jpeg")})
+    assert r.status_code == 200 and "id=map-world" in r.text and "id=cues" in r.text and "rue.jpg" in r.text
+    r = client.post("/report", files={"image": ("a.jpg", b"junk", "image/jpeg")})
+    assert r.status_code == 400 and "not a recognised image format" in r.text
+
+
+@pytest.fixture(scope="module")
+def live_server(app):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make system-deps)")
+def test_browser_upload_shows_map_and_cue_table(live_server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    image = tmp_path / "street.jpg"
+    shutil.copy(geosleuth.example_image(), image)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(live_server + "/")
+            page.set_input_files("input[name=image]", str(image))
+            page.fill("input[name=country]", "FR")
+            page.click("#locate")
+            page.wait_for_selector("#map-world", timeout=60_000)
+            width = page.eval_on_selector("#map-world", "img => img.naturalWidth")
+            rows = page.locator("#cues tr").all_inner_texts()
+            assert width == 1200
+            assert any(r.startswith("exif") for r in rows) and any("hint:country=FR" in r for r in rows)
+            assert "France" in page.inner_text("#countries")
+        finally:
+            browser.close()
