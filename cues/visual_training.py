@@ -373,7 +373,7 @@ def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid"
     end to end and writes it to `out/backbone.pt`."""
     import torch
 
-    from geosleuth.cues.backbone import build_backbone
+    from geosleuth.cues.backbone import build_backbone, save_backbone
 
     out = Path(out)
     bb = build_backbone(backbone, backbone_weights, image_size)
@@ -392,7 +392,7 @@ def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid"
         heads = finetune(bb, heads, [Path(images) / lb.image_id for lb in labels],
                          np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels]), scenes, grid,
                          settings, finetune_epochs, progress=progress)
-        torch.save(bb.model.state_dict(), out / "backbone.pt")
+        save_backbone(bb, out / "backbone.pt")
         heads.meta["backbone"]["weights"] = str(out / "backbone.pt")
     heads.save(out / "heads.npz")
     (out / "training.json").write_text(json.dumps(heads.meta, indent=2) + "\n")

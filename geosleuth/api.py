@@ -18,6 +18,7 @@ from geosleuth.cues.registry import create_cue
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.grid import CellGrid, load_grid
+from geosleuth.hints import Hint
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
 from geosleuth.results import CueReport, Prediction, build_prediction
 
@@ -89,14 +90,16 @@ class Geolocator:
     def cues(self) -> list[Cue]:
         return [s.cue for s in self._slots]
 
-    def _log_prior(self) -> np.ndarray:
+    def log_prior(self) -> np.ndarray:
+        """The configured prior over the grid's cells (log)."""
         prior = self.config["prior"]
         if prior["kind"] == "uniform":
             return np.full(len(self.grid), -np.log(len(self.grid)))
         return self.grid.log_prior(prior["smoothing"])
 
-    def locate(self, image: ImageInput) -> Prediction:
-        """Locate one image (path, bytes, PIL image, numpy array or `Photo`)."""
+    def locate(self, image: ImageInput, *, hints: Sequence[Hint] = ()) -> Prediction:
+        """Locate one image (path, bytes, PIL image, numpy array or `Photo`); analyst `hints`
+        (`Hint.parse("country=FR")`) are fused as extra likelihood terms and reported like cues."""
         start = time.perf_counter()
         photo = Photo.open(image, max_pixels=self.config["image"]["max_pixels"],
                            max_side=self.config["image"]["max_side"])
@@ -105,26 +108,22 @@ class Geolocator:
         reports: dict[str, CueReport] = {}
         terms: dict[str, Term] = {}
         outputs: dict[str, CueOutput] = {}
-        for slot in self._slots:
+        for slot, (out, status, seconds) in zip(self._slots, self.observe(photo)):
             name = slot.cue.name
-            t0 = time.perf_counter()
-            try:
-                out = slot.cue.observe(photo, grid)
-                _check_output(out, len(grid))
-            except Exception as exc:  # a cue never crashes the pipeline
-                out = CueOutput.abstain(f"{type(exc).__name__}: {exc}")
-                status = "failed"
-            else:
-                status = "abstained" if out.abstained else "ok"
-            seconds = time.perf_counter() - t0
             timings[f"cue:{name}"] = seconds
             reports[name] = CueReport(name=name, status=status, note=out.note, evidence=out.evidence,
                                       seconds=seconds, weight=slot.weight)
             if status == "ok" and slot.weight > 0:
                 terms[name] = Term(out.log_likelihood, slot.weight, slot.floor, out.training_prior)
                 outputs[name] = out
+        for hint in hints:  # analyst hints: extra likelihood terms, reported like cues
+            out = hint.observe(photo, grid)
+            reports[hint.name] = CueReport(name=hint.name, status="abstained" if out.abstained else "ok",
+                                           note=out.note, evidence=out.evidence, weight=hint.weight)
+            if not out.abstained:
+                terms[hint.name] = Term(out.log_likelihood, hint.weight, hint.floor)
         t0 = time.perf_counter()
-        fusion = fuse(self._log_prior(), terms)
+        fusion = fuse(self.log_prior(), terms)
         self._cross_check(outputs, fusion.effective, reports, grid)
         out_cfg = self.config["output"]
         points = [p for out in outputs.values() for p in out.points]
@@ -134,6 +133,27 @@ class Geolocator:
         timings["fusion"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - start
         return replace(prediction, timings=MappingProxyType(timings))
+
+    def observe(self, photo: Photo) -> list[tuple[CueOutput, str, float]]:
+        """Every configured cue's output on a photo, with its status (ok | abstained | failed)
+        and seconds, in config order; a cue that raises is reported as failed, never re-raised."""
+        results = []
+        for slot in self._slots:
+            t0 = time.perf_counter()
+            try:
+                out = slot.cue.observe(photo, self.grid)
+                _check_output(out, len(self.grid))
+            except Exception as exc:  # a cue never crashes the pipeline
+                out, status = CueOutput.abstain(f"{type(exc).__name__}: {exc}"), "failed"
+            else:
+                status = "abstained" if out.abstained else "ok"
+            results.append((out, status, time.perf_counter() - t0))
+        return results
+
+    @property
+    def cue_settings(self) -> dict[str, tuple[float, float]]:
+        """Each configured cue's (weight, floor), in config order."""
+        return {slot.cue.name: (slot.weight, slot.floor) for slot in self._slots}
 
     def _cross_check(self, outputs: dict[str, CueOutput], effective: dict[str, np.ndarray],
                      reports: dict[str, CueReport], grid: CellGrid) -> None:
@@ -150,7 +170,8 @@ class Geolocator:
             if extra:
                 reports[name] = replace(reports[name], evidence=reports[name].evidence + extra)
 
-    def locate_many(self, images: Iterable[ImageInput], *, workers: int | None = None) -> Iterator[BatchItem]:
+    def locate_many(self, images: Iterable[ImageInput], *, workers: int | None = None,
+                    hints: Sequence[Hint] = ()) -> Iterator[BatchItem]:
         """Locate many images, streaming results in input order; a bad input becomes a failed item."""
         workers = workers or self.config["batch"]["workers"]
         _ = self.grid  # load once, before threads start
@@ -158,7 +179,7 @@ class Geolocator:
         def one(src: ImageInput) -> BatchItem:
             label = _label(src)
             try:
-                return BatchItem(label, prediction=self.locate(src))
+                return BatchItem(label, prediction=self.locate(src, hints=hints))
             except GeosleuthError as exc:
                 return BatchItem(label, error=str(exc))
             except Exception as exc:  # an unexpected bug in one image must not end the batch
