@@ -229,7 +229,7 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
                  f"{e(ATTRIBUTION)}. Place names: GeoNames (CC BY 4.0).</p>"
                  "<p class=small>Generated locally by geosleuth; nothing was uploaded. Answers are probabilities, "
                  "not facts: check the evidence. Do not use this to locate, track or harass people.</p>")
-    data = json.dumps(d, ensure_ascii=False).replace("</", "<\\/")
+    data = json.dumps(d, ensure_ascii=False).replace("<", "\\u003c")  # inert inside <script>
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{e(title or prediction.image)} "
             f"— geosleuth</title><meta name=viewport content='width=device-width,initial-scale=1'>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}"
