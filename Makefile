@@ -9,11 +9,13 @@ BIN = $(VENV)/bin
 .PHONY: demo test bench clean system-deps
 
 # Tesseract with script models and CJK fonts: the optional OCR backend and the rendered-sign tests.
+# Chromium (Debian's, so Playwright needs no browser download): the web app's browser test.
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-osd \
 	  tesseract-ocr-script-latn tesseract-ocr-script-cyrl tesseract-ocr-script-grek \
-	  tesseract-ocr-script-jpan tesseract-ocr-script-hang fonts-dejavu-core fonts-noto-cjk
+	  tesseract-ocr-script-jpan tesseract-ocr-script-hang fonts-dejavu-core fonts-noto-cjk \
+	  chromium chromium-driver
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
