@@ -23,8 +23,8 @@ import numpy as np
 from geosleuth import Geolocator
 from geosleuth.cues.backbone import build_backbone
 from geosleuth.cues.gallery import Gallery
-from geosleuth.cues.visual_training import TrainSettings, author_folds, extract_features, train_heads
-from geosleuth.evaluation import THRESHOLDS_KM, distances, read_labels, summarize
+from geosleuth.cues.visual_training import TrainSettings, extract_features, train_heads
+from geosleuth.evaluation import THRESHOLDS_KM, author_folds, distances, read_labels, summarize
 from geosleuth.fusion.grid import CellGrid
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"

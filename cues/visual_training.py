@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from geosleuth.cues.heads import SCENES, CellHeads, combine_levels, grid_fingerprint
 from geosleuth.errors import GeosleuthError
+from geosleuth.evaluation import author_folds
 from geosleuth.fusion.grid import HIERARCHY
 from geosleuth.geo import EARTH_RADIUS_KM, to_xyz
 
@@ -337,13 +338,6 @@ class _Task:
         if has_scene.any():
             loss = loss - (known * scene_logits.log_softmax(-1)).sum(-1)[has_scene].mean()
         return loss
-
-
-def author_folds(authors: Iterable[str], k: int = 5, salt: str = "") -> np.ndarray:
-    """Fold of each image by a stable hash of its author (no author in two folds)."""
-    import zlib
-
-    return np.array([zlib.crc32((salt + a).encode()) % k for a in authors], dtype=np.int64)
 
 
 # ---- commands -------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ def log_normalise(log_p: np.ndarray) -> np.ndarray:
 
 
 def floored(log_likelihood: np.ndarray, floor: float) -> np.ndarray:
-    """log[(1 - floor) * L / max L + floor]: peak 0, never below log(floor)."""
-    x = log_likelihood - np.max(log_likelihood)
+    """log[(1 - floor) * L / max L + floor] along the last axis: peak 0, never below log(floor)."""
+    x = log_likelihood - np.max(log_likelihood, axis=-1, keepdims=True)
     return np.logaddexp(np.log1p(-floor) + x, np.log(floor))
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -61,6 +62,12 @@ def _scene(row: dict[str, str]) -> tuple[float, float, float] | None:
         onehot[int(row["S3_Label"])] = 1.0
         return tuple(onehot)
     return None
+
+
+def author_folds(authors: Iterable[str], k: int = 5, salt: str = "") -> np.ndarray:
+    """Fold of each photo by a stable hash of its author, so no photographer is in two folds
+    (many photos of one author share coordinates: splitting by image would leak them)."""
+    return np.array([zlib.crc32((salt + a).encode()) % k for a in authors], dtype=np.int64)
 
 
 def summarize(distances_km: np.ndarray, country_correct: np.ndarray | None = None) -> dict[str, Any]:
