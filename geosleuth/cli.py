@@ -12,11 +12,14 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from geosleuth import __version__
 from geosleuth.cues.visual_training import TrainSettings
 from geosleuth.errors import ConfigError, GeosleuthError
+
+if TYPE_CHECKING:
+    from geosleuth.api import Geolocator
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -93,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
         tc.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default,
                         help=f"(default {field.default})")
 
+    cal = sub.add_parser("calibrate", help="fit each cue's weight and floor on labelled photos (author-grouped CV)")
+    cal.add_argument("--images", required=True, type=Path, help="folder of the images named in the labels")
+    cal.add_argument("--labels", required=True, type=Path, help="CSV: IMG_ID,LAT,LON[,AUTHOR,...]")
+    cal.add_argument("--folds", type=int, default=5, help="cross-validation folds, split by AUTHOR (default 5)")
+    cal.add_argument("--out", type=Path, default=Path("calibrated.yaml"), help="config written (default calibrated.yaml)")
+    cal.add_argument("--cache", type=Path, help="what each cue said on each photo (.npz), reused when present")
+    cal.add_argument("--no-progress", action="store_true")
+    config_options(cal)
+
     gal = sub.add_parser("gallery", help="reference galleries for retrieval within cells")
     gal_sub = gal.add_subparsers(dest="action", required=True)
     gb = gal_sub.add_parser("build", help="build a gallery from geotagged images")
@@ -133,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train_detector(args)
         if args.command == "train-classifier":
             return _train_classifier(args)
+        if args.command == "calibrate":
+            return _calibrate(args)
         if args.command == "gallery":
             return _gallery_build(args)
         if args.command == "cells":
@@ -315,6 +329,48 @@ def _train_classifier(args: argparse.Namespace) -> int:
             for key, value in (("heads", path), ("backbone", args.backbone), ("backbone_weights", weights),
                                ("image_size", args.image_size))]
     print(f"trained heads: {path}\nuse them with " + " ".join(sets))
+    return EXIT_OK
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from geosleuth.api import Geolocator
+    from geosleuth.evaluation import author_folds, read_labels
+    from geosleuth.fusion.calibration import Observations, collect, cross_validate, fit, settings_yaml
+
+    labels = read_labels(args.labels)
+    geo = Geolocator.from_config(args.config, sets=args.sets)
+    if not geo.cue_settings:
+        raise ConfigError("no cue is enabled in this config: nothing to calibrate")
+    truth = geo.grid.lookup([lb.lat for lb in labels], [lb.lon for lb in labels])
+    if args.cache and args.cache.is_file():
+        obs = Observations.load(args.cache)
+        if set(obs.loglik) != set(geo.cue_settings):
+            raise ConfigError(f"{args.cache} holds cues {sorted(obs.loglik)}, the config has "
+                              f"{sorted(geo.cue_settings)}: use another --cache")
+    else:
+        obs = collect(geo, [args.images / lb.image_id for lb in labels], truth, progress=not args.no_progress,
+                      on_error=lambda path, exc: print(f"geosleuth: skipped {path}: {exc}", file=sys.stderr))
+        if args.cache:
+            obs.save(args.cache)
+    author = {lb.image_id: lb.author or lb.image_id for lb in labels}
+    folds = author_folds([author[i] for i in obs.image_ids], args.folds)
+    if len(np.unique(folds)) < 2:
+        raise ConfigError("calibration needs photos from at least two authors (folds)")
+    start = geo.cue_settings
+    cv = cross_validate(geo.log_prior(), obs, folds, start)
+    settings, score = fit(geo.log_prior(), obs, start)
+    record = {"labels": args.labels.name, "photos": len(obs.truth), "authors": len(set(author.values())),
+              "folds": f"{args.folds} (crc32 of AUTHOR)", "base config": args.config,
+              "held-out mean log p(true cell), before": round(cv.held_out_before, 4),
+              "held-out mean log p(true cell), after": round(cv.held_out_after, 4),
+              "fitted on all photos, mean log p(true cell)": round(score, 4)}
+    args.out.write_text(settings_yaml(settings, record))
+    for name, (weight, floor) in settings.items():
+        print(f"{name:10s} weight {start[name][0]:g} -> {weight:g}   floor {start[name][1]:.0e} -> {floor:.0e}")
+    print(f"held-out mean log p(true cell): {cv.held_out_before:.3f} -> {cv.held_out_after:.3f} "
+          f"({len(obs.truth)} photos, {args.folds} author folds)\nwrote {args.out}; use it with --config {args.out}")
     return EXIT_OK
 
 
