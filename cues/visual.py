@@ -72,7 +72,7 @@ class _FeatureCue(BaseCue):
 
     def _features(self, photo: "Photo", grid: "CellGrid") -> tuple[np.ndarray, CellHeads] | str:
         """Features and heads, or the reason the cue must abstain."""
-        from geosleuth.cues.backbone import BackboneUnavailable, get_backbone, photo_features
+        from geosleuth.cues.backbone import get_backbone, photo_features
 
         ok, why = self.available()
         if not ok:
@@ -85,9 +85,7 @@ class _FeatureCue(BaseCue):
                 return (f"the heads were trained on {trained_on.get('name')} features, "
                         f"not {self.backbone}")
             backbone: Backbone = get_backbone(self.backbone, self.backbone_weights, self.image_size)
-        except BackboneUnavailable as exc:
-            return str(exc)
-        except GeosleuthError as exc:
+        except GeosleuthError as exc:  # missing weights or packages, foreign heads, bad backbone name
             return str(exc)
         if backbone.dim != len(heads.mean):
             return f"the heads expect {len(heads.mean)} features, {self.backbone} gives {backbone.dim}"
