@@ -5,7 +5,7 @@
 Locates dev photos one at a time, as an analyst would, after one warm-up photo whose time is
 reported as the model load (first call: imports, model loads, gazetteer and time-zone tables).
 Reports per-cue latency (median, p95), end-to-end median/p95 seconds, images/s and the peak
-resident memory of the process. Writes benchmarks/out/pipeline_speed.json.
+resident memory of the process. Writes benchmarks/out/pipeline_speed.json and .md.
 """
 
 from __future__ import annotations
@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(__file__).parent / "out" / "pipeline_speed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
+    rows = [f"| {n} | {v['median']} | {v['p95']} |" for n, v in result["cue_s"].items()]
+    rows.append(f"| end to end | {result['locate_s']['median']} | {result['locate_s']['p95']} |")
+    out.with_suffix(".md").write_text(
+        f"{result['images']} dev photos, every cue on: {result['images_per_s']} images/s, first call "
+        f"{result['first_call_s']} s, peak RSS {result['peak_rss_mb']} MB\n\n| seconds | median | p95 |\n|---|---|---|\n"
+        + "\n".join(rows) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 
