@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         row["country_acc_top_country"] = round(float(np.mean(top_country == true_cc) * 100), 2)
         row["mean_log_p_true_cell"] = round(float(np.mean(post[np.arange(len(best)), obs.truth])), 4)
         for mass in (0.5, 0.9):
-            covered, area = coverage(post, obs.truth, grid.area_km2, mass)
+            covered, area = coverage(post, obs.truth, grid, mass)
             row[f"coverage_{int(mass * 100)}"] = round(float(covered.mean() * 100), 2)
             row[f"median_area_{int(mass * 100)}_km2"] = round(float(np.median(area)))
         top1 = p[np.arange(len(best)), best]

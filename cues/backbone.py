@@ -55,6 +55,13 @@ class Backbone:
         x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(x.transpose(2, 0, 1))
 
+    def pixels_of(self, path: str | Path) -> np.ndarray:
+        """An image file decoded and preprocessed (decoding at twice the input size is enough for
+        the centre crop, and JPEG draft mode makes that cheap)."""
+        from geosleuth.photo import Photo
+
+        return self.preprocess(Photo.open(path, max_side=2 * self.image_size).image)
+
     def features(self, batch: np.ndarray) -> np.ndarray:
         """Pooled features of a preprocessed batch (n, 3, s, s)."""
         import torch

@@ -8,13 +8,13 @@ best-supported cluster's centre as a precise point inside its cell.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geosleuth.artifact import read_artifact, write_artifact
 from geosleuth.errors import GeosleuthError
 from geosleuth.geo import EARTH_RADIUS_KM, haversine_km, spherical_mean
 
@@ -69,27 +69,17 @@ class Gallery:
         return _best_cluster(self.lat[idx], self.lon[idx], sims, self.names[idx], cluster_km)
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, meta=np.array(json.dumps({"format": GALLERY_FORMAT, **self.meta})),
-                                features=self.features.astype(np.float16), lat=self.lat, lon=self.lon,
-                                names=self.names.astype(str))
+        write_artifact(path, GALLERY_FORMAT, self.meta, {"features": self.features.astype(np.float16),
+                                                         "lat": self.lat, "lon": self.lon,
+                                                         "names": self.names.astype(str)})
 
     @classmethod
     def load(cls, path: str | Path) -> "Gallery":
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise GeosleuthError(f"no gallery at {path}")
+        meta, z = read_artifact(path, GALLERY_FORMAT, "gallery")
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                gallery = cls(z["features"], z["lat"], z["lon"], z["names"], meta)
-        except (OSError, ValueError, KeyError) as exc:
-            raise GeosleuthError(f"{path} is not a geosleuth gallery: {exc}") from exc
-        if meta.get("format") != GALLERY_FORMAT:
-            raise GeosleuthError(f"{path} is not a geosleuth gallery (format {meta.get('format')!r})")
-        return gallery
+            return cls(z["features"], z["lat"], z["lon"], z["names"], meta)
+        except KeyError as exc:
+            raise GeosleuthError(f"gallery {path} lacks {exc}") from exc
 
     @classmethod
     def from_features(cls, features: np.ndarray, lat: np.ndarray, lon: np.ndarray, names: np.ndarray,

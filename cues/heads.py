@@ -13,13 +13,13 @@ bias per cell, mixed by those probabilities. That part is reported as the `scene
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geosleuth.artifact import read_artifact, write_artifact
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.grid import HIERARCHY
 
@@ -80,29 +80,24 @@ class CellHeads:
         for level in self.cells:
             arrays[f"cells_{level}"] = self.cells[level]
             arrays[f"scene_bias_{level}"] = self.scene_bias[level]
-        meta = {"format": HEADS_FORMAT, **self.meta}
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:  # np.savez would append .npz to other suffixes
-            np.savez_compressed(fh, meta=np.array(json.dumps(meta)),
-                                **{k: v.astype(np.float16) for k, v in arrays.items()})
+        write_artifact(path, HEADS_FORMAT, self.meta, {k: v.astype(np.float16) for k, v in arrays.items()})
 
     @classmethod
     def load(cls, path: str | Path) -> "CellHeads":
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise GeosleuthError(f"no head weights at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                arr = {k: z[k].astype(np.float32) for k in z.files if k != "meta"}
-        except (OSError, ValueError, KeyError) as exc:
-            raise GeosleuthError(f"{path} is not a geosleuth heads file: {exc}") from exc
-        if meta.get("format") != HEADS_FORMAT:
-            raise GeosleuthError(f"{path} is not a geosleuth heads file (format {meta.get('format')!r})")
+        meta, z = read_artifact(path, HEADS_FORMAT, "visual heads file")
+        arr = {k: v.astype(np.float32) for k, v in z.items()}
         levels = [lv for lv in HIERARCHY if f"cells_{lv}" in arr]
-        return cls(arr["mean"], arr["scale"], arr["projection"], {lv: arr[f"cells_{lv}"] for lv in levels},
-                   {lv: arr[f"scene_bias_{lv}"] for lv in levels}, arr["scene_weight"], arr["scene_offset"], meta)
+        try:
+            return cls(arr["mean"], arr["scale"], arr["projection"], {lv: arr[f"cells_{lv}"] for lv in levels},
+                       {lv: arr[f"scene_bias_{lv}"] for lv in levels}, arr["scene_weight"], arr["scene_offset"],
+                       meta)
+        except KeyError as exc:
+            raise GeosleuthError(f"visual heads file {path} lacks {exc}") from exc
+
+    def scaled(self, temperature: float) -> "CellHeads":
+        """The same heads with every cell ratio multiplied by `temperature`."""
+        return replace(self, cells={k: v * temperature for k, v in self.cells.items()},
+                       scene_bias={k: v * temperature for k, v in self.scene_bias.items()})
 
 
 def combine_levels(ratios: dict[str, np.ndarray], grid: "CellGrid") -> np.ndarray:

@@ -8,7 +8,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
@@ -56,9 +56,8 @@ class EasyOcrBackend:
         self.precision = precision
         self.download = download
         self.batch_size = batch_size
-        self.key = f"easyocr:{','.join(self.languages)}:{canvas_size}:{min_confidence}"
-        self._reader = None
-        self._lock = threading.Lock()
+        self.key = (f"easyocr:{','.join(self.languages)}:{model_dir}:{precision}:{download}:{canvas_size}:"
+                    f"{min_confidence}")
 
     def _model_dir(self) -> str:
         if self.model_dir:
@@ -85,29 +84,36 @@ class EasyOcrBackend:
             return False, f"EasyOCR model directory not found: {folder}"
         return True, f"EasyOCR {'+'.join(self.languages)} models in {folder}"
 
-    def _load(self):
-        if self._reader is None:
-            try:
-                import easyocr
-                import torch
-            except ImportError as exc:
-                raise MissingDependencyError("the text cue needs EasyOCR: pip install -e '.[text]'") from exc
-            ok, note = self.available()
-            if not ok:
-                raise WeightsNotFoundError(note)
-            folder = self._model_dir()
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # torch deprecation notes from EasyOCR internals
-                    reader = easyocr.Reader(list(self.languages), gpu=torch.cuda.is_available(),
-                                            model_storage_directory=folder, download_enabled=self.download,
-                                            verbose=False)
-            except FileNotFoundError as exc:
-                raise WeightsNotFoundError(f"EasyOCR models missing in {folder}: {exc}") from exc
-            if self._use_bf16(torch):
-                reader.detector = _Bf16Detector(reader.detector)
-            self._reader = reader
-        return self._reader
+    def _load(self) -> tuple[Any, threading.Lock]:
+        """The EasyOCR reader and its lock, shared by every backend with the same models and
+        precision: another threshold or canvas does not load the models again."""
+        model_key = (self.languages, self.model_dir, self.precision, self.download)
+        with _READERS_LOCK:
+            if model_key not in _READERS:
+                _READERS[model_key] = (self._new_reader(), threading.Lock())
+            return _READERS[model_key]
+
+    def _new_reader(self):
+        try:
+            import easyocr
+            import torch
+        except ImportError as exc:
+            raise MissingDependencyError("the text cue needs EasyOCR: pip install -e '.[text]'") from exc
+        ok, note = self.available()
+        if not ok:
+            raise WeightsNotFoundError(note)
+        folder = self._model_dir()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # torch deprecation notes from EasyOCR internals
+                reader = easyocr.Reader(list(self.languages), gpu=torch.cuda.is_available(),
+                                        model_storage_directory=folder, download_enabled=self.download,
+                                        verbose=False)
+        except FileNotFoundError as exc:
+            raise WeightsNotFoundError(f"EasyOCR models missing in {folder}: {exc}") from exc
+        if self._use_bf16(torch):
+            reader.detector = _Bf16Detector(reader.detector)
+        return reader
 
     def _use_bf16(self, torch) -> bool:
         if self.precision == "fp32" or torch.cuda.is_available():
@@ -117,8 +123,8 @@ class EasyOcrBackend:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
     def read(self, image: np.ndarray) -> list[TextRead]:
-        with self._lock:
-            reader = self._load()
+        reader, lock = self._load()
+        with lock:
             horizontal, free = reader.detect(image, canvas_size=self.canvas_size, mag_ratio=1.0)
             horizontal, free = horizontal[0], free[0]
             if not horizontal and not free:
@@ -244,6 +250,8 @@ def installed_tesseract_languages(binary: str = "tesseract") -> frozenset[str]:
     return frozenset(line.strip() for line in proc.stdout.splitlines()[1:] if line.strip())
 
 
+_READERS: dict[tuple, tuple[Any, threading.Lock]] = {}  # (easyocr.Reader, lock) per model settings
+_READERS_LOCK = threading.Lock()
 _BACKENDS: dict[tuple, OcrBackend] = {}
 _BACKENDS_LOCK = threading.Lock()
 

@@ -115,14 +115,21 @@ class VisualCue(_FeatureCue):
             return CueOutput.abstain(got)
         feature, heads = got
         ll = heads.visual_log_likelihood(feature, grid)[0]
-        posterior = grid.log_prior() + ll
-        top = np.argsort(-posterior)[: max(3, self.gallery_cells)]
-        # posterior / prior of the top cells: how much likelier the pixels make them
-        ratio = np.exp(posterior[top[:3]] - np.logaddexp.reduce(posterior) - grid.log_prior()[top[:3]])
+        log_prior = grid.log_prior()
+        posterior = log_prior + ll
+        order = np.argsort(-posterior)
+        top = order[: self.gallery_cells]
+        # The three most probable distinct places, with posterior / prior: how much likelier the
+        # pixels alone make them (before the cue's weight and floor).
+        shown: list[int] = []
+        for c in order[:50]:
+            if len(shown) < 3 and grid.places[c] not in {grid.places[k] for k in shown}:
+                shown.append(int(c))
+        ratio = np.exp(posterior[shown] - np.logaddexp.reduce(posterior) - log_prior[shown])
         evidence = [Evidence("visual", "looks most like photos from " + "; ".join(
-            f"{grid.places[c]} (×{r:.1f})" for c, r in zip(top[:3], ratio)),
+            f"{grid.places[c]} (×{r:.1f})" for c, r in zip(shown, ratio)),
             confidence=float(min(1.0, np.log10(max(ratio[0], 1.0)) / 2)),
-            details={"cells": [grid.tokens[c] for c in top[:3]], "ratios": [round(float(r), 2) for r in ratio]})]
+            details={"cells": [grid.tokens[c] for c in shown], "ratios": [round(float(r), 2) for r in ratio]})]
         points: tuple[GeoPoint, ...] = ()
         if self.gallery:
             try:
@@ -143,7 +150,6 @@ class VisualCue(_FeatureCue):
                         f"(best similarity {match.similarity:.2f})", confidence=trust,
                         details={"lat": match.lat, "lon": match.lon, "neighbours": list(match.names[:5])}))
         return CueOutput(ll, tuple(evidence), points=points)
-
 
     def _search_gallery(self, feature: np.ndarray, grid: "CellGrid", top: np.ndarray):
         gallery = load_gallery(self.gallery)

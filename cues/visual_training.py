@@ -12,14 +12,14 @@ import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from geosleuth.cues.heads import SCENES, CellHeads, combine_levels, grid_fingerprint
+from geosleuth.cues.heads import SCENES, CellHeads, grid_fingerprint
 from geosleuth.errors import GeosleuthError
 from geosleuth.evaluation import author_folds
 from geosleuth.fusion.grid import HIERARCHY
@@ -44,8 +44,6 @@ def extract_features(backbone: "Backbone", paths: Sequence[Path], cache: Path | 
     """
     from tqdm import tqdm
 
-    from geosleuth.photo import Photo
-
     names = [str(p.name) for p in paths]
     done: dict[str, np.ndarray] = {}
     if cache is not None and cache.is_file():
@@ -61,8 +59,8 @@ def extract_features(backbone: "Backbone", paths: Sequence[Path], cache: Path | 
         else:
             todo.append(i)
     def load(i: int) -> np.ndarray | None:
-        try:  # decoding at twice the input size is enough for the centre crop
-            return backbone.preprocess(Photo.open(paths[i], max_side=2 * backbone.image_size).image)
+        try:
+            return backbone.pixels_of(paths[i])
         except GeosleuthError as exc:
             log.warning("skipping %s: %s", paths[i], exc)
             return None
@@ -154,10 +152,10 @@ def train_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: 
     if 0 < held.sum() < n:
         part = _fit_heads(features[~held], lat[~held], lon[~held], None if scenes is None else scenes[~held],
                           grid, settings, None, progress, {})
-        ll = combine_levels(part.level_ratios(features[held]), grid)
+        ll = part.visual_log_likelihood(features[held], grid)
         ll += part.scene_log_likelihood(part.scene_probabilities(features[held]), grid)
-        losses = [_smoothed_cross_entropy(grid.log_prior(settings.prior_smoothing) + t * ll, lat[held], lon[held],
-                                          grid, settings.tau_km) for t in TEMPERATURES]
+        target = _targets(lat[held], lon[held], grid, settings.tau_km)
+        losses = [_cross_entropy(grid.log_prior(settings.prior_smoothing) + t * ll, target) for t in TEMPERATURES]
         temperature = float(TEMPERATURES[int(np.argmin(losses))])
         calibration = {"temperature": temperature, "held_out_images": int(held.sum()),
                        "loss_prior_only": round(float(losses[0]), 4),
@@ -165,17 +163,17 @@ def train_heads(features: np.ndarray, lat: np.ndarray, lon: np.ndarray, scenes: 
                        "loss_at_temperature": round(float(min(losses)), 4)}
     heads = _fit_heads(features, lat, lon, scenes, grid, settings, checkpoint, progress,
                        {**(meta or {}), "calibration": calibration})
-    return CellHeads(heads.mean, heads.scale, heads.projection, {k: v * temperature for k, v in heads.cells.items()},
-                     {k: v * temperature for k, v in heads.scene_bias.items()}, heads.scene_weight,
-                     heads.scene_offset, heads.meta)
+    return heads.scaled(temperature)
 
 
-def _smoothed_cross_entropy(log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, grid: "CellGrid",
-                            tau_km: float) -> float:
+def _targets(lat: np.ndarray, lon: np.ndarray, grid: "CellGrid", tau_km: float) -> np.ndarray:
     import torch
 
-    target = smoothed_targets(torch.from_numpy(to_xyz(lat, lon)).float(),
-                              torch.from_numpy(level_centres(grid)["fine"]).float(), tau_km).numpy()
+    return smoothed_targets(torch.from_numpy(to_xyz(lat, lon)).float(),
+                            torch.from_numpy(level_centres(grid)["fine"]).float(), tau_km).numpy()
+
+
+def _cross_entropy(log_post: np.ndarray, target: np.ndarray) -> float:
     log_p = log_post - np.logaddexp.reduce(log_post, axis=1, keepdims=True)
     return float(-(target * log_p).sum(axis=1).mean())
 
@@ -238,8 +236,6 @@ def finetune(backbone: "Backbone", heads: CellHeads, paths: Sequence[Path], lat:
     import torch
     from tqdm import tqdm
 
-    from geosleuth.photo import Photo
-
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     task = _Task(grid, settings, device)
     net = _head_net(len(heads.mean), task.sizes, heads.projection.shape[1])
@@ -264,8 +260,7 @@ def finetune(backbone: "Backbone", heads: CellHeads, paths: Sequence[Path], lat:
         order = torch.randperm(len(paths), generator=gen)
         for i in range(0, len(paths), settings.batch_size):
             b = order[i:i + settings.batch_size]
-            pixels = np.stack([backbone.preprocess(Photo.open(paths[j], max_side=4 * backbone.image_size).image)
-                               for j in b.tolist()])
+            pixels = np.stack([backbone.pixels_of(paths[j]) for j in b.tolist()])
             features = (encoder(torch.from_numpy(pixels).to(device)) - mean) / scale
             loss = task.loss(net, features, sc[b.to(device)], xyz[b.to(device)])
             opt.zero_grad()
@@ -377,14 +372,13 @@ def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid"
             "trained_on": {"labels": Path(labels_csv).name, "images": len(labels), "unreadable": unreadable,
                            "authors": len({lb.author for lb in labels if lb.author})},
             "grid_meta": {k: grid.meta.get(k) for k in ("source", "t_max", "t_min", "max_level") if k in grid.meta}}
-    heads = train_heads(features, np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels]),
-                        scenes, grid, settings, authors=[lb.author or lb.image_id for lb in labels],
+    lat, lon = np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels])
+    heads = train_heads(features, lat, lon, scenes, grid, settings, authors=[lb.author or lb.image_id for lb in labels],
                         checkpoint=out / "checkpoint.pt", progress=progress, meta=meta)
     if finetune_epochs is None:
         finetune_epochs = 3 if torch.cuda.is_available() else 0
     if finetune_epochs > 0:
-        heads = finetune(bb, heads, [Path(images) / lb.image_id for lb in labels],
-                         np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels]), scenes, grid,
+        heads = finetune(bb, heads, [Path(images) / lb.image_id for lb in labels], lat, lon, scenes, grid,
                          settings, finetune_epochs, progress=progress)
         save_backbone(bb, out / "backbone.pt")
         heads.meta["backbone"]["weights"] = str(out / "backbone.pt")

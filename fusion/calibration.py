@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from geosleuth.fusion.combine import floored
+from geosleuth.fusion.combine import floored, log_normalise
 
 if TYPE_CHECKING:
     from geosleuth.api import Geolocator
+    from geosleuth.fusion.grid import CellGrid
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def log_posteriors(log_prior: np.ndarray, obs: Observations, settings: Settings)
     for name, (weight, floor) in settings.items():
         if weight:
             total += weight * _floored_rows(obs.loglik[name], floor)
-    return total - _logsumexp(total)
+    return log_normalise(total)
 
 
 def log_score(log_prior: np.ndarray, obs: Observations, settings: Settings) -> float:
@@ -106,18 +107,28 @@ def log_score(log_prior: np.ndarray, obs: Observations, settings: Settings) -> f
 
 def fit(log_prior: np.ndarray, obs: Observations, start: Settings, passes: int = 2,
         weights: Iterable[float] = WEIGHTS, floors: Iterable[float] = FLOORS) -> tuple[Settings, float]:
-    """Coordinate ascent of the log score over each cue's (weight, floor) grid."""
+    """Coordinate ascent of the log score over each cue's (weight, floor) grid. Each cue's floored
+    terms are computed once per floor; the other cues' sum is kept while one cue varies."""
     settings = dict(start)
-    best = log_score(log_prior, obs, settings)
-    grid = [(w, f) for w in weights for f in floors]
+    rows = np.arange(len(obs.truth))
+    current = {name: _floored_rows(obs.loglik[name], f) * w for name, (w, f) in settings.items()}
+
+    def score(total: np.ndarray) -> float:
+        return float(np.mean(log_normalise(total)[rows, obs.truth]))
+
+    prior = np.asarray(log_prior, np.float32)
+    best = score(prior + sum(current.values(), np.zeros((len(rows), len(prior)), np.float32)))
     for _ in range(passes):
         changed = False
         for name in settings:
-            for candidate in grid:
-                trial = {**settings, name: candidate}
-                score = log_score(log_prior, obs, trial)
-                if score > best + 1e-9:
-                    best, settings, changed = score, trial, True
+            rest = prior + sum((t for k, t in current.items() if k != name), np.zeros((len(rows), len(prior)), np.float32))
+            for f in floors:
+                term = _floored_rows(obs.loglik[name], f)
+                for w in weights:
+                    trial = score(rest + w * term)
+                    if trial > best + 1e-9:
+                        best, changed = trial, True
+                        settings[name], current[name] = (w, f), w * term
         if not changed:
             break
     return settings, best
@@ -145,17 +156,16 @@ def cross_validate(log_prior: np.ndarray, obs: Observations, folds: np.ndarray, 
     return CrossValidation(fitted, float(np.mean(before)), float(np.mean(post[rows, obs.truth])), post)
 
 
-def coverage(log_post: np.ndarray, truth: np.ndarray, area_km2: np.ndarray, mass: float
+def coverage(log_post: np.ndarray, truth: np.ndarray, grid: "CellGrid", mass: float
              ) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each photo's highest-posterior-density region of `mass` holds its true cell, and
-    the region's area (the same rule as `Prediction.region`)."""
-    order = np.argsort(-log_post, axis=1)
-    p = np.exp(np.take_along_axis(log_post, order, axis=1).astype(np.float64))
-    cum = np.cumsum(p, axis=1)
-    size = (cum < mass * cum[:, -1:]).sum(axis=1) + 1
-    rank = np.argmax(order == truth[:, None], axis=1)
-    area = np.array([area_km2[order[i, :size[i]]].sum() for i in range(len(truth))])
-    return rank < size, area
+    """Whether each photo's credible region of `mass` (`Prediction.region`'s rule) holds its true
+    cell, and the region's area in km²."""
+    from geosleuth.results import credible_region
+
+    regions = [credible_region(grid, np.exp(row.astype(np.float64)), mass) for row in log_post]
+    truth_tokens = grid.tokens[truth]
+    return (np.array([t in set(r.cells) for t, r in zip(truth_tokens, regions)]),
+            np.array([r.area_km2 for r in regions]))
 
 
 def _floored_rows(ll: np.ndarray, floor: float) -> np.ndarray:
@@ -165,11 +175,6 @@ def _floored_rows(ll: np.ndarray, floor: float) -> np.ndarray:
     if spoke.any():
         out[spoke] = floored(ll[spoke], floor)
     return out
-
-
-def _logsumexp(x: np.ndarray) -> np.ndarray:
-    m = np.max(x, axis=1, keepdims=True)
-    return m + np.log(np.sum(np.exp(x - m), axis=1, keepdims=True))
 
 
 def settings_yaml(settings: Mapping[str, tuple[float, float]], record: Mapping[str, object]) -> str:

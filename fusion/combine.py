@@ -18,9 +18,9 @@ LN2 = np.log(2.0)
 
 
 def log_normalise(log_p: np.ndarray) -> np.ndarray:
-    """Log-probabilities that sum to one (logsumexp)."""
-    m = np.max(log_p)
-    return log_p - (m + np.log(np.sum(np.exp(log_p - m))))
+    """Log-probabilities that sum to one along the last axis (logsumexp)."""
+    m = np.max(log_p, axis=-1, keepdims=True)
+    return log_p - (m + np.log(np.sum(np.exp(log_p - m), axis=-1, keepdims=True)))
 
 
 def floored(log_likelihood: np.ndarray, floor: float) -> np.ndarray:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from geosleuth.artifact import read_artifact, write_artifact
 from geosleuth.errors import ConfigError, GeosleuthError, did_you_mean
 from geosleuth.fusion import s2
 from geosleuth.geo import EARTH_RADIUS_KM, spherical_mean
@@ -147,39 +147,28 @@ class CellGrid:
 
     @classmethod
     def load(cls, path: str | Path) -> "CellGrid":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"grid file not found: {path}")
+        meta, z = read_artifact(path, GRID_FORMAT, "grid file", ConfigError)
+        names = [n for n in HIERARCHY if f"ids_{n}" in z]
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                if meta.get("format") != GRID_FORMAT:
-                    raise ConfigError(f"{path} is not a {GRID_FORMAT} file (format={meta.get('format')!r})")
-                names = [n for n in HIERARCHY if f"ids_{n}" in z]
-                return cls(
-                    ids=z["ids"], counts=z["counts"], lat=z["lat"], lon=z["lon"], area_km2=z["area_km2"],
-                    places=z["places"], countries=tuple(str(c) for c in z["countries"]),
-                    share_cell=z["share_cell"], share_country=z["share_country"], share_weight=z["share_weight"],
-                    hierarchy_ids={n: z[f"ids_{n}"] for n in names},
-                    hierarchy={n: z[f"parent_{n}"] for n in names},
-                    meta=meta,
-                )
-        except (OSError, ValueError, KeyError) as exc:
-            if isinstance(exc, ConfigError):
-                raise
-            raise ConfigError(f"cannot read grid file {path}: {exc}") from exc
+            return cls(
+                ids=z["ids"], counts=z["counts"], lat=z["lat"], lon=z["lon"], area_km2=z["area_km2"],
+                places=z["places"], countries=tuple(str(c) for c in z["countries"]),
+                share_cell=z["share_cell"], share_country=z["share_country"], share_weight=z["share_weight"],
+                hierarchy_ids={n: z[f"ids_{n}"] for n in names},
+                hierarchy={n: z[f"parent_{n}"] for n in names},
+                meta=meta,
+            )
+        except KeyError as exc:
+            raise ConfigError(f"grid file {path} lacks {exc}") from exc
 
     def save(self, path: str | Path) -> None:
         arrays = dict(ids=self.ids, counts=self.counts, lat=self.lat, lon=self.lon, area_km2=self.area_km2,
                       places=self.places, countries=np.array(self.countries), share_cell=self.share_cell,
-                      share_country=self.share_country, share_weight=self.share_weight,
-                      meta=np.array(json.dumps(self.meta, sort_keys=True)))
+                      share_country=self.share_country, share_weight=self.share_weight)
         for name in self.hierarchy:
             arrays[f"ids_{name}"] = self.hierarchy_ids[name]
             arrays[f"parent_{name}"] = self.hierarchy[name]
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        write_artifact(path, GRID_FORMAT, self.meta, arrays)
 
 
 _GRID_CACHE: dict[str, CellGrid] = {}

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geosleuth.geo import EARTH_RADIUS_KM
+
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
 
-KM_PER_DEGREE = 111.195
+KM_PER_DEGREE = EARTH_RADIUS_KM * np.pi / 180
 
 
 @lru_cache(maxsize=4)

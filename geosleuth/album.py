@@ -21,6 +21,7 @@ import numpy as np
 
 from geosleuth.cues.base import Evidence
 from geosleuth.errors import GeosleuthError
+from geosleuth.hints import apply_hints
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.results import CueReport, Prediction, build_prediction
 
@@ -78,12 +79,7 @@ def locate_album(geo: "Geolocator", images: Iterable["ImageInput"], *, hints: Se
                                    note=f"alone: {pred.best.place} (p = {pred.best.probability:.1%})")
     if not terms:
         raise GeosleuthError(f"{name}: none of the {len(items)} photos could be located")
-    for hint in hints:  # applied once to the album, not once per photo
-        out = hint.observe(None, grid)
-        reports[hint.name] = CueReport(name=hint.name, status="abstained" if out.abstained else "ok",
-                                       note=out.note, evidence=out.evidence, weight=hint.weight)
-        if not out.abstained:
-            terms[hint.name] = Term(out.log_likelihood, hint.weight, hint.floor)
+    apply_hints(hints, None, grid, reports, terms)  # once for the album, not once per photo
     fusion = fuse(log_prior, terms)
     out_cfg = geo.config["output"]
     warnings = [f"{label}: {w}" for label, it in zip(labels, items) if it.ok for w in it.prediction.warnings]

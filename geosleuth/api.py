@@ -18,7 +18,7 @@ from geosleuth.cues.registry import create_cue
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.grid import CellGrid, load_grid
-from geosleuth.hints import Hint
+from geosleuth.hints import Hint, apply_hints
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
 from geosleuth.results import CueReport, Prediction, build_prediction
 
@@ -116,12 +116,7 @@ class Geolocator:
             if status == "ok" and slot.weight > 0:
                 terms[name] = Term(out.log_likelihood, slot.weight, slot.floor, out.training_prior)
                 outputs[name] = out
-        for hint in hints:  # analyst hints: extra likelihood terms, reported like cues
-            out = hint.observe(photo, grid)
-            reports[hint.name] = CueReport(name=hint.name, status="abstained" if out.abstained else "ok",
-                                           note=out.note, evidence=out.evidence, weight=hint.weight)
-            if not out.abstained:
-                terms[hint.name] = Term(out.log_likelihood, hint.weight, hint.floor)
+        apply_hints(hints, photo, grid, reports, terms)  # analyst hints: likelihood terms, reported like cues
         t0 = time.perf_counter()
         fusion = fuse(self.log_prior(), terms)
         self._cross_check(outputs, fusion.effective, reports, grid)

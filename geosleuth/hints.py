@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -26,8 +26,8 @@ KINDS = ("country", "exclude", "near")
 
 @dataclass(frozen=True)
 class Hint:
-    """One analyst hint. Build with `Hint.country("FR")`, `Hint.exclude("US")`,
-    `Hint.near(48.85, 2.35, 50)` or `Hint.parse(text)`."""
+    """One analyst hint. Build with `Hint.in_country("FR")`, `Hint.not_in_country("US")`,
+    `Hint.near_point(48.85, 2.35, 50)` or `Hint.parse(text)`."""
 
     kind: str  # country | exclude | near
     country: str = ""
@@ -84,14 +84,6 @@ class Hint:
         if self.kind == "near":
             return f"hint:near={self.lat:g},{self.lon:g},{self.radius_km:g}km"
         return f"hint:{self.kind}={self.country}"
-
-    @property
-    def default_weight(self) -> float:
-        return self.weight
-
-    @property
-    def default_floor(self) -> float:
-        return self.floor
 
     def observe(self, photo: "Photo | None", grid: "CellGrid") -> CueOutput:
         """The hint's likelihood over cells (the photo is not looked at)."""
@@ -151,3 +143,17 @@ def _check_country(code: str) -> None:
     known = countries()
     if code not in known:
         raise ConfigError(f"unknown country code {code!r} (ISO 3166 alpha-2 like FR){did_you_mean(code, list(known))}")
+
+
+def apply_hints(hints: Sequence[Hint], photo: "Photo | None", grid: "CellGrid", reports: dict[str, Any],
+                terms: dict[str, Any]) -> None:
+    """Add each hint to the fusion terms and the cue reports, like a cue that spoke."""
+    from geosleuth.fusion.combine import Term
+    from geosleuth.results import CueReport
+
+    for hint in hints:
+        out = hint.observe(photo, grid)
+        reports[hint.name] = CueReport(name=hint.name, status="abstained" if out.abstained else "ok",
+                                       note=out.note, evidence=out.evidence, weight=hint.weight)
+        if not out.abstained:
+            terms[hint.name] = Term(out.log_likelihood, hint.weight, hint.floor)

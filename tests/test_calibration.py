@@ -57,10 +57,10 @@ def test_coverage_follows_the_highest_density_region(grid):
     log_post = np.full((2, len(grid)), -50.0)
     log_post[:, 10], log_post[:, 20] = 0.0, np.log(0.5)  # cell 10 has 2/3 of the mass, cell 20 1/3
     log_post -= np.logaddexp.reduce(log_post, axis=1, keepdims=True)
-    covered, area = coverage(log_post, np.array([10, 20]), grid.area_km2, mass=0.5)
+    covered, area = coverage(log_post, np.array([10, 20]), grid, mass=0.5)
     assert covered.tolist() == [True, False]
     assert area[0] == pytest.approx(grid.area_km2[10])
-    covered, area = coverage(log_post, np.array([10, 20]), grid.area_km2, mass=0.9)
+    covered, area = coverage(log_post, np.array([10, 20]), grid, mass=0.9)
     assert covered.tolist() == [True, True]
     assert area[1] == pytest.approx(grid.area_km2[10] + grid.area_km2[20])
 
@@ -109,3 +109,21 @@ def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys):
     assert "held-out mean log p(true cell), after" in out.read_text()
     assert main(args) == 0  # the cache is reused
     assert Observations.load(tmp_path / "obs.npz").truth.shape == (24,)
+
+
+def test_coverage_uses_the_prediction_region_rule(grid):
+    """Regions rank cells by probability per km², as `Prediction.region` does, not by probability."""
+    from geosleuth.results import credible_region
+
+    rng = np.random.default_rng(5)
+    log_post = rng.normal(0, 2, (6, len(grid)))
+    log_post -= np.logaddexp.reduce(log_post, axis=1, keepdims=True)
+    truth = rng.integers(len(grid), size=6)
+    covered, area = coverage(log_post, truth, grid, mass=0.5)
+    for i in range(6):
+        region = credible_region(grid, np.exp(log_post[i]), 0.5)
+        assert covered[i] == (grid.tokens[truth[i]] in region.cells)
+        assert area[i] == pytest.approx(region.area_km2)
+    by_probability = np.argsort(-log_post[0])
+    n = int(np.searchsorted(np.cumsum(np.exp(log_post[0][by_probability])), 0.5)) + 1
+    assert area[0] != pytest.approx(grid.area_km2[by_probability[:n]].sum())  # the two rules differ here

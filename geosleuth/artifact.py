@@ -1,0 +1,37 @@
+"""The project's data files (grid, visual heads, galleries): a compressed .npz of arrays plus a
+JSON `meta` entry whose "format" names the file kind and version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from geosleuth.errors import GeosleuthError
+
+
+def write_artifact(path: str | Path, fmt: str, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:  # np.savez would append .npz to other suffixes
+        np.savez_compressed(fh, meta=np.array(json.dumps({**meta, "format": fmt}, sort_keys=True)), **arrays)
+
+
+def read_artifact(path: str | Path, fmt: str, what: str, error: type[GeosleuthError] = GeosleuthError
+                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(meta, arrays) of a file of kind `fmt`; `error` with a clear message when it is missing,
+    unreadable or of another kind."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise error(f"{what} not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+    except (OSError, ValueError, KeyError) as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from exc
+    if meta.get("format") != fmt:
+        raise error(f"{path} is not a {what} ({fmt}) file (format {meta.get('format')!r})")
+    return meta, arrays
