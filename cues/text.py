@@ -360,6 +360,8 @@ def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead
 
 
 _PHONE = re.compile(r"(?:\+|\b00)?\(?\d[\d\s().\-/]{6,}\d")
+# Opening hours ('09.00-18.00') and year ranges ('1987 - 2019') look like digit runs too.
+_NOT_PHONE = re.compile(r"\b\d{1,2}[.:]\d{2}\s*[-–]\s*\d{1,2}[.:]\d{2}\b|\b(?:1[89]|20)\d{2}\s*[-–/]\s*(?:1[89]|20)\d{2}\b")
 
 
 def phone_clues(read: TextRead) -> list[Clue]:
@@ -367,7 +369,7 @@ def phone_clues(read: TextRead) -> list[Clue]:
     for m in _PHONE.finditer(read.text):
         raw = m.group(0).strip()
         digits = re.sub(r"\D", "", raw)
-        if not 8 <= len(digits) <= 15:
+        if not 8 <= len(digits) <= 15 or (not raw.startswith(("+", "00")) and _NOT_PHONE.search(raw)):
             continue
         regions, exact = phone_regions(raw)
         if not regions or len(regions) > 30:
@@ -430,7 +432,9 @@ def domain_clues(read: TextRead) -> list[Clue]:
     lex = lexicon()
     tld_map = _tld_countries()
     clues = []
-    candidates = [(m.group(0), m.group(1).lower()) for m in _DOMAIN.finditer(read.text)]
+    # A capitalised ending ('Tel.No', 'Fig.In') is an abbreviation, not a domain, unless www/http says so.
+    candidates = [(m.group(0), m.group(1).lower()) for m in _DOMAIN.finditer(read.text)
+                  if m.group(1).islower() or m.group(0).lower().startswith(("www", "http"))]
     m = _DOMAIN_LINE.match(read.text.strip())
     if m and ("-" in m.group(1) or read.text.lower().startswith("www")):
         candidates.append((read.text.strip(), m.group(2).lower()))
@@ -500,6 +504,8 @@ def street_clues(read: TextRead) -> list[Clue]:
             continue  # abbreviations (ul., st., rd.) only with their period
         word = token if token in words else next(
             (s for s in lex.street_suffixes if token.endswith(s) and len(token) > len(s) + 2), None)
+        if word is not None and word != token and _english_word(token):
+            continue  # 'brigade', 'renegade' end like Danish 'gade' but are English words
         if word is not None:
             countries = words[word]
             clues.append(Clue("street_word", f"street word '{word}' in '{token}' ({', '.join(countries[:6])}"
@@ -508,6 +514,14 @@ def street_clues(read: TextRead) -> list[Clue]:
                               {c: 1.0 for c in countries},
                               box=read.box, details={"word": word, "token": token}))
     return clues
+
+
+def _english_word(token: str) -> bool:
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:
+        return False
+    return zipf_frequency(token, "en") >= 2.0
 
 
 def _trust(confidence: float) -> float:

@@ -7,7 +7,8 @@ import pytest
 
 from geosleuth import Geolocator
 from geosleuth.cues.ocr import EasyOcrBackend, TesseractBackend, TextRead
-from geosleuth.cues.text import TextCue, clue_log_likelihood, extract_clues, phone_regions
+from geosleuth.cues.text import (TextCue, clue_log_likelihood, domain_clues, extract_clues, phone_clues,
+                                 phone_regions, street_clues)
 from geosleuth.gazetteer.languages import script_counts, territory_scripts
 from geosleuth.photo import Photo
 
@@ -246,3 +247,12 @@ def test_tesseract_script_detection_adds_a_clue(font):
     photo = Photo.open(im)
     clues = cue._osd_clues(photo, [])
     assert clues and clues[0].details["script"] == "Cyrl" and clues[0].countries["RU"] == 1.0
+
+
+@pytest.mark.parametrize("text", ["09.00-18.00", "1987 - 2019", "FIRE BRIGADE", "Renegade Coffee", "Tel.No 0123",
+                                  "Fig.In"])
+def test_hours_years_english_words_and_abbreviations_are_not_clues(text):
+    """Opening hours and year ranges are not phone numbers, 'brigade' is not a Danish street,
+    'Tel.No' is not a Norwegian web address."""
+    read = TextRead(text, 0.9, (0, 0, 10, 10), "test")
+    assert phone_clues(read) + street_clues(read) + domain_clues(read) == []
