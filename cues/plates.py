@@ -31,10 +31,15 @@ class PlateSpec:
 
 
 @lru_cache(maxsize=1)
-def plate_specs() -> dict[str, PlateSpec]:
+def _plates_yaml() -> dict:
     import yaml
 
-    data = yaml.safe_load((resources.files("geosleuth.gazetteer") / "data" / "plates.yaml").read_text("utf-8"))
+    return yaml.safe_load((resources.files("geosleuth.gazetteer") / "data" / "plates.yaml").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def plate_specs() -> dict[str, PlateSpec]:
+    data = _plates_yaml()
     return {str(cc): PlateSpec(str(cc), str(v["code"]), v["band"], float(v["aspect"]), v["background"],
                                tuple(re.compile(f) for f in v["formats"]))
             for cc, v in data["countries"].items()}
@@ -42,9 +47,7 @@ def plate_specs() -> dict[str, PlateSpec]:
 
 @lru_cache(maxsize=1)
 def _plate_words() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[re.Pattern, ...]]]:
-    import yaml
-
-    data = yaml.safe_load((resources.files("geosleuth.gazetteer") / "data" / "plates.yaml").read_text("utf-8"))
+    data = _plates_yaml()
     words = {cc: tuple(_letters(str(w)) for w in ws) for cc, ws in data["words"].items()}
     return words, {cc: tuple(re.compile(p) for p in ps) for cc, ps in data["lines"].items()}
 

@@ -334,13 +334,18 @@ def is_common_word(key: str, places: list["Place"], listed: frozenset[str]) -> b
     except ImportError:
         return False
     zipf = max(zipf_frequency(key, lang) for lang in WORD_LANGUAGES)
-    size = max(max(p.population, 1000) if p.kind == "city" else 3e7 for p in places)
-    return zipf >= 3.0 and zipf - np.log10(size) > -0.5
+    return zipf >= 3.0 and zipf - np.log10(max(_place_size(p) for p in places)) > -0.5
+
+
+def _place_size(place: "Place") -> float:
+    """How many people a name stands for: a city's population; regions and countries as big."""
+    if place.kind == "city":
+        return max(place.population, 1000)
+    return 3e6 if place.kind == "admin1" else 3e7
 
 
 def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead, is_common: bool) -> Clue:
-    size = np.array([max(p.population, 1000) if p.kind == "city" else (3e6 if p.kind == "admin1" else 3e7)
-                     for p in places], dtype=np.float64)
+    size = np.array([_place_size(p) for p in places], dtype=np.float64)
     w = np.sqrt(size)
     w /= w.sum()
     order = np.argsort(-w)[:10]

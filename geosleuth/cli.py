@@ -173,6 +173,8 @@ def _locate(args: argparse.Namespace) -> int:
     from geosleuth.hints import parse_hints
 
     hints = parse_hints(args.hint, args.exclude, args.near)
+    if args.report and not args.album and len(args.images) > 1:  # before any model loads
+        raise ConfigError("--report takes one image (or --album DIR for photos taken in one place)")
     geo = Geolocator.from_config(args.config, sets=sets)
     if args.album:
         return _album(args, geo, hints)
@@ -343,13 +345,13 @@ def _calibrate(args: argparse.Namespace) -> int:
     geo = Geolocator.from_config(args.config, sets=args.sets)
     if not geo.cue_settings:
         raise ConfigError("no cue is enabled in this config: nothing to calibrate")
-    truth = geo.grid.lookup([lb.lat for lb in labels], [lb.lon for lb in labels])
     if args.cache and args.cache.is_file():
         obs = Observations.load(args.cache)
         if set(obs.loglik) != set(geo.cue_settings):
             raise ConfigError(f"{args.cache} holds cues {sorted(obs.loglik)}, the config has "
                               f"{sorted(geo.cue_settings)}: use another --cache")
     else:
+        truth = geo.grid.lookup([lb.lat for lb in labels], [lb.lon for lb in labels])
         obs = collect(geo, [args.images / lb.image_id for lb in labels], truth, progress=not args.no_progress,
                       on_error=lambda path, exc: print(f"geosleuth: skipped {path}: {exc}", file=sys.stderr))
         if args.cache:

@@ -13,11 +13,13 @@ import base64
 import html
 import io
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from geosleuth.geo import EARTH_RADIUS_KM
 from geosleuth.photo import DEFAULT_MAX_SIDE, ImageInput, Photo
 
 if TYPE_CHECKING:
@@ -38,8 +40,6 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
     the top-k candidates numbered. `extent` is (lon0, lon1, lat0, lat1) in degrees."""
     from PIL import Image, ImageDraw
 
-    from geosleuth.mapdata import rings
-
     grid, post = prediction.grid, prediction.posterior
     if grid is None or post is None:
         raise ValueError("this prediction carries no posterior to map")
@@ -53,28 +53,21 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
     def xy(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         return np.column_stack([(lon - lon0) * sx, (lat1 - lat) * sy])
 
-    im = Image.new("RGB", (width, height), OCEAN)
-    draw = ImageDraw.Draw(im)
-    for ring in rings():
-        if ring[:, 0].max() < lon0 or ring[:, 0].min() > lon1 or ring[:, 1].max() < lat0 or ring[:, 1].min() > lat1:
-            continue
-        pts = xy(ring[:, 0], ring[:, 1])
-        draw.polygon([tuple(p) for p in pts.tolist()], fill=LAND, outline=COAST)
+    def pixel_cells() -> np.ndarray:  # the cell under every pixel centre
+        lons = lon0 + (np.arange(width) + 0.5) / sx
+        lats = lat1 - (np.arange(height) + 0.5) / sy
+        lon_grid, lat_grid = np.meshgrid((lons + 180) % 360 - 180, np.clip(lats, -90, 90))
+        return grid.lookup(lat_grid.ravel(), lon_grid.ravel()).reshape(height, width)
 
-    # posterior raster: the cell under every pixel centre
-    lons = lon0 + (np.arange(width) + 0.5) / sx
-    lats = lat1 - (np.arange(height) + 0.5) / sy
-    lon_grid, lat_grid = np.meshgrid((lons + 180) % 360 - 180, np.clip(lats, -90, 90))
-    cells = grid.lookup(lat_grid.ravel(), lon_grid.ravel()).reshape(height, width)
-    index = {t: i for i, t in enumerate(grid.tokens)}
-    in_region = np.zeros(len(grid), dtype=bool)
-    in_region[[index[t] for t in prediction.region.cells if t in index]] = True
+    # the world map's raster and land are the same for every prediction: computed once
+    cells = grid.memo(f"report-raster:{width}", pixel_cells) if extent == WORLD else pixel_cells()
+    in_region = np.isin(grid.tokens, prediction.region.cells)
     density = np.log10(np.maximum(post / np.maximum(grid.area_km2, 1e-9), 1e-300))
     lo, hi = density[in_region].min(), density[in_region].max()
     level = np.clip((density - lo) / max(hi - lo, 1e-9), 0, 1)
     mask = in_region[cells]
     colour = _ramp(level[cells])
-    base = np.asarray(im, dtype=np.float64)
+    base = _land(extent, width, height).astype(np.float64)
     alpha = 0.7 * mask[..., None]
     out = base * (1 - alpha) + colour * alpha
     edge = np.zeros_like(mask)  # outline of the region: a mask change between neighbouring pixels
@@ -91,6 +84,27 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
                      outline=(20, 20, 20), width=2)
         draw.text((x, y), str(c.rank), fill=(255, 255, 255) if c.rank == 1 else (20, 20, 20), anchor="mm")
     return im
+
+
+@lru_cache(maxsize=4)
+def _land(extent: Extent, width: int, height: int) -> np.ndarray:
+    """Land outlines on the ocean, as pixels (read-only)."""
+    from PIL import Image, ImageDraw
+
+    from geosleuth.mapdata import rings
+
+    lon0, lon1, lat0, lat1 = extent
+    sx, sy = width / (lon1 - lon0), height / (lat1 - lat0)
+    im = Image.new("RGB", (width, height), OCEAN)
+    draw = ImageDraw.Draw(im)
+    for ring in rings():
+        if ring[:, 0].max() < lon0 or ring[:, 0].min() > lon1 or ring[:, 1].max() < lat0 or ring[:, 1].min() > lat1:
+            continue
+        pts = np.column_stack([(ring[:, 0] - lon0) * sx, (lat1 - ring[:, 1]) * sy])
+        draw.polygon([tuple(p) for p in pts.tolist()], fill=LAND, outline=COAST)
+    out = np.asarray(im)
+    out.setflags(write=False)
+    return out
 
 
 def _ramp(level: np.ndarray) -> np.ndarray:
@@ -124,7 +138,7 @@ def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
     order = np.argsort(-post)
     n = int(np.searchsorted(np.cumsum(post[order]), mass) + 1)
     cells = order[:min(n, 200)]
-    reach = np.degrees(np.sqrt(grid.area_km2[cells] / np.pi) / 6371.0)  # a cell's radius in degrees
+    reach = np.degrees(np.sqrt(grid.area_km2[cells] / np.pi) / EARTH_RADIUS_KM)  # a cell's radius in degrees
     lats = np.r_[grid.lat[cells] - reach, grid.lat[cells] + reach, [c.lat for c in prediction.top_k[:3]]]
     lons = np.r_[grid.lon[cells] - reach, grid.lon[cells] + reach, [c.lon for c in prediction.top_k[:3]]]
     if np.ptp(lons) > 100 or np.ptp(lats) > 60:
