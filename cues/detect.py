@@ -10,7 +10,7 @@ import numpy as np
 
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.detector import VEHICLES, Detection, detect_objects, get_detector
-from geosleuth.cues.ocr import TextRead, get_backend, read_text
+from geosleuth.cues.ocr import TextRead, get_backend, read_region, read_text, upscale
 from geosleuth.cues.plates import (iou, looks_like_plate, normalise_plate, plate_box, plate_colours,
                                     plate_countries, plate_specs, word_countries)
 from geosleuth.cues.signs import is_sign, new_text, read_signs
@@ -192,22 +192,16 @@ class DetectCue(BaseCue):
 
     def _vehicle_reads(self, photo: "Photo", ocr, vehicles: list[Box], most: int = 3) -> tuple[TextRead, ...]:
         """OCR of the lower part of the largest vehicles, upscaled: plates are small in the photo."""
-        from PIL import Image
-
         def compute() -> tuple[TextRead, ...]:
             image = photo.array()
-            out = []
+            out: list[TextRead] = []
             for x0, y0, x1, y1 in sorted(vehicles, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))[:most]:
-                top = y0 + 0.35 * (y1 - y0)
-                crop = image[int(top):int(y1) + 1, int(x0):int(x1) + 1]
-                if crop.shape[0] < 16 or crop.shape[1] < 32:
+                region = (int(x0), int(y0 + 0.35 * (y1 - y0)), int(x1), int(y1))
+                height = min(region[3], image.shape[0] - 1) - region[1] + 1
+                width = min(region[2], image.shape[1] - 1) - region[0] + 1
+                if height < 16 or width < 32:
                     continue
-                scale = max(1.0, 640 / crop.shape[1])
-                big = np.asarray(Image.fromarray(crop).resize((int(crop.shape[1] * scale), int(crop.shape[0] * scale)),
-                                                              Image.BICUBIC))
-                for r in ocr.read(big):
-                    bx = (x0 + r.box[0] / scale, top + r.box[1] / scale, x0 + r.box[2] / scale, top + r.box[3] / scale)
-                    out.append(TextRead(r.text, r.confidence, bx, r.backend))
+                out += read_region(ocr, image, region, 640 / width)
             return tuple(out)
 
         key = f"vehicle-ocr:{ocr.key}:{hash(tuple(vehicles))}"
@@ -219,15 +213,11 @@ class DetectCue(BaseCue):
         characters, their confidence, the EU band's country code when legible, and the plate's
         other printed lines (state names, Brazil's city line). A margin around the crop was
         tried: it read the characters worse and found few more words."""
-        from PIL import Image
-
         w, h = box[2] - box[0], box[3] - box[1]
         if h < 4 or w < 8:
             return read.text, read.confidence, None, ()
         crop = image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1]
-        scale = max(1.0, 96 / h)
-        big = np.asarray(Image.fromarray(crop).resize((int(crop.shape[1] * scale), int(crop.shape[0] * scale)),
-                                                      Image.BICUBIC))
+        big = upscale(crop, 96 / h)
         reads = ocr.read(big)
         codes = {s.code for s in plate_specs().values()}
         is_code = [r.box[2] < 0.2 * big.shape[1] and r.text.strip().upper() in codes for r in reads]

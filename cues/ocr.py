@@ -270,6 +270,26 @@ def get_backend(name: str, **params) -> OcrBackend:
         return _BACKENDS[key]
 
 
+def upscale(crop: np.ndarray, scale: float) -> np.ndarray:
+    """A crop enlarged `scale` times (bicubic); as it is when `scale` <= 1."""
+    from PIL import Image
+
+    if scale <= 1:
+        return crop
+    size = (int(crop.shape[1] * scale), int(crop.shape[0] * scale))
+    return np.asarray(Image.fromarray(crop).resize(size, Image.BICUBIC))
+
+
+def read_region(backend: OcrBackend, image: np.ndarray, box: tuple[int, int, int, int], scale: float
+                ) -> tuple[TextRead, ...]:
+    """OCR of `image[y0:y1+1, x0:x1+1]` enlarged `scale` times, with boxes in `image` pixels."""
+    x0, y0, x1, y1 = box
+    s = max(scale, 1.0)
+    return tuple(TextRead(r.text, r.confidence, (x0 + r.box[0] / s, y0 + r.box[1] / s, x0 + r.box[2] / s,
+                                                 y0 + r.box[3] / s), r.backend)
+                 for r in backend.read(upscale(image[y0:y1 + 1, x0:x1 + 1], s)))
+
+
 def read_text(photo: "Photo", backend: OcrBackend) -> tuple[TextRead, ...]:
     """OCR of the photo's working copy, computed once per photo and backend."""
     return photo.memo(f"ocr:{backend.key}", lambda: tuple(backend.read(photo.array())))
@@ -279,7 +299,6 @@ def reread_small(photo: "Photo", backend: OcrBackend, reads: Sequence[TextRead],
                  most: int = 4, text_height: int = 64, max_width: int = 640) -> tuple[TextRead, ...]:
     """Small lines (shop signs far away) read again from an upscaled crop (at most `max_width` px
     wide); a new read replaces the old one when OCR is surer of it. Memoised per photo."""
-    from PIL import Image
 
     def compute() -> tuple[TextRead, ...]:
         image = photo.array()
@@ -290,19 +309,16 @@ def reread_small(photo: "Photo", backend: OcrBackend, reads: Sequence[TextRead],
             x0, y0, x1, y1 = reads[i].box
             h = max(y1 - y0, 4.0)
             cx0, cy0 = max(int(x0 - 0.5 * h), 0), max(int(y0 - 0.5 * h), 0)
-            crop = image[cy0:int(y1 + 0.5 * h) + 1, cx0:int(x1 + 0.5 * h) + 1]
-            scale = min(text_height / h, max_width / max(crop.shape[1], 1))
-            if scale < 1.5 or crop.size == 0:
+            cx1, cy1 = int(x1 + 0.5 * h), int(y1 + 0.5 * h)
+            width = min(cx1, image.shape[1] - 1) - cx0 + 1
+            scale = min(text_height / h, max_width / max(width, 1))
+            if scale < 1.5 or width <= 0 or cy0 >= image.shape[0]:
                 continue
-            big = np.asarray(Image.fromarray(crop).resize((int(crop.shape[1] * scale), int(crop.shape[0] * scale)),
-                                                          Image.BICUBIC))
-            again = backend.read(big)
+            again = read_region(backend, image, (cx0, cy0, cx1, cy1), scale)
             if again:
                 best = max(again, key=lambda r: r.confidence * len(r.text))
                 if best.confidence > reads[i].confidence:
-                    b = best.box
-                    out[i] = TextRead(best.text, best.confidence, (cx0 + b[0] / scale, cy0 + b[1] / scale,
-                                                                   cx0 + b[2] / scale, cy0 + b[3] / scale), best.backend)
+                    out[i] = best
         return tuple(out)
 
     return photo.memo(f"ocr-reread:{backend.key}", compute)

@@ -7,10 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
 from geosleuth.cues.detector import Detection
-from geosleuth.cues.ocr import OcrBackend, TextRead
+from geosleuth.cues.ocr import OcrBackend, TextRead, read_region
 
 if TYPE_CHECKING:
     from geosleuth.photo import Photo
@@ -35,8 +33,6 @@ def read_signs(photo: "Photo", ocr: OcrBackend, detections: Sequence[Detection],
                sign_height: int = 192, max_side: int = 1280) -> tuple[SignRead, ...]:
     """OCR of the most confident sign-like boxes, each upscaled to `sign_height` px (the longer
     side at most `max_side`). Memoised per photo and OCR backend."""
-    from PIL import Image
-
     signs = sorted((d for d in detections if is_sign(d.label)), key=lambda d: -d.confidence)[:most]
 
     def compute() -> tuple[SignRead, ...]:
@@ -45,16 +41,11 @@ def read_signs(photo: "Photo", ocr: OcrBackend, detections: Sequence[Detection],
         for d in signs:
             x0, y0, x1, y1 = (int(round(v)) for v in d.box)
             x0, y0 = max(x0, 0), max(y0, 0)
-            crop = image[y0:y1 + 1, x0:x1 + 1]
-            if crop.shape[0] < 8 or crop.shape[1] < 8:
+            h, w = image[y0:y1 + 1, x0:x1 + 1].shape[:2]
+            if h < 8 or w < 8:
                 continue
-            scale = max(1.0, min(sign_height / crop.shape[0], max_side / max(crop.shape[:2])))
-            big = np.asarray(Image.fromarray(crop).resize((int(crop.shape[1] * scale), int(crop.shape[0] * scale)),
-                                                          Image.BICUBIC)) if scale > 1 else crop
-            reads = tuple(TextRead(r.text, r.confidence, (x0 + r.box[0] / scale, y0 + r.box[1] / scale,
-                                                          x0 + r.box[2] / scale, y0 + r.box[3] / scale), r.backend)
-                          for r in ocr.read(big))
-            out.append(SignRead(d.label, d.box, reads))
+            scale = min(sign_height / h, max_side / max(h, w))
+            out.append(SignRead(d.label, d.box, read_region(ocr, image, (x0, y0, x1, y1), scale)))
         return tuple(out)
 
     return photo.memo(f"signs:{ocr.key}:{hash(tuple(d.box for d in signs))}", compute)
