@@ -149,13 +149,9 @@ class DetectCue(BaseCue):
         plates: list[PlateRead] = []
         if plate_boxes is not None:
             for box in plate_boxes:
-                crop = image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1]
                 text, confidence, band_code, words = self._reread(ocr, image, box, TextRead("", 0.0, box, "detector"))
                 if looks_like_plate(text):
-                    band, background = plate_colours(crop)
-                    w, h = box[2] - box[0], box[3] - box[1]
-                    plates.append(PlateRead(normalise_plate(text), box, w / max(h, 1), band if band != "none" else None,
-                                            band_code, background, confidence, True, words))
+                    plates.append(_plate_read(image, box, text, confidence, band_code, True, words))
             return plates
         # On vehicle crops, keep unsure reads too: a plate's format and shape check them.
         reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, self._ocr(PLATE_MIN_CONFIDENCE),
@@ -184,10 +180,7 @@ class DetectCue(BaseCue):
                     continue
             elif self.reread_plates:
                 text, confidence, band_code, words = self._reread(ocr, image, box, read)
-            crop = image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1]
-            band, background = plate_colours(crop)
-            plates.append(PlateRead(normalise_plate(text), box, w / h, band if band != "none" else None, band_code,
-                                    background, confidence, on_vehicle, words))
+            plates.append(_plate_read(image, box, text, confidence, band_code, on_vehicle, words))
         return plates
 
     def _vehicle_reads(self, photo: "Photo", ocr, vehicles: list[Box], most: int = 3) -> tuple[TextRead, ...]:
@@ -253,6 +246,15 @@ class DetectCue(BaseCue):
                              "band_code": plate.band_code, "background": plate.background,
                              "on_vehicle": plate.on_vehicle, "words": list(plate.words), "named": named,
                              "top": top})
+
+
+def _plate_read(image: np.ndarray, box: Box, text: str, confidence: float, band_code: str | None,
+                on_vehicle: bool | None, words: tuple[str, ...]) -> PlateRead:
+    """A plate read with its shape and the colours measured on its crop."""
+    band, background = plate_colours(image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1])
+    w, h = box[2] - box[0], box[3] - box[1]
+    return PlateRead(normalise_plate(text), box, w / max(h, 1), band if band != "none" else None, band_code,
+                     background, confidence, on_vehicle, words)
 
 
 def _inside(inner: Box, outer: Box, margin: float = 0.1) -> bool:
