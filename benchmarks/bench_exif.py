@@ -18,7 +18,7 @@ from PIL import Image
 from PIL.TiffImagePlugin import IFDRational as R
 
 from geosleuth import example_image
-from geosleuth.cues.exif import ExifCue
+from geosleuth.cues import create_cue
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.photo import Photo
 
@@ -43,7 +43,7 @@ def main() -> int:
     for f in sorted(SHARED.glob("*.jpg")) + sorted(SHARED.glob("invalid/*.jpg")):
         inputs[f.name] = f.read_bytes()
     grid = CellGrid.default()
-    cue = ExifCue()
+    cue = create_cue("exif")
 
     t = time.perf_counter()
     cue.observe(Photo.open(inputs["example (offset)"]), grid)  # time-zone tables + finder

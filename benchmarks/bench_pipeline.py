@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     from geosleuth import Geolocator
 
-    geo = Geolocator.from_config("default", sets=["cues.detect.enabled=true", f"cues.detect.weights={args.weights}"])
+    geo = Geolocator.from_config("default", sets=["cues.detect.enabled=true", f"detector.weights={args.weights}"])
     paths = sorted(args.images.glob("*.jpg"))[: args.limit + 1]
     first = geo.locate(paths[0])
     load = time.perf_counter() - start

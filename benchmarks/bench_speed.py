@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from geosleuth.fusion.combine import Term, fuse
+from geosleuth.cues.base import CueOutput
 from geosleuth.fusion.grid import CellGrid, build_grid, read_coordinates
-from geosleuth.results import CueReport, build_prediction
+from geosleuth.pipeline import Observation, predict
 
 from _report import ms, write
 
@@ -71,11 +71,10 @@ def main() -> int:
     samples = []
     _ = grid.tokens, grid.cell_country  # per-grid caches, built once
     for _ in range(args.repeat):
-        terms = {f"cue{k}": Term(rng.normal(0, 3, len(grid)), 1.0, 1e-3) for k in range(args.cues)}
-        reports = {name: CueReport(name=name, status="ok") for name in terms}
+        said = [Observation(f"cue{k}", CueOutput(rng.normal(0, 3, len(grid))), "ok", 1.0, 1e-3)
+                for k in range(args.cues)]
         t = time.perf_counter()
-        pred = build_prediction(grid=grid, fusion=fuse(log_prior, terms), reports=reports, image="x",
-                                image_size=(1, 1), top_k=5, mass=0.9, timings={})
+        pred = predict(grid, log_prior, said, image="x", image_size=(1, 1), top_k=5, mass=0.9, timings={}, started=t)
         pred.to_dict()
         samples.append(time.perf_counter() - t)
     out["fusion_and_result"] = {"cells": len(grid), "cues": args.cues, **ms(samples)}

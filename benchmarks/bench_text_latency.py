@@ -9,8 +9,8 @@ import argparse
 import sys
 import time
 
-from geosleuth.cues.text import TextCue
-from geosleuth.evaluation import read_labels
+from geosleuth.cues import create_cue
+from geosleuth.labels import read_labels
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.photo import Photo
 
@@ -24,7 +24,7 @@ def main() -> int:
     ap.add_argument("--no-reread", action="store_true")
     args = ap.parse_args()
     grid = CellGrid.default()
-    cue = TextCue(reread_small=not args.no_reread)
+    cue = create_cue("text", reread_small=not args.no_reread)
     labels = read_labels(DEV / "dev.csv")[: args.limit]
     cue.observe(Photo.open(DEV / "images" / labels[0].image_id), grid)  # model loads, caches
     samples = []

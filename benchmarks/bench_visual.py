@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from geosleuth.cues.backbone import build_backbone
-from geosleuth.cues.visual_training import extract_features
+from geosleuth.cues.engines.backbone import build_backbone
+from geosleuth.cues.training.classifier import extract_features
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
 LOAD = """
 import time; t0 = time.perf_counter()
 import torch, timm; t1 = time.perf_counter()
-from geosleuth.cues.backbone import build_backbone; from geosleuth.cues.visual import load_heads
-build_backbone("efficientnet_lite0", "embedded"); load_heads("default"); t2 = time.perf_counter()
+from geosleuth.cues.engines.backbone import build_backbone; from geosleuth.cues.engines.heads import DEFAULT_HEADS, CellHeads
+build_backbone("efficientnet_lite0", "embedded"); CellHeads.load(DEFAULT_HEADS); t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
 """
 

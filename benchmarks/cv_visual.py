@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from geosleuth import Geolocator
-from geosleuth.cues.backbone import build_backbone
-from geosleuth.cues.gallery import Gallery
-from geosleuth.cues.visual_training import TrainSettings, extract_features, train_heads
-from geosleuth.evaluation import THRESHOLDS_KM, author_folds, distances, read_labels, summarize
+from geosleuth.cues.engines.backbone import build_backbone
+from geosleuth.cues.engines.gallery import Gallery
+from geosleuth.cues.training.classifier import TrainSettings, extract_features, train_heads
+from geosleuth.labels import author_folds, read_labels
 from geosleuth.fusion.grid import CellGrid
+
+from _metrics import THRESHOLDS_KM, distances, summarize
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
 OUT = Path(__file__).parent / "out" / "cv_visual"
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                                                "image_size": 224}})
         heads.save(OUT / f"heads_fold{k}.npz")
         calibration.append(heads.meta["calibration"])
-        sets = [f"cues.{c}.{key}" for c in ("visual", "scene") for key in ("enabled=true", f"heads={OUT}/heads_fold{k}.npz")]
+        sets = ["cues.visual.enabled=true", "cues.scene.enabled=true", f"features.heads={OUT}/heads_fold{k}.npz"]
         geo = Geolocator.from_config("prior-only", sets=sets + args.sets)
         Gallery.from_features(features[train], lat[train], lon[train], [labels[i].image_id for i in np.flatnonzero(train)],
                               {"backbone": {"name": "efficientnet_lite0", "image_size": 224}}

@@ -18,14 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from geosleuth.cues.detect import DetectCue
-from geosleuth.cues.detector import Detection, detect_objects, get_detector
-from geosleuth.cues.ocr import TextRead
-from geosleuth.evaluation import distances, read_labels, summarize
+from geosleuth.config import load_config
+from geosleuth.cues import create_cue
+from geosleuth.cues.engines import Engines
+from geosleuth.cues.engines.detector import Detection, detect_objects
+from geosleuth.cues.engines.ocr import OcrEngine, TextRead
+from geosleuth.labels import read_labels
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.photo import Photo
+
+from _metrics import distances, summarize
+from _replay import ReplayDetector, ReplayReader
 
 from _report import OUT, write
 from eval_text import DEV, author_fold
@@ -42,9 +47,10 @@ def main() -> int:
     true_cc = [p.country for p in reverse_lookup([lb.lat for lb in labels], [lb.lon for lb in labels])]
     grid = CellGrid.default()
     log_prior = grid.log_prior()
-    cue = DetectCue(weights=args.weights)
-    ocr = cue._ocr()
-    detector = get_detector(cue.weights, cue.imgsz, cue.conf)
+    engines = Engines.from_config(load_config(sets=[f"detector.weights={args.weights}"]))
+    reader = ReplayReader(engines.ocr.readers[0])
+    detector = ReplayDetector(engines.detector)
+    cue = create_cue("detect", ocr=OcrEngine([reader]), detector=detector)
     ocr_cache = {}
     if (OUT / "ocr_640.jsonl").is_file():
         for line in (OUT / "ocr_640.jsonl").read_text().splitlines():
@@ -59,20 +65,20 @@ def main() -> int:
     with open(yolo_path, "a") as fh:
         for k, (lb, cc) in enumerate(zip(labels, true_cc)):
             photo = Photo.open(DEV / "images" / lb.image_id)
+            detector.recorded = None
             if lb.image_id in yolo:
                 dets = tuple(Detection(d[0], d[1], tuple(d[2])) for d in yolo[lb.image_id])
-                photo.memo(f"detect:{detector.key}", lambda: dets)
+                detector.recorded = dets
             else:
                 dets = detect_objects(photo, detector)
                 fh.write(json.dumps({"image": lb.image_id, "objects": [[d.label, d.confidence, list(d.box)]
                                                                        for d in dets]}) + "\n")
-            if lb.image_id in ocr_cache:
-                photo.memo(f"ocr:{ocr.key}", lambda: tuple(ocr_cache[lb.image_id]))
+            reader.replay(ocr_cache.get(lb.image_id, ()), photo.array().shape if lb.image_id in ocr_cache else None)
             objects_of[lb.image_id] = sorted({d.label for d in dets if d.confidence >= 0.4})
             out = cue.observe(photo, grid)
             if not out.abstained:
                 fired += 1
-                post = fuse(log_prior, {"detect": Term(out.log_likelihood, 1.0, cue.default_floor)}).posterior
+                post = fuse(log_prior, {"detect": Term(out.log_likelihood, 1.0, cue.floor)}).posterior
                 cp = grid.country_probabilities(post)
                 j = int(np.argmax(cp))
                 if cp[j] >= 0.5:

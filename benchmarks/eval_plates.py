@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from geosleuth.cues.detect import DetectCue
-from geosleuth.cues.detector import detect_objects, get_detector
-from geosleuth.cues.plates import iou, normalise_plate
+from geosleuth.config import load_config
+from geosleuth.cues import create_cue
+from geosleuth.cues.engines import Engines
+from geosleuth.cues.engines.detector import detect_objects
+from geosleuth.cues.clues.plates import iou, normalise_plate
 from geosleuth.photo import Photo
 
 from _report import ms, write
@@ -34,8 +36,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int)
     args = ap.parse_args()
     rows = list(csv.DictReader(open(PLATES / "plates.csv", newline="")))[: args.limit]
-    cue = DetectCue(weights=args.weights)
-    detector = get_detector(cue.weights, cue.imgsz, cue.conf)
+    cue = create_cue("detect", engines=Engines.from_config(load_config(sets=[f"detector.weights={args.weights}"])))
+    detector = cue.detector
     found = text_ok = 0
     country_hits: dict[str, list[bool]] = {"US": [], "BR": []}
     seconds, det_seconds = [], []
@@ -47,7 +49,7 @@ def main() -> int:
         t = time.perf_counter()
         objects = detect_objects(photo, detector) if detector.available()[0] else None
         det_seconds.append(time.perf_counter() - t)
-        plates = cue.find_plates(photo, cue._ocr(), objects)
+        plates = cue.find_plates(photo, cue.ocr.first_available(), objects)
         seconds.append(time.perf_counter() - t)
         best = max(plates, key=lambda p: iou(p.box, truth), default=None)
         hit = best is not None and iou(best.box, truth) >= 0.5

@@ -16,7 +16,6 @@ fit, use --fold to evaluate on one author-grouped half.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import sys
@@ -25,35 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from geosleuth.cues.ocr import EasyOcrBackend, TextRead
-from geosleuth.cues.text import TextCue
-from geosleuth.evaluation import distances, read_labels, summarize
+from geosleuth.cues import create_cue
+from geosleuth.cues.engines.ocr import EasyOcrBackend, OcrEngine, TextRead
+from geosleuth.labels import author_folds, read_labels
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.photo import Photo
 
+from _metrics import distances, summarize
+from _replay import ReplayReader
+
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
 OUT = Path(__file__).parent / "out"
-
-
-class CachedOcr:
-    """Replays the reads recorded for one image."""
-
-    key = "cached"
-
-    def __init__(self, reads: list[TextRead]) -> None:
-        self.reads = reads
-
-    def available(self) -> tuple[bool, str]:
-        return True, "cached"
-
-    def read(self, image: np.ndarray) -> list[TextRead]:
-        return self.reads
-
-
-def author_fold(author: str) -> int:
-    return int(hashlib.sha256(author.encode()).hexdigest(), 16) % 2
 
 
 def main() -> int:
@@ -68,7 +51,7 @@ def main() -> int:
 
     labels = read_labels(args.labels)[: args.limit]
     if args.fold is not None:
-        labels = [lb for lb in labels if author_fold(lb.author) == args.fold]
+        labels = [lb for lb, fold in zip(labels, author_folds([lb.author for lb in labels], k=2)) if fold == args.fold]
     OUT.mkdir(exist_ok=True)
     cache_path = OUT / f"ocr_{args.canvas}.jsonl"
     cache: dict[str, dict] = {}
@@ -97,7 +80,9 @@ def main() -> int:
     grid = CellGrid.default()
     log_prior = grid.log_prior()
     # The cache holds first-pass reads, so the upscaled re-reads are off here (bench_text_latency.py times them).
-    cue = TextCue(reread_small=False, **({} if args.residual_scale is None else {"residual_scale": args.residual_scale}))
+    replay = ReplayReader()
+    cue = create_cue("text", ocr=OcrEngine([replay]), reread_small=False,
+                     **({} if args.residual_scale is None else {"residual_scale": args.residual_scale}))
     true_cc = [p.country for p in reverse_lookup([lb.lat for lb in labels], [lb.lon for lb in labels])]
     fired = claims = correct = 0
     prior_pts, text_pts = [], []
@@ -105,7 +90,7 @@ def main() -> int:
     analysis_s = []
     for lb, cc in zip(labels, true_cc):
         reads = [TextRead(t, c, tuple(b), "easyocr") for t, c, b in cache[lb.image_id]["reads"]]
-        cue.backends = (CachedOcr(reads),)
+        replay.replay(reads)
         t = time.perf_counter()
         out = cue.observe(Photo.open(np.zeros((8, 8, 3), np.uint8)), grid)
         analysis_s.append(time.perf_counter() - t)

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from geosleuth import Geolocator
-from geosleuth.evaluation import THRESHOLDS_KM, distances, read_labels, summarize
+from geosleuth.labels import read_labels
 from geosleuth.gazetteer import reverse_lookup
+
+from _metrics import THRESHOLDS_KM, distances, summarize
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
 

@@ -2,7 +2,7 @@
 
     python benchmarks/suite.py [--folds 5] [--limit N]
 
-1. Every default cue runs once on every dev photo (`fusion.calibration.collect`); the visual and
+1. Every default cue runs once on every dev photo (`geosleuth.api.collect`); the visual and
    scene cues use heads trained without the photo's author fold (from `cv_visual.py`, run it
    first), so no photo is scored by heads that saw it. Cached in benchmarks/out/suite/.
 2. For each variant (the full pipeline, each cue removed, each cue alone with the prior, the
@@ -24,10 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from geosleuth import Geolocator
-from geosleuth.evaluation import THRESHOLDS_KM, author_folds, read_labels, summarize
-from geosleuth.fusion.calibration import Observations, collect, coverage, cross_validate, fit
+from geosleuth.labels import author_folds, read_labels
+from geosleuth.api import collect
+from geosleuth.fusion.calibration import Observations, coverage, cross_validate, fit
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.geo import haversine_km
+
+from _metrics import THRESHOLDS_KM, summarize
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
 OUT = Path(__file__).parent / "out" / "suite"
@@ -44,7 +47,7 @@ def observations(labels, images: Path, folds: np.ndarray, grid_geo: Geolocator) 
         heads = HEADS / f"heads_fold{k}.npz"
         if not heads.is_file():
             sys.exit(f"{heads} is missing: run benchmarks/cv_visual.py first")
-        geo = Geolocator.from_config("default", sets=[f"cues.{c}.heads={heads}" for c in ("visual", "scene")])
+        geo = Geolocator.from_config("default", sets=[f"features.heads={heads}"])
         rows = np.flatnonzero(folds == k)
         print(f"fold {k}: {len(rows)} photos", file=sys.stderr)
         parts.append((rows, collect(geo, [images / labels[i].image_id for i in rows], truth[rows])))

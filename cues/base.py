@@ -64,28 +64,45 @@ class CueOutput:
 
 @runtime_checkable
 class Cue(Protocol):
-    """A cue expert. Constructors only store parameters; models load lazily and are cached."""
+    """A cue expert: what fusion and the report need of it.
+
+    `weight` tempers its log-likelihood and `floor` bounds how much less likely it can make any
+    cell (see `fusion.combine`). Constructors only store parameters; models load lazily.
+    """
 
     name: str
-
-    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput: ...
-
-
-class BaseCue:
-    """Convenience base: default fusion settings and an availability check."""
-
-    name: ClassVar[str] = ""
-    default_weight: ClassVar[float] = 1.0
-    default_floor: ClassVar[float] = 1e-3
+    weight: float
+    floor: float
 
     def available(self) -> tuple[bool, str]:
-        """Whether the cue's models/packages can be used here, and a note saying why not."""
-        return True, "ready"
+        """Whether its models and packages can be used here, and a note saying why not."""
+        ...
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        """Its log-likelihood over the grid's cells, or an abstention."""
+        ...
 
     def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
         """Cross-check after every cue ran: `others` maps each other cue that spoke to the
         log-likelihood it adds to the posterior. Returns extra evidence (kind "warning" is
         surfaced in the prediction's warnings)."""
+        ...
+
+
+class BaseCue:
+    """The Cue protocol's defaults: always available, no cross-check. Subclasses set `name`
+    (the registry does for registered cues) and take their weight and floor from the config."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, *, weight: float, floor: float) -> None:
+        self.weight = weight
+        self.floor = floor
+
+    def available(self) -> tuple[bool, str]:
+        return True, "ready"
+
+    def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
         return ()
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:  # pragma: no cover - interface

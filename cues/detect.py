@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
-from geosleuth.cues.detector import VEHICLES, Detection, detect_objects, get_detector
-from geosleuth.cues.ocr import TextRead, get_backend, read_region, read_text, upscale
-from geosleuth.cues.plates import (iou, looks_like_plate, normalise_plate, plate_box, plate_colours,
-                                    plate_countries, plate_specs, word_countries)
-from geosleuth.cues.signs import is_sign, new_text, read_signs
-from geosleuth.cues.text import Clue, clue_log_likelihood, extract_clues
+from geosleuth.cues.clues import Clue, clue_log_likelihood
+from geosleuth.cues.clues.plates import (iou, looks_like_plate, normalise_plate, plate_box, plate_colours,
+                                         plate_countries, plate_specs, word_countries)
+from geosleuth.cues.clues.signs import is_sign, new_text, read_signs
+from geosleuth.cues.clues.text import extract_clues
+from geosleuth.cues.engines.detector import VEHICLES, Detection, YoloDetector, detect_objects
+from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TextRead, read_region, read_text, upscale
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -49,63 +50,50 @@ class DetectCue(BaseCue):
     as evidence."""
 
     name = "detect"
-    default_weight = 1.0
-    default_floor = 1e-4
 
-    def __init__(self, weights: str = "yolov8n.pt", allow_download: bool = False, imgsz: int = 640,
-                 conf: float = 0.25, plate_weights: str | None = None, ocr_languages: Sequence[str] = ("en",),
-                 ocr_model_dir: str | None = None, ocr_canvas: int = 640, ocr_min_confidence: float = 0.3,
-                 ocr_precision: str = "auto", reread_plates: bool = True, sign_weights: str | None = None,
-                 reread_signs: bool = True) -> None:
-        self.weights = weights
-        self.allow_download = allow_download
-        self.imgsz = imgsz
-        self.conf = conf
-        self.plate_weights = plate_weights
-        self.ocr_languages = tuple(ocr_languages)
-        self.ocr_model_dir = ocr_model_dir
-        self.ocr_canvas = ocr_canvas
-        self.ocr_min_confidence = ocr_min_confidence
-        self.ocr_precision = ocr_precision
+    def __init__(self, *, ocr: OcrEngine, detector: YoloDetector, plate_weights: str | None,
+                 sign_weights: str | None, reread_plates: bool, reread_signs: bool, weight: float,
+                 floor: float) -> None:
+        super().__init__(weight=weight, floor=floor)
+        self.ocr = ocr
+        self.detector = detector
+        # Dedicated detectors run at the shared detector's size and threshold.
+        self.plate_detector = self._also(plate_weights)
+        self.sign_detector = self._also(sign_weights)  # a storefront/sign detector, read closer
         self.reread_plates = reread_plates
-        self.sign_weights = sign_weights  # a storefront/sign detector; its sign-like classes are read closer
         self.reread_signs = reread_signs
 
-    def _ocr(self, min_confidence: float | None = None):
-        # The same settings as the text cue's defaults give the same backend and per-photo memo.
-        return get_backend("easyocr", languages=list(self.ocr_languages), model_dir=self.ocr_model_dir,
-                           canvas_size=self.ocr_canvas,
-                           min_confidence=self.ocr_min_confidence if min_confidence is None else min_confidence,
-                           precision=self.ocr_precision)
+    def _also(self, weights: str | None) -> YoloDetector | None:
+        d = self.detector
+        return YoloDetector(weights, d.imgsz, d.conf, d.allow_download) if weights else None
 
     def available(self) -> tuple[bool, str]:
-        det_ok, det_note = get_detector(self.weights, self.imgsz, self.conf, self.allow_download).available()
-        ocr_ok, ocr_note = self._ocr().available()
+        det_ok, det_note = self.detector.available()
+        ocr_ok, ocr_note = self.ocr.available()
         return det_ok or ocr_ok, f"objects: {det_note}; plates: {ocr_note}"
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
         evidence: list[Evidence] = []
-        detector = get_detector(self.weights, self.imgsz, self.conf, self.allow_download)
-        det_ok, det_note = detector.available()
-        objects: tuple[Detection, ...] = detect_objects(photo, detector) if det_ok else ()
+        det_ok, det_note = self.detector.available()
+        objects: tuple[Detection, ...] = detect_objects(photo, self.detector) if det_ok else ()
         if objects:
             counts = Counter(d.label for d in objects)
             evidence.append(Evidence("objects", "Objects: " + ", ".join(f"{k} ×{v}" if v > 1 else k
                                                                        for k, v in counts.most_common(8)),
                                      float(max(d.confidence for d in objects)), details=dict(counts)))
-        ocr = self._ocr()
-        ocr_ok, ocr_note = ocr.available()
-        if not ocr_ok:
+        ocr = self.ocr.first_available()
+        if ocr is None:
+            ocr_note = self.ocr.available()[1]
             return CueOutput.abstain(f"cannot read plates: {ocr_note}" + ("" if det_ok else f"; {det_note}"),
                                      evidence)
         plate_boxes = None
-        if self.plate_weights:
-            found = self._extra_detections(photo, self.plate_weights, "plate", evidence)
+        if self.plate_detector is not None:
+            found = self._extra_detections(photo, self.plate_detector, "plate", evidence)
             plate_boxes = None if found is None else [d.box for d in found]
         plates = self.find_plates(photo, ocr, objects if det_ok else None, plate_boxes)
         clues = [self._clue(p) for p in plates]
         if self.reread_signs:
-            signs = list(objects) + list(self._extra_detections(photo, self.sign_weights, "sign", evidence) or ())
+            signs = list(objects) + list(self._extra_detections(photo, self.sign_detector, "sign", evidence) or ())
             clues += self._sign_clues(photo, ocr, signs, evidence)
         if not clues:
             note = "no licence plate or sign text found" + ("" if det_ok else f" (objects skipped: {det_note})")
@@ -113,12 +101,12 @@ class DetectCue(BaseCue):
         evidence += [c.evidence() for c in clues]
         return CueOutput(clue_log_likelihood(clues, grid), tuple(evidence))
 
-    def _extra_detections(self, photo: "Photo", weights: str | None, role: str,
+    @staticmethod
+    def _extra_detections(photo: "Photo", detector: YoloDetector | None, role: str,
                           evidence: list[Evidence]) -> tuple[Detection, ...] | None:
         """Detections of a dedicated plate or sign detector; None (with a note) when unavailable."""
-        if not weights:
+        if detector is None:
             return None
-        detector = get_detector(weights, self.imgsz, self.conf, self.allow_download)
         ok, note = detector.available()
         if not ok:
             evidence.append(Evidence("detector", f"{role} detector unavailable: {note}", 0.0))
@@ -126,7 +114,7 @@ class DetectCue(BaseCue):
         return detect_objects(photo, detector)
 
     @staticmethod
-    def _sign_clues(photo: "Photo", ocr, detections: Sequence[Detection], evidence: list[Evidence]) -> list[Clue]:
+    def _sign_clues(photo: "Photo", ocr: OcrBackend, detections: Sequence[Detection], evidence: list[Evidence]) -> list[Clue]:
         """Sign-like boxes read again, upscaled; text the first OCR pass missed becomes text clues."""
         if not any(is_sign(d.label) for d in detections):
             return []
@@ -139,7 +127,7 @@ class DetectCue(BaseCue):
             box=signs[0].box if signs else None, details={"regions": regions}))
         return extract_clues(new_text(signs, read_text(photo, ocr)))
 
-    def find_plates(self, photo: "Photo", ocr, objects: Sequence[Detection] | None,
+    def find_plates(self, photo: "Photo", ocr: OcrBackend, objects: Sequence[Detection] | None,
                     plate_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
         """Plates from a plate detector's boxes when given; else plate-shaped text (from the shared
         OCR and from upscaled vehicle crops), grown to the plate's outline; each re-read at
@@ -154,8 +142,7 @@ class DetectCue(BaseCue):
                     plates.append(_plate_read(image, box, text, confidence, band_code, True, words))
             return plates
         # On vehicle crops, keep unsure reads too: a plate's format and shape check them.
-        reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, self._ocr(PLATE_MIN_CONFIDENCE),
-                                                                        vehicles))
+        reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, ocr, vehicles))
         reads += _joined(reads)
         garbled = 0
         for read in reads:
@@ -183,7 +170,8 @@ class DetectCue(BaseCue):
             plates.append(_plate_read(image, box, text, confidence, band_code, on_vehicle, words))
         return plates
 
-    def _vehicle_reads(self, photo: "Photo", ocr, vehicles: list[Box], most: int = 3) -> tuple[TextRead, ...]:
+    @staticmethod
+    def _vehicle_reads(photo: "Photo", ocr: OcrBackend, vehicles: list[Box], most: int = 3) -> tuple[TextRead, ...]:
         """OCR of the lower part of the largest vehicles, upscaled: plates are small in the photo."""
         def compute() -> tuple[TextRead, ...]:
             image = photo.array()
@@ -194,13 +182,13 @@ class DetectCue(BaseCue):
                 width = min(region[2], image.shape[1] - 1) - region[0] + 1
                 if height < 16 or width < 32:
                     continue
-                out += read_region(ocr, image, region, 640 / width)
+                out += read_region(ocr, image, region, 640 / width, PLATE_MIN_CONFIDENCE)
             return tuple(out)
 
-        key = f"vehicle-ocr:{ocr.key}:{hash(tuple(vehicles))}"
-        return photo.memo(key, compute)
+        return photo.memo((ocr, "vehicles", tuple(vehicles)), compute)
 
-    def _reread(self, ocr, image: np.ndarray, box: Box, read: TextRead) -> tuple[str, float, str | None,
+    @staticmethod
+    def _reread(ocr: OcrBackend, image: np.ndarray, box: Box, read: TextRead) -> tuple[str, float, str | None,
                                                                                  tuple[str, ...]]:
         """OCR of the plate crop alone, upscaled: small plate text reads better. Returns the
         characters, their confidence, the EU band's country code when legible, and the plate's

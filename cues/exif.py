@@ -8,6 +8,9 @@ import numpy as np
 
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence, GeoPoint
 from geosleuth.fusion.kernels import kernel_log_likelihood
+from geosleuth.gazetteer import reverse_lookup
+from geosleuth.gazetteer.timezones import offset_match, zone_at
+from geosleuth.metadata import format_offset
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -24,11 +27,10 @@ class ExifCue(BaseCue):
     """
 
     name = "exif"
-    default_weight = 1.0
-    default_floor = 1e-6
 
-    def __init__(self, use_gps: bool = True, use_time_zone: bool = True, offset_mismatch: float = 0.02,
-                 disagreement: float = 0.05) -> None:
+    def __init__(self, *, use_gps: bool, use_time_zone: bool, offset_mismatch: float, disagreement: float,
+                 weight: float, floor: float) -> None:
+        super().__init__(weight=weight, floor=floor)
         self.use_gps = use_gps
         self.use_time_zone = use_time_zone
         self.offset_mismatch = offset_mismatch
@@ -78,20 +80,18 @@ class ExifCue(BaseCue):
             return CueOutput(ll, tuple(evidence), points=(GeoPoint(fix.lat, fix.lon, sigma_km, "EXIF GPS"),))
 
         if self.use_time_zone and md.utc_offset is not None:
-            from geosleuth.gazetteer.timezones import offset_match
-            from geosleuth.metadata import _fmt_offset
 
             share, zones = offset_match(grid, md.utc_offset, md.taken)
             if share.max() > 0:
                 when = f" on {md.taken:%Y-%m-%d %H:%M}" if md.taken else " (no date: any season)"
                 shown = ", ".join(zones[:4]) + (f" and {len(zones) - 4} more" if len(zones) > 4 else "")
                 evidence.insert(0, Evidence(
-                    "time_zone", f"UTC offset {_fmt_offset(md.utc_offset)} ({md.offset_tag}){when} fits {shown}",
-                    0.6, details={"utc_offset": _fmt_offset(md.utc_offset), "zones": zones[:20],
+                    "time_zone", f"UTC offset {format_offset(md.utc_offset)} ({md.offset_tag}){when} fits {shown}",
+                    0.6, details={"utc_offset": format_offset(md.utc_offset), "zones": zones[:20],
                                   "cell_share": round(float(np.mean(share > 0)), 4)}))
                 ll = np.log(share + (1 - share) * self.offset_mismatch)
                 return CueOutput(ll, tuple(evidence))
-            evidence.append(Evidence("time_zone", f"UTC offset {_fmt_offset(md.utc_offset)} matches no time zone", 1.0))
+            evidence.append(Evidence("time_zone", f"UTC offset {format_offset(md.utc_offset)} matches no time zone", 1.0))
 
         if not md.has_exif and not md.software:
             note = "no EXIF metadata"
@@ -102,16 +102,14 @@ class ExifCue(BaseCue):
         return CueOutput.abstain(note, evidence)
 
     def _offset_versus_gps(self, md, grid: "CellGrid", gps_ll: np.ndarray) -> list[Evidence]:
-        from geosleuth.gazetteer.timezones import offset_match, zone_at
-        from geosleuth.metadata import _fmt_offset
 
         share, _ = offset_match(grid, md.utc_offset, md.taken)
         at_fix = float(np.exp(gps_ll) @ share)
         zone = zone_at(md.gps.lat, md.gps.lon)
         if at_fix >= 0.5:
-            return [Evidence("time_zone", f"UTC offset {_fmt_offset(md.utc_offset)} agrees with the GPS position "
+            return [Evidence("time_zone", f"UTC offset {format_offset(md.utc_offset)} agrees with the GPS position "
                                           f"({zone})", 0.9)]
-        return [Evidence("warning", f"UTC offset {_fmt_offset(md.utc_offset)} does not match the GPS position's time "
+        return [Evidence("warning", f"UTC offset {format_offset(md.utc_offset)} does not match the GPS position's time "
                                     f"zone ({zone}): clock, time zone or GPS may have been edited", 0.6)]
 
     def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
@@ -132,7 +130,6 @@ class ExifCue(BaseCue):
 
 
 def _nearest_place(lat: float, lon: float) -> str:
-    from geosleuth.gazetteer import reverse_lookup
 
     try:
         return reverse_lookup([lat], [lon])[0].label

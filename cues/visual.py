@@ -1,116 +1,45 @@
-"""The `visual` cue (cell classifier, PlaNet / ISN) and the `scene` cue (indoor / natural / urban).
-
-Both read the same backbone features and the same heads file; the cell heads give the visual
-cue, the scene-conditioned biases give the scene cue, so the report shows each part's pull.
-"""
+"""The `visual` cue: the cell classifier (PlaNet / ISN) over the shared image model, with an
+optional search within its top cells of a gallery of geotagged photos for a precise point."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geosleuth.cache import shared
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence, GeoPoint
-from geosleuth.cues.heads import DEFAULT_HEADS, SCENES, CellHeads
+from geosleuth.cues.engines.backbone import ImageFeatures
+from geosleuth.cues.engines.gallery import Gallery
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.kernels import kernel_log_likelihood
 
 if TYPE_CHECKING:
-    from geosleuth.cues.backbone import Backbone
-    from geosleuth.cues.gallery import Gallery
     from geosleuth.fusion.grid import CellGrid
     from geosleuth.photo import Photo
 
-_LOCK = threading.Lock()
-_HEADS: dict[str, CellHeads] = {}
-_GALLERIES: dict[str, "Gallery"] = {}
 
-
-def heads_path(spec: str | None) -> Path:
-    return DEFAULT_HEADS if spec in (None, "", "default") else Path(spec).expanduser()
-
-
-def load_heads(spec: str | None) -> CellHeads:
-    path = str(heads_path(spec))
-    with _LOCK:
-        if path not in _HEADS:
-            _HEADS[path] = CellHeads.load(path)
-        return _HEADS[path]
-
-
-def load_gallery(path: str) -> "Gallery":
-    from geosleuth.cues.gallery import Gallery
-
-    with _LOCK:
-        if path not in _GALLERIES:
-            _GALLERIES[path] = Gallery.load(path)
-        return _GALLERIES[path]
-
-
-class _FeatureCue(BaseCue):
-    """Shared set-up: backbone + heads, loaded lazily and shared between cues and threads."""
-
-    def __init__(self, backbone: str = "efficientnet_lite0", backbone_weights: str | None = "embedded",
-                 heads: str | None = "default", image_size: int = 224) -> None:
-        self.backbone = backbone
-        self.backbone_weights = backbone_weights
-        self.heads = heads
-        self.image_size = image_size
-
-    def available(self) -> tuple[bool, str]:
-        import importlib.util
-
-        missing = [m for m in ("torch", "timm") if importlib.util.find_spec(m) is None]
-        if missing:
-            return False, f"needs {', '.join(missing)} (pip install 'geosleuth[visual]')"
-        if not heads_path(self.heads).is_file():
-            return False, (f"no head weights at {heads_path(self.heads)}; train them with "
-                           "`geosleuth train-classifier`")
-        return True, "ready"
-
-    def _features(self, photo: "Photo", grid: "CellGrid") -> tuple[np.ndarray, CellHeads] | str:
-        """Features and heads, or the reason the cue must abstain."""
-        from geosleuth.cues.backbone import get_backbone, photo_features
-
-        ok, why = self.available()
-        if not ok:
-            return why
-        try:
-            heads = load_heads(self.heads)
-            heads.check_grid(grid)
-            trained_on = heads.meta.get("backbone", {})
-            if trained_on.get("name", self.backbone) != self.backbone:
-                return (f"the heads were trained on {trained_on.get('name')} features, "
-                        f"not {self.backbone}")
-            backbone: Backbone = get_backbone(self.backbone, self.backbone_weights, self.image_size)
-        except GeosleuthError as exc:  # missing weights or packages, foreign heads, bad backbone name
-            return str(exc)
-        if backbone.dim != len(heads.mean):
-            return f"the heads expect {len(heads.mean)} features, {self.backbone} gives {backbone.dim}"
-        return photo_features(photo, backbone), heads
-
-
-class VisualCue(_FeatureCue):
+class VisualCue(BaseCue):
     """p(cell | pixels) from the cell heads, combined down the hierarchy; optional gallery search
     within the top cells for a precise coordinate."""
 
     name = "visual"
-    default_weight = 1.0
-    default_floor = 1e-3
 
-    def __init__(self, backbone: str = "efficientnet_lite0", backbone_weights: str | None = "embedded",
-                 heads: str | None = "default", image_size: int = 224, gallery: str | None = None,
-                 gallery_cells: int = 5, gallery_neighbours: int = 10, cluster_km: float = 25.0) -> None:
-        super().__init__(backbone, backbone_weights, heads, image_size)
+    def __init__(self, *, features: ImageFeatures, gallery: str | None, gallery_cells: int,
+                 gallery_neighbours: int, cluster_km: float, weight: float, floor: float) -> None:
+        super().__init__(weight=weight, floor=floor)
+        self.features = features
         self.gallery = gallery
         self.gallery_cells = gallery_cells
         self.gallery_neighbours = gallery_neighbours
         self.cluster_km = cluster_km
 
+    def available(self) -> tuple[bool, str]:
+        return self.features.available()
+
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        got = self._features(photo, grid)
+        got = self.features.of(photo, grid)
         if isinstance(got, str):
             return CueOutput.abstain(got)
         feature, heads = got
@@ -152,31 +81,14 @@ class VisualCue(_FeatureCue):
         return CueOutput(ll, tuple(evidence), points=points)
 
     def _search_gallery(self, feature: np.ndarray, grid: "CellGrid", top: np.ndarray):
-        gallery = load_gallery(self.gallery)
+        path = str(Path(self.gallery).expanduser())
+        gallery = shared(("gallery", path), lambda: Gallery.load(path))
         built_on = gallery.meta.get("backbone", {})
-        if (built_on.get("name"), built_on.get("image_size")) != (self.backbone, self.image_size) \
+        backbone = self.features.backbone
+        if (built_on.get("name"), built_on.get("image_size")) != (backbone, self.features.image_size) \
                 or gallery.features.shape[1] != len(feature):
-            raise GeosleuthError(f"the gallery holds {built_on.get('name')} features, not {self.backbone}")
+            raise GeosleuthError(f"the gallery holds {built_on.get('name')} features, not {backbone}")
         # Search the middle-level cells around the top cells: fine cells are small where photos are dense.
         middle = grid.hierarchy["middle"]
         within = np.flatnonzero(np.isin(middle, middle[top]))
         return gallery.search(feature, grid, within, self.gallery_neighbours, self.cluster_km)
-
-
-class SceneCue(_FeatureCue):
-    """Indoor / natural / urban from the scene head; the scene-conditioned cell biases (ISN)."""
-
-    name = "scene"
-    default_weight = 1.0
-    default_floor = 1e-2
-
-    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        got = self._features(photo, grid)
-        if isinstance(got, str):
-            return CueOutput.abstain(got)
-        feature, heads = got
-        p = heads.scene_probabilities(feature)[0]
-        best = int(np.argmax(p))
-        seen = Evidence("scene", f"{SCENES[best]} scene ({p[best]:.0%})", confidence=float(p[best]),
-                        details={s: round(float(v), 4) for s, v in zip(SCENES, p)})
-        return CueOutput(heads.scene_log_likelihood(p, grid)[0], (seen,))

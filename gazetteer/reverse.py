@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-
-@dataclass(frozen=True)
-class Place:
-    name: str
-    admin1: str
-    country: str  # ISO alpha-2
-    lat: float
-    lon: float
-
-    @property
-    def label(self) -> str:
-        return ", ".join(p for p in (self.name, self.admin1, self.country) if p)
+from geosleuth.gazetteer.places import Place
 
 
 @lru_cache(maxsize=1)
@@ -40,4 +28,4 @@ def reverse_lookup(lat: ArrayLike, lon: ArrayLike) -> list[Place]:
     if len(lat) == 0:
         return []
     rows = _geocoder().query(list(zip(lat.tolist(), lon.tolist())))
-    return [Place(r["name"], r["admin1"], r["cc"], float(r["lat"]), float(r["lon"])) for r in rows]
+    return [Place(r["name"], "city", r["cc"], float(r["lat"]), float(r["lon"]), admin1=r["admin1"]) for r in rows]

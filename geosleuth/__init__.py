@@ -24,6 +24,7 @@ _EXPORTS = {
     "Hint": "geosleuth.hints",
     "locate_album": "geosleuth.album",
     "AlbumResult": "geosleuth.album",
+    "Observation": "geosleuth.pipeline",
     "Prediction": "geosleuth.results",
     "Candidate": "geosleuth.results",
     "CueReport": "geosleuth.results",

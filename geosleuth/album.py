@@ -12,21 +12,19 @@ it favoured, how far it moved the answer.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from geosleuth.cues.base import Evidence
+from geosleuth.api import BatchItem, Geolocator
+from geosleuth.cues.base import CueOutput, Evidence
 from geosleuth.errors import GeosleuthError
-from geosleuth.hints import apply_hints
-from geosleuth.fusion.combine import Term, fuse
-from geosleuth.results import CueReport, Prediction, build_prediction
+from geosleuth.pipeline import Observation, observe_hints, predict
+from geosleuth.results import Prediction
 
 if TYPE_CHECKING:
-    from geosleuth.api import BatchItem, Geolocator
     from geosleuth.hints import Hint
     from geosleuth.photo import ImageInput
 
@@ -39,10 +37,10 @@ class AlbumResult:
     """The joint prediction (its cue reports are the photos and any hints) and each photo's own."""
 
     prediction: Prediction
-    photos: tuple["BatchItem", ...]
+    photos: tuple[BatchItem, ...]
 
     @property
-    def failed(self) -> list["BatchItem"]:
+    def failed(self) -> list[BatchItem]:
         return [p for p in self.photos if not p.ok]
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,7 +49,7 @@ class AlbumResult:
                             "best": p.prediction.best.to_dict() if p.prediction else None} for p in self.photos]}
 
 
-def locate_album(geo: "Geolocator", images: Iterable["ImageInput"], *, hints: Sequence["Hint"] = (),
+def locate_album(geo: Geolocator, images: Iterable["ImageInput"], *, hints: Sequence["Hint"] = (),
                  workers: int | None = None, name: str = "album", floor: float = PHOTO_FLOOR) -> AlbumResult:
     """Locate photos taken in one place; a photo that cannot be read is reported and left out.
 
@@ -63,31 +61,27 @@ def locate_album(geo: "Geolocator", images: Iterable["ImageInput"], *, hints: Se
     start = time.perf_counter()
     items = tuple(geo.locate_many(images, workers=workers))
     labels = _labels([it.source for it in items])
-    grid = geo.grid
     log_prior = geo.log_prior()
-    terms: dict[str, Term] = {}
-    reports: dict[str, CueReport] = {}
-    for label, item in zip(labels, items):
-        if not item.ok:
-            reports[label] = CueReport(name=label, status="failed", note=item.error or "")
-            continue
-        pred = item.prediction
-        ll = np.log(np.maximum(pred.posterior, 1e-300)) - log_prior
-        terms[label] = Term(ll, 1.0, floor)
-        reports[label] = CueReport(name=label, status="ok", evidence=_photo_evidence(pred), weight=1.0,
-                                   seconds=pred.timings.get("total", 0.0),
-                                   note=f"alone: {pred.best.place} (p = {pred.best.probability:.1%})")
-    if not terms:
+    photos = [_photo_observation(label, item, log_prior, floor) for label, item in zip(labels, items)]
+    if not any(o.spoke for o in photos):
         raise GeosleuthError(f"{name}: none of the {len(items)} photos could be located")
-    apply_hints(hints, None, grid, reports, terms)  # once for the album, not once per photo
-    fusion = fuse(log_prior, terms)
-    out_cfg = geo.config["output"]
+    hinted = observe_hints(hints, None, geo.grid)  # once for the album, not once per photo
+    out = geo.config["output"]
     warnings = [f"{label}: {w}" for label, it in zip(labels, items) if it.ok for w in it.prediction.warnings]
-    prediction = build_prediction(grid=grid, fusion=fusion, reports=reports,
-                                  image=f"{name} ({sum(it.ok for it in items)} photos)",
-                                  image_size=(0, 0), top_k=out_cfg["top_k"], mass=out_cfg["credible_mass"],
-                                  timings=MappingProxyType({"total": time.perf_counter() - start}))
-    return AlbumResult(replace(prediction, warnings=prediction.warnings + tuple(warnings)), items)
+    prediction = predict(geo.grid, log_prior, photos + list(hinted), image=f"{name} ({sum(it.ok for it in items)} photos)",
+                         image_size=(0, 0), top_k=out["top_k"], mass=out["credible_mass"], timings={},
+                         started=start, warnings=warnings)
+    return AlbumResult(prediction, items)
+
+
+def _photo_observation(label: str, item: BatchItem, log_prior: np.ndarray, floor: float) -> Observation:
+    """A located photo as an observation: its posterior over the prior (the prior is counted once)."""
+    if not item.ok:
+        return Observation(label, CueOutput.abstain(item.error or ""), "failed", 0.0, floor)
+    pred = item.prediction
+    said = CueOutput(np.log(np.maximum(pred.posterior, 1e-300)) - log_prior, _photo_evidence(pred),
+                     f"alone: {pred.best.place} (p = {pred.best.probability:.1%})")
+    return Observation(label, said, "ok", 1.0, floor, pred.timings.get("total", 0.0))
 
 
 def _photo_evidence(pred: Prediction) -> tuple[Evidence, ...]:

@@ -1,8 +1,16 @@
-"""Configuration: YAML files that override `configs/default.yaml`, which is also the schema."""
+"""Configuration: YAML files that override `configs/default.yaml`, which is the schema and holds
+every default. Each value is checked for its type (the default's), its range (`RANGES`) or its
+choices (`CHOICES`) before any model loads.
+
+Cue sections: the YAML's own cues, plus cues registered by plugins (`register_cue_schema`,
+called by `cues.registry.register_cue` with the constructor's defaults).
+"""
 
 from __future__ import annotations
 
 import copy
+import math
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -11,7 +19,40 @@ from typing import Any, Mapping
 from geosleuth.errors import ConfigError, did_you_mean
 
 Config = dict[str, Any]
-_CUE_KEYS = {"enabled": bool, "weight": float, "floor": float}
+
+# Inclusive bounds of every number in the schema ("*" matches one key); a test holds every
+# numeric key of default.yaml to having one.
+RANGES: dict[str, tuple[float, float]] = {
+    "prior.smoothing": (1e-6, 1e6),
+    "output.top_k": (1, 1000),
+    "output.credible_mass": (0.01, 0.999),
+    "image.max_pixels": (1, 2_000_000_000),
+    "image.max_side": (64, 16384),
+    "batch.workers": (1, 256),
+    "ocr.canvas_size": (64, 4096),
+    "ocr.min_confidence": (0.0, 1.0),
+    "detector.imgsz": (32, 4096),
+    "detector.conf": (0.0, 1.0),
+    "features.image_size": (32, 1024),
+    "cues.*.weight": (0.0, 100.0),
+    "cues.*.floor": (1e-12, 0.999),
+    "cues.visual.gallery_cells": (1, 1000),
+    "cues.visual.gallery_neighbours": (1, 10000),
+    "cues.visual.cluster_km": (0.01, 20000.0),
+    "cues.exif.offset_mismatch": (0.0, 1.0),
+    "cues.exif.disagreement": (0.0, 1.0),
+    "cues.text.max_places": (0, 100),
+    "cues.text.residual_scale": (0.0, 1.0),
+}
+# Values (or list items) that must be one of a set.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "prior.kind": ("photo_density", "uniform"),
+    "ocr.backends": ("easyocr", "tesseract"),
+    "ocr.precision": ("auto", "bf16", "fp32"),
+}
+CUE_KEYS = ("enabled", "weight", "floor")  # what every cue section has besides its own parameters
+
+_PLUGIN_CUES: dict[str, dict[str, Any]] = {}
 
 
 def _read_yaml(path: Path | Any) -> dict[str, Any]:
@@ -41,8 +82,29 @@ def _defaults() -> Config:
 
 
 def default_config() -> Config:
-    """A fresh copy of the default configuration."""
-    return copy.deepcopy(_defaults())
+    """A fresh copy of the default configuration, plugin cues' sections included."""
+    config = copy.deepcopy(_defaults())
+    for name, section in _PLUGIN_CUES.items():
+        config["cues"].setdefault(name, copy.deepcopy(section))
+    return config
+
+
+def cue_section(name: str) -> dict[str, Any]:
+    """The default section of one cue (enabled, weight, floor and its parameters)."""
+    sections = default_config()["cues"]
+    if name not in sections:
+        raise ConfigError(f"unknown cue {name!r}{did_you_mean(name, list(sections))}; "
+                          f"available: {', '.join(sorted(sections))}")
+    return sections[name]
+
+
+def register_cue_schema(name: str, parameters: Mapping[str, Any]) -> None:
+    """Make a plugin cue's section known: enabled, weight 1, floor 1e-3 and its parameters' defaults."""
+    _PLUGIN_CUES[name] = {"enabled": True, "weight": 1.0, "floor": 1e-3, **parameters}
+
+
+def unregister_cue_schema(name: str) -> None:
+    _PLUGIN_CUES.pop(name, None)
 
 
 def load_config(spec: str | Path | Mapping[str, Any] | None = "default", *, overrides: Mapping[str, Any] | None = None,
@@ -96,79 +158,74 @@ def parse_set(item: str) -> dict[str, Any]:
 
 
 def _merge(base: dict[str, Any], layer: Mapping[str, Any], where: str) -> None:
+    if not isinstance(layer, Mapping):
+        raise ConfigError(f"config key {where.rstrip('.')!r} must be a mapping, got {layer!r}")
     for key, value in layer.items():
         path = f"{where}{key}"
-        if where == "cues.":
-            _merge_cue(base, str(key), value)
-            continue
         if key not in base:
-            raise ConfigError(f"unknown config key {path!r}{did_you_mean(str(key), list(base))}")
+            what = f"cue {key!r}" if where == "cues." else f"config key {path!r}"
+            raise ConfigError(f"unknown {what}{did_you_mean(str(key), list(base))}")
+        if where == "cues." and isinstance(value, bool):  # `exif: false` turns a cue off
+            value = {"enabled": value}
         current = base[key]
         if isinstance(current, dict):
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"config key {path!r} must be a mapping, got {value!r}")
             _merge(current, value, f"{path}.")
         else:
             base[key] = _check_type(path, current, value)
 
 
-def _merge_cue(cues: dict[str, Any], name: str, value: Any) -> None:
-    from geosleuth.cues.registry import cue_parameters, list_cues
-
-    if name not in list_cues():
-        raise ConfigError(f"unknown cue {name!r} in config{did_you_mean(name, list_cues())}; "
-                          f"available: {', '.join(list_cues()) or 'none'}")
-    if isinstance(value, bool):
-        value = {"enabled": value}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"config of cue {name!r} must be a mapping or true/false, got {value!r}")
-    section = cues.setdefault(name, {})
-    params = cue_parameters(name)
-    for key, item in value.items():
-        if key in _CUE_KEYS:
-            section[key] = _check_type(f"cues.{name}.{key}", _CUE_KEYS[key](), item)
-        elif key in params:
-            default = section.get(key, params[key])
-            section[key] = item if default is None else _check_type(f"cues.{name}.{key}", default, item)
-        else:
-            raise ConfigError(f"unknown parameter {key!r} for cue {name!r}"
-                              f"{did_you_mean(str(key), list(params) + list(_CUE_KEYS))}")
-
-
 def _check_type(path: str, current: Any, value: Any) -> Any:
-    if current is None:
-        return value
-    if isinstance(current, bool):
+    if current is None:  # optional paths, and plugin parameters without a default: any scalar
+        if not isinstance(value, (Mapping, list)):
+            return value
+    elif isinstance(current, bool):
         if isinstance(value, bool):
             return value
     elif isinstance(current, float):
+        if isinstance(value, str):  # YAML reads "1e-6" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
     elif isinstance(current, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif isinstance(current, (list, tuple)):
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple)) and all(isinstance(v, type(current[0])) for v in value if current):
             return list(value)
     elif isinstance(value, type(current)):
         return value
-    raise ConfigError(f"config key {path!r} expects {type(current).__name__}, got {value!r}")
+    expected = "a single value" if current is None else type(current).__name__
+    if isinstance(current, list) and current:
+        expected = f"a list of {type(current[0]).__name__}"
+    raise ConfigError(f"config key {path!r} expects {expected}, got {value!r}")
+
+
+def _leaves(node: Mapping[str, Any], where: str = ""):
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, f"{where}{key}.")
+        else:
+            yield f"{where}{key}", value
+
+
+def range_of(path: str) -> tuple[float, float] | None:
+    """The allowed range of a numeric key, e.g. range_of('cues.text.weight') -> (0.0, 100.0)."""
+    return next((r for pattern, r in RANGES.items() if fnmatchcase(path, pattern)), None)
 
 
 def validate(config: Config) -> None:
-    """Range checks that the schema's types cannot express."""
-    checks = [
-        (config["prior"]["kind"] in ("photo_density", "uniform"), "prior.kind must be 'photo_density' or 'uniform'"),
-        (config["prior"]["smoothing"] > 0, "prior.smoothing must be > 0"),
-        (config["output"]["top_k"] >= 1, "output.top_k must be >= 1"),
-        (0 < config["output"]["credible_mass"] < 1, "output.credible_mass must be in (0, 1)"),
-        (config["image"]["max_pixels"] > 0, "image.max_pixels must be > 0"),
-        (config["image"]["max_side"] >= 64, "image.max_side must be >= 64"),
-        (config["batch"]["workers"] >= 1, "batch.workers must be >= 1"),
-    ]
-    for name, cue in config["cues"].items():
-        checks.append((cue.get("weight", 1.0) >= 0, f"cues.{name}.weight must be >= 0"))
-        checks.append((0 < cue.get("floor", 0.5) < 1, f"cues.{name}.floor must be in (0, 1)"))
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message)
+    """Every number finite and in its range, every choice known."""
+    for path, value in _leaves(config):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            bounds = range_of(path)
+            if not math.isfinite(value) or (bounds is not None and not bounds[0] <= value <= bounds[1]):
+                where = f"[{bounds[0]:g}, {bounds[1]:g}]" if bounds else "finite"
+                raise ConfigError(f"{path} must be in {where}, got {value!r}")
+        if path in CHOICES:
+            for item in value if isinstance(value, list) else [value]:
+                if item not in CHOICES[path]:
+                    raise ConfigError(f"{path}: unknown value {item!r}{did_you_mean(str(item), CHOICES[path])}; "
+                                      f"expected {' | '.join(CHOICES[path])}")

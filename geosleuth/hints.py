@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from geosleuth.cues.base import CueOutput, Evidence
-from geosleuth.errors import ConfigError
+from geosleuth.errors import ConfigError, did_you_mean
+from geosleuth.fusion.kernels import kernel_log_likelihood
+from geosleuth.gazetteer import country_name
+from geosleuth.gazetteer.countries import countries
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -87,11 +90,7 @@ class Hint:
 
     def observe(self, photo: "Photo | None", grid: "CellGrid") -> CueOutput:
         """The hint's likelihood over cells (the photo is not looked at)."""
-        from geosleuth.gazetteer import country_name
-
         if self.kind == "near":
-            from geosleuth.fusion.kernels import kernel_log_likelihood
-
             # a Gaussian with sigma = radius / 2 puts 86 % of its mass within the radius
             ll = kernel_log_likelihood(grid, self.lat, self.lon, self.radius_km / 2)
             return CueOutput(ll, (Evidence("hint", f"analyst: within about {self.radius_km:g} km of "
@@ -137,23 +136,6 @@ def _parse_near(value: str) -> tuple[float, float, float]:
 
 
 def _check_country(code: str) -> None:
-    from geosleuth.errors import did_you_mean
-    from geosleuth.gazetteer.countries import countries
-
     known = countries()
     if code not in known:
         raise ConfigError(f"unknown country code {code!r} (ISO 3166 alpha-2 like FR){did_you_mean(code, list(known))}")
-
-
-def apply_hints(hints: Sequence[Hint], photo: "Photo | None", grid: "CellGrid", reports: dict[str, Any],
-                terms: dict[str, Any]) -> None:
-    """Add each hint to the fusion terms and the cue reports, like a cue that spoke."""
-    from geosleuth.fusion.combine import Term
-    from geosleuth.results import CueReport
-
-    for hint in hints:
-        out = hint.observe(photo, grid)
-        reports[hint.name] = CueReport(name=hint.name, status="abstained" if out.abstained else "ok",
-                                       note=out.note, evidence=out.evidence, weight=hint.weight)
-        if not out.abstained:
-            terms[hint.name] = Term(out.log_likelihood, hint.weight, hint.floor)

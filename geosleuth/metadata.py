@@ -243,7 +243,7 @@ def read_metadata(exif: Any, info: dict[str, Any]) -> Metadata:
 
     for key, value in (("make", make), ("model", model), ("lens", lens), ("software", software),
                        ("taken", taken.isoformat() if taken else None),
-                       ("utc_offset", _fmt_offset(offset) if offset is not None else None)):
+                       ("utc_offset", format_offset(offset) if offset is not None else None)):
         if value:
             fields[key] = value
     return Metadata(has_exif=has_exif, exif_error=exif_error, gps=fix, taken=taken, taken_tag=taken_tag,
@@ -285,7 +285,7 @@ def _checked_fix(lat: float, lon: float, accuracy: float, source: str, accuracy_
     return GpsFix(lat, lon, accuracy, source, accuracy_from, altitude)
 
 
-def _fmt_offset(offset: dt.timedelta) -> str:
+def format_offset(offset: dt.timedelta) -> str:
     minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -8,7 +8,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar, Union
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class Photo:
     format: str | None = None
     exif: Any = None  # PIL.Image.Exif of the file (empty when none)
     info: dict[str, Any] = field(default_factory=dict)  # other container metadata (XMP, ICC...)
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -67,8 +67,10 @@ class Photo:
         """The working copy as an (H, W, 3) uint8 array (cached)."""
         return self.memo("array", lambda: np.asarray(self.image))
 
-    def memo(self, key: str, compute: Callable[[], T]) -> T:
-        """Compute once per photo and share: OCR, detections, parsed metadata..."""
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Compute once per photo and share: OCR, detections, parsed metadata... Engines key
+        what they compute by themselves, e.g. `(reader, "lines")`, so cues that share an
+        engine share its work."""
         with self._lock:
             if key in self._memo:
                 return self._memo[key]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from geosleuth.cues.base import Evidence, GeoPoint
+from geosleuth.fusion.region import credible_cells
+from geosleuth.gazetteer import country_name, reverse_lookup
 from geosleuth.geo import haversine_km
 
 if TYPE_CHECKING:
@@ -135,8 +137,6 @@ class Prediction:
 
     def explain(self) -> str:
         """A plain-text report: answer, alternatives, countries, region, and every cue."""
-        from geosleuth.gazetteer import country_name
-
         best = self.best
         lines = [f"geosleuth report: {self.image}",
                  f"Best guess  {_fmt_latlon(best.lat, best.lon)}  {best.place}  (p = {best.probability:.1%})"]
@@ -181,10 +181,7 @@ def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1) ->
 
 def credible_region(grid: "CellGrid", posterior: np.ndarray, mass: float) -> Region:
     """Highest-posterior-density region: cells by probability per km² until `mass` is reached."""
-    density = posterior / np.maximum(grid.area_km2, 1e-9)
-    order = np.argsort(-density, kind="stable")
-    n = int(np.searchsorted(np.cumsum(posterior[order]), mass * posterior.sum()) + 1)
-    chosen = order[:min(n, len(order))]
+    chosen = credible_cells(posterior, grid.area_km2, mass)
     return Region(mass=mass, cells=tuple(grid.tokens[chosen].tolist()), area_km2=float(grid.area_km2[chosen].sum()))
 
 
@@ -196,16 +193,15 @@ def refine(grid: "CellGrid", cand: Candidate, cell: int, points: Sequence[GeoPoi
               if c == cell or haversine_km(p.lat, p.lon, grid.lat[cell], grid.lon[cell]) <= reach + 3 * p.sigma_km]
     if not inside:
         return cand
-    from geosleuth.gazetteer import reverse_lookup
-
     best = min(inside, key=lambda p: p.sigma_km)
     return replace(cand, lat=best.lat, lon=best.lon, place=reverse_lookup([best.lat], [best.lon])[0].label)
 
 
-def build_prediction(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
-                     image_size: tuple[int, int], top_k: int, mass: float, timings: Mapping[str, float],
-                     points: Sequence[GeoPoint] = ()) -> Prediction:
-    """Turn a fused posterior into a `Prediction`, filling each cue's contribution."""
+def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
+                      image_size: tuple[int, int], top_k: int, mass: float, points: Sequence[GeoPoint] = (),
+                      warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """What a fused posterior says, as the fields of a `Prediction` (all but its timings): top-k,
+    countries, credible region, and each cue's report with its contribution filled in."""
     post = fusion.posterior
     k = min(top_k, len(post))
     top = np.argpartition(-post, k - 1)[:k]
@@ -239,7 +235,6 @@ def build_prediction(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str
             moved_km=float(haversine_km(grid.lat[top[0]], grid.lon[top[0]], grid.lat[top_wo], grid.lon[top_wo])),
         )
     post.flags.writeable = False
-    warnings = tuple(f"{name}: {e.summary}" for name, rep in filled.items() for e in rep.evidence if e.kind == "warning")
-    return Prediction(image=image, top_k=candidates, countries=countries, region=credible_region(grid, post, mass),
-                      cues=filled, timings=timings, image_size=image_size, warnings=warnings, grid=grid,
-                      posterior=post)
+    seen = tuple(f"{name}: {e.summary}" for name, rep in filled.items() for e in rep.evidence if e.kind == "warning")
+    return dict(image=image, top_k=candidates, countries=countries, region=credible_region(grid, post, mass),
+                cues=filled, image_size=image_size, warnings=seen + tuple(warnings), grid=grid, posterior=post)

@@ -76,3 +76,72 @@ def render_sign():
 def font():
     """Factory: path of the first installed font among the names given, or None."""
     return find_font
+
+
+# ---- fake and real engines for the cues ----------------------------------------------------------
+class FakeReader:
+    """An OCR reader that 'reads' given lines on every image and counts its calls; `shapes` are
+    the images it was asked to read (the full photo, or crops)."""
+
+    def __init__(self, lines=(), confidence=0.9, box=(0.0, 0.0, 100.0, 20.0)):
+        self.lines, self.confidence, self.box = list(lines), confidence, tuple(box)
+        self.shapes: list[tuple[int, ...]] = []
+
+    @property
+    def calls(self) -> int:
+        return len(self.shapes)
+
+    def available(self):
+        return True, "fake"
+
+    def read(self, image, min_confidence=None):
+        from geosleuth.cues.engines.ocr import TextRead
+
+        self.shapes.append(tuple(image.shape))
+        return [TextRead(t, self.confidence, self.box, "fake") for t in self.lines]
+
+
+class FakeDetector:
+    """An object detector that 'finds' given detections on every image and counts its calls."""
+
+    def __init__(self, detections=(), imgsz=640, conf=0.25, allow_download=False):
+        self.detections, self.imgsz, self.conf, self.allow_download = list(detections), imgsz, conf, allow_download
+        self.calls = 0
+
+    def available(self):
+        return True, "fake detector"
+
+    def detect(self, image):
+        self.calls += 1
+        return list(self.detections)
+
+
+@pytest.fixture(scope="session")
+def fake_reader():
+    """Factory: FakeReader(lines, confidence=0.9, box=...)."""
+    return FakeReader
+
+
+@pytest.fixture(scope="session")
+def fake_detector():
+    """Factory: FakeDetector(detections, imgsz=640, conf=0.25, allow_download=False)."""
+    return FakeDetector
+
+
+@pytest.fixture(scope="session")
+def ocr_engine():
+    """The OCR engine of the default config (EasyOCR); tests needing real OCR skip without it."""
+    from geosleuth.config import load_config
+    from geosleuth.cues.engines.ocr import OcrEngine
+
+    engine = OcrEngine.from_settings(**load_config()["ocr"])
+    ok, note = engine.available()
+    if not ok:
+        pytest.skip(note)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def ocr_reader(ocr_engine):
+    """The default config's reader of crops (plates, signs): its first available OCR reader."""
+    return ocr_engine.first_available()

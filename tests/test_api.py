@@ -12,12 +12,20 @@ from geosleuth import CueOutput, Evidence, Geolocator, ImageError
 from geosleuth.cues import BaseCue
 
 
-class CountryCue(BaseCue):
+class ToyCue(BaseCue):
+    """A cue of these tests: the weight and floor a plugin cue gets by default."""
+
+    def __init__(self, *, weight: float = 1.0, floor: float = 1e-3):
+        super().__init__(weight=weight, floor=floor)
+
+
+class CountryCue(ToyCue):
     """A test cue that believes the photo is in one country (what a text cue might say)."""
 
     name = "country"
 
     def __init__(self, country: str):
+        super().__init__()
         self.country = country
 
     def observe(self, photo, grid):
@@ -26,11 +34,11 @@ class CountryCue(BaseCue):
         return CueOutput(np.log(np.maximum(grid.cells_from_countries(values), 1e-12)), (ev,))
 
 
-class PointCue(BaseCue):
+class PointCue(ToyCue):
     name = "point"
-    default_floor = 1e-9  # as sharp as a GPS fix
 
     def __init__(self, lat: float, lon: float):
+        super().__init__(floor=1e-9)  # as sharp as a GPS fix
         self.lat, self.lon = lat, lon
 
     def observe(self, photo, grid):
@@ -39,21 +47,21 @@ class PointCue(BaseCue):
         return CueOutput(ll)
 
 
-class BrokenCue(BaseCue):
+class BrokenCue(ToyCue):
     name = "broken"
 
     def observe(self, photo, grid):
         raise RuntimeError("model exploded")
 
 
-class WrongShapeCue(BaseCue):
+class WrongShapeCue(ToyCue):
     name = "wrongshape"
 
     def observe(self, photo, grid):
         return CueOutput(np.zeros(3))
 
 
-class QuietCue(BaseCue):
+class QuietCue(ToyCue):
     name = "quiet"
 
     def observe(self, photo, grid):
@@ -162,3 +170,49 @@ def test_prediction_is_immutable(prior_only):
     with pytest.raises(TypeError):
         pred.timings["total"] = 0.0
     assert pred.timings["total"] >= pred.timings["fusion"] > 0
+
+
+def test_observations_fuse_through_the_pipeline():
+    """Geolocator.observe gives one Observation per cue (status, weight and floor of its cue);
+    pipeline.predict fuses them as locate does."""
+    import time
+
+    from geosleuth.pipeline import Observation, predict
+
+    cues = [CountryCue("JP"), QuietCue(), BrokenCue(), PointCue(35.68, 139.69)]
+    geo = Geolocator(config="prior-only", cues=cues)
+    photo = geo.open(geosleuth.example_image())
+    said = geo.observe(photo)
+    assert all(isinstance(o, Observation) for o in said)
+    assert [(o.name, o.status) for o in said] == [("country", "ok"), ("quiet", "abstained"), ("broken", "failed"),
+                                                  ("point", "ok")]
+    assert all(o.cue is c and (o.weight, o.floor) == (c.weight, c.floor) and o.seconds >= 0
+               for o, c in zip(said, cues))
+    assert [o.spoke for o in said] == [True, False, False, True] and said[3].floor == 1e-9
+    pred = predict(geo.grid, geo.log_prior(), said, image=photo.id, image_size=photo.original_size, top_k=3,
+                   mass=0.9, timings={}, started=time.perf_counter())
+    located = geo.locate(photo)
+    assert np.allclose(pred.posterior, located.posterior) and len(pred.top_k) == 3
+    assert pred.cues.keys() == located.cues.keys() and pred.best.country == "JP"
+
+
+def test_zero_weight_cue_is_reported_but_not_fused(prior_only):
+    silent = CountryCue("JP")
+    silent.weight = 0.0
+    geo = Geolocator(config="prior-only", cues=[silent])
+    [said] = geo.observe(geo.open(geosleuth.example_image()))
+    assert said.status == "ok" and not said.spoke
+    pred = geo.locate(geosleuth.example_image())
+    assert np.allclose(pred.posterior, prior_only.locate(geosleuth.example_image()).posterior)
+    assert pred.cues["country"].status == "ok" and pred.cues["country"].weight == 0.0
+
+
+def test_cues_must_follow_the_protocol_and_images_the_limits():
+    with pytest.raises(geosleuth.ConfigError, match="is not a cue"):
+        Geolocator(cues=[object()])
+    geo = Geolocator.from_config("prior-only", image={"max_side": 256})
+    photo = geo.open(geosleuth.example_image())
+    assert max(photo.image.size) == 256 and photo.original_size == (1280, 854)
+    assert geo.open(photo) is photo
+    with pytest.raises(ImageError, match="max_pixels"):
+        Geolocator.from_config("prior-only", image={"max_pixels": 1000}).open(geosleuth.example_image())

@@ -80,7 +80,7 @@ def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys):
     """GPS fixes that are right for most photos: the EXIF cue keeps a weight, and the written
     config is a valid override config."""
     from geosleuth import Geolocator
-    from geosleuth.cli import main
+    from geosleuth.app.cli import main
 
     rng = np.random.default_rng(3)
     rows = []

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import geosleuth
-from geosleuth.cli import main
+from geosleuth.app.cli import CSV_COLUMNS, csv_rows, main
+
+APP = Path(__file__).resolve().parents[1] / "geosleuth" / "app"
 
 
 def run(capsys, *argv):
@@ -82,6 +86,64 @@ def test_config_show_and_cues(capsys):
     assert code == 0 and "top_k: 9" in out
     code, out, _ = run(capsys, "cues")
     assert code == 0 and out.strip()
+
+
+def test_cues_lists_cues_and_shared_engines(capsys, tmp_path):
+    code, out, _ = run(capsys, "cues", "--set", "ocr.backends=[]", "--set", f"detector.weights={tmp_path / 'no.pt'}")
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+    assert code == 0 and set(geosleuth.list_cues()) | {"ocr", "detector", "features"} <= set(lines)
+    assert lines["exif"][:2] == ["available", "on"] and lines["detect"][1] == "off"
+    assert lines["text"][:2] == ["unavailable", "on"]  # its OCR engine has no reader
+    assert lines["ocr"][0] == "missing" and " ".join(lines["ocr"][1:]) == "no OCR reader configured (used by detect, text)"
+    assert lines["detector"][0] == "missing" and any("no.pt" in word for word in lines["detector"])
+    assert lines["features"][0] in ("present", "missing") and lines["features"][-2:] == ["scene,", "visual)"]
+    code, _, err = run(capsys, "cues", "--set", "ocr.canvas_size=1")
+    assert code == 2 and "ocr.canvas_size must be in" in err
+
+
+def test_csv_rows_helper(tmp_path):
+    with csv_rows(None) as write:
+        assert write is None
+    pred = geosleuth.Geolocator.from_config("prior-only").locate(geosleuth.example_image())
+    with csv_rows(tmp_path / "out.csv") as write:
+        write("a.jpg", pred)
+        write("b.jpg", None)
+    b = pred.best
+    assert list(csv.reader((tmp_path / "out.csv").open())) == [
+        list(CSV_COLUMNS), ["a.jpg", f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}"],
+        ["b.jpg", "", "", "", ""]]
+
+
+def test_album_csv_is_one_row(capsys, tmp_path):
+    folder = tmp_path / "trip"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copy(geosleuth.example_image(), folder / name)
+    out_csv = tmp_path / "album.csv"
+    code, out, _ = run(capsys, "locate", "--album", str(folder), "--config", "prior-only", "--csv", str(out_csv))
+    rows = list(csv.reader(out_csv.open()))
+    assert code == 0 and out == "" and rows[0] == list(CSV_COLUMNS)
+    assert len(rows) == 2 and rows[1][0].startswith("trip") and float(rows[1][4]) > 0
+
+
+def test_training_module_loads_only_to_train(capsys):
+    script = ("import sys; from geosleuth.app.cli import main; main(['config', 'show']); main(['cells', 'info']); "
+              "print(sorted(m for m in sys.modules if m.startswith('geosleuth.cues.training.')))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-1] == "[]"  # neither classifier nor detector
+    with pytest.raises(SystemExit) as exc:
+        main(["train-classifier", "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and "--tau-km" in out and "--holdout" in out and "(default 0.2)" in out
+
+
+def test_front_ends_import_only_public_library_names():
+    private = [f"{path.name}: {node.module}.{alias.name}" for path in APP.glob("*.py")
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("geosleuth")
+               and not node.module.startswith("geosleuth.app") for alias in node.names
+               if alias.name.startswith("_") and not alias.name.endswith("__")]
+    assert private == []
 
 
 def test_cells_build_and_info(capsys, tmp_path):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from geosleuth import Geolocator
-from geosleuth.cues.detect import DetectCue
-from geosleuth.cues.detector import YoloDetector, detect_objects, get_detector
+from geosleuth.cues import create_cue
+from geosleuth.cues.engines.detector import Detection, YoloDetector, detect_objects
+from geosleuth.cues.engines.ocr import OcrEngine
 from geosleuth.photo import Photo
 
 
@@ -25,10 +26,12 @@ def test_missing_weights_abstain_with_a_note(grid, tmp_path):
     detector = YoloDetector(str(tmp_path / "none.pt"))
     ok, note = detector.available()
     assert not ok and ("not found" in note or "not installed" in note)
-    cue = DetectCue(weights=str(tmp_path / "none.pt"))
+    geo = Geolocator.from_config("prior-only", cues={"detect": True}, detector={"weights": str(tmp_path / "none.pt")})
+    [cue] = geo.cues
+    assert cue.name == "detect" and cue.detector is geo.engines.detector
     out = cue.observe(Photo.open(np.zeros((64, 64, 3), np.uint8)), grid)
     assert out.abstained and ("no licence plate" in out.note or "cannot read plates" in out.note)
-    assert "none.pt" in out.note or not cue._ocr().available()[0]
+    assert "none.pt" in out.note or not cue.ocr.available()[0]
 
 
 def test_official_name_is_not_downloaded_offline():
@@ -41,7 +44,7 @@ def test_official_name_is_not_downloaded_offline():
 
 def test_yolo_finds_cars_once_per_photo(shared, yolo_weights):
     photo = Photo.open(shared / "data" / "plates" / "images" / "br_JOG9221.jpg")
-    detector = get_detector(yolo_weights)
+    detector = YoloDetector(yolo_weights)
     first = detect_objects(photo, detector)
     assert any(d.label == "car" and d.confidence > 0.5 for d in first)
     assert detect_objects(photo, detector) is first  # memoised on the photo
@@ -49,10 +52,8 @@ def test_yolo_finds_cars_once_per_photo(shared, yolo_weights):
     assert all(0 <= d.box[0] < d.box[2] <= w + 1 and 0 <= d.box[1] < d.box[3] <= h + 1 for d in first)
 
 
-def test_plate_on_a_real_car(shared, yolo_weights, grid):
-    cue = DetectCue(weights=yolo_weights)
-    if not cue._ocr().available()[0]:
-        pytest.skip("EasyOCR not available")
+def test_plate_on_a_real_car(shared, yolo_weights, ocr_engine, grid):
+    cue = create_cue("detect", ocr=ocr_engine, detector=YoloDetector(yolo_weights))
     photo = Photo.open(shared / "data" / "plates" / "images" / "br_JOG9221.jpg")
     out = cue.observe(photo, grid)
     plates = [e for e in out.evidence if e.kind == "plate"]
@@ -63,12 +64,60 @@ def test_plate_on_a_real_car(shared, yolo_weights, grid):
     assert pred.cues["detect"].status == "ok" and pred.countries["BR"] > prior.countries["BR"]
 
 
+# ---- the shared OCR: one read of each photo, whatever the cues' settings ------------------------
+SETTINGS = [
+    ({}, {}),
+    ({"reread_small": False}, {"reread_plates": False, "reread_signs": False}),
+    ({"reread_small": True, "fuzzy": False, "max_places": 1}, {"reread_plates": True, "reread_signs": True}),
+]
+
+
+@pytest.mark.parametrize("text_settings,detect_settings", SETTINGS)
+@pytest.mark.parametrize("order", ["text first", "detect first"])
+def test_text_and_detect_read_each_photo_once(fake_reader, fake_detector, text_settings, detect_settings, order):
+    """With the text and detect cues both on, the OCR engine reads each photo's full image once:
+    crops (small lines, plates, vehicles, signs) are read again, never the whole photo."""
+    reader = fake_reader(["AB-123-CD", "Rue de Rivoli", "75001 Paris"], box=(120.0, 300.0, 220.0, 320.0))
+    detector = fake_detector([Detection("car", 0.9, (60.0, 200.0, 400.0, 420.0)),
+                              Detection("stop sign", 0.8, (450.0, 40.0, 560.0, 150.0))])
+    engine = OcrEngine([reader])
+    cues = [create_cue("text", ocr=engine, **text_settings),
+            create_cue("detect", ocr=engine, detector=detector, **detect_settings)]
+    geo = Geolocator(config="prior-only", cues=cues if order == "text first" else cues[::-1])
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (480, 640, 3), np.uint8), rng.integers(0, 255, (480, 640, 3), np.uint8)]
+    for k, image in enumerate(images, 1):
+        pred = geo.locate(image)
+        assert pred.cues["text"].status == "ok" and pred.cues["detect"].status in ("ok", "abstained")
+        full = [shape for shape in reader.shapes if shape == (480, 640, 3)]
+        assert len(full) == k, reader.shapes  # once per photo
+        assert detector.calls == k
+    rereads = reader.calls - len(images)
+    if text_settings.get("reread_small", True) or detect_settings.get("reread_signs", True):
+        assert rereads > 0  # crops were read: what is counted above is the full image alone
+
+
+def test_engine_read_counts_per_photo_not_per_cue(fake_reader, fake_detector, grid):
+    """Cues observing one photo one after the other share the reads; another photo is read anew."""
+    reader = fake_reader(["Hauptstraße 12"])
+    engine = OcrEngine([reader])
+    detect = create_cue("detect", ocr=engine, detector=fake_detector([]), reread_signs=False,
+                        reread_plates=False)
+    text = create_cue("text", ocr=engine, reread_small=False)
+    photo = Photo.open(np.zeros((64, 96, 3), np.uint8))
+    for cue in (detect, text, detect, text):
+        cue.observe(photo, grid)
+    assert reader.calls == 1
+    text.observe(Photo.open(np.zeros((64, 96, 3), np.uint8)), grid)
+    assert reader.calls == 2
+
+
 def test_train_detector_smoke(tmp_path):
     """One epoch on a few synthetic plate images, on CPU, through the CLI."""
     pytest.importorskip("ultralytics")
     from PIL import Image, ImageDraw
 
-    from geosleuth.cli import main
+    from geosleuth.app.cli import main
 
     for split in ("train", "val"):
         (tmp_path / "images" / split).mkdir(parents=True)

@@ -12,8 +12,7 @@ from PIL import Image
 from PIL.TiffImagePlugin import IFDRational as R
 
 from geosleuth import CueOutput, Geolocator
-from geosleuth.cues import BaseCue
-from geosleuth.cues.exif import ExifCue
+from geosleuth.cues import BaseCue, create_cue
 from geosleuth.geo import haversine_km
 from geosleuth.metadata import parse_coordinate, parse_offset, read_metadata
 from geosleuth.photo import Photo
@@ -140,20 +139,14 @@ def test_camera_time_and_software():
     assert md.taken == dt.datetime(2023, 3, 26, 1, 30) and md.utc_offset == dt.timedelta(hours=1)
 
 
-def test_broken_exif_block_is_reported_not_raised():
+def test_broken_exif_block_is_reported_not_raised(grid):
     good = exif_image()
     app1 = b"Exif\x00\x00" + b"MM\x00\x2a\xff\xff\xff\xf0" + b"\x00" * 40  # IFD offset points past the end
     broken = good[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + good[2:]
     photo = Photo.open(broken)
-    out = ExifCue().observe(photo, _grid())
+    out = create_cue("exif").observe(photo, grid)
     assert out.abstained and out.note == "EXIF unreadable"
     assert any("EXIF unreadable" in e.summary for e in out.evidence)
-
-
-def _grid():
-    from geosleuth.fusion.grid import CellGrid
-
-    return CellGrid.default()
 
 
 # ---- time zones --------------------------------------------------------------------------
@@ -179,9 +172,9 @@ def test_offset_match_follows_dst(grid, offset, when, place, fits):
 
 def test_time_zone_likelihood_without_gps(grid):
     data = exif_image(exif_ifd={0x9003: "2024:01:15 12:00:00", 0x9011: "+09:00"})
-    out = ExifCue().observe(Photo.open(data), grid)
+    out = create_cue("exif").observe(Photo.open(data), grid)
     assert not out.abstained and out.evidence[0].kind == "time_zone" and "Asia/Tokyo" in out.evidence[0].summary
-    pred = Geolocator(cues=[ExifCue()]).locate(data)
+    pred = Geolocator(cues=[create_cue("exif")]).locate(data)
     prior = Geolocator.from_config("prior-only").locate(data)
     assert next(iter(pred.countries)) == "JP" and pred.countries["JP"] > 10 * prior.countries["JP"]
     assert 0.01 < pred.countries["US"] < prior.countries["US"] / 2  # soft: camera clocks travel
@@ -189,7 +182,7 @@ def test_time_zone_likelihood_without_gps(grid):
 
 def test_gps_and_a_contradicting_offset_warn(grid):
     data = exif_image(gps=sydney_gps(), exif_ifd={0x9003: "2024:01:15 12:00:00", 0x9011: "-05:00"})
-    pred = Geolocator(cues=[ExifCue()]).locate(data)
+    pred = Geolocator(cues=[create_cue("exif")]).locate(data)
     assert any("does not match the GPS position" in w for w in pred.warnings)
 
 
@@ -207,23 +200,26 @@ class RussianText(BaseCue):
 
     name = "text"
 
+    def __init__(self):
+        super().__init__(weight=1.0, floor=1e-3)
+
     def observe(self, photo, grid):
         values = np.array([1.0 if c in ("RU", "BY", "UA") else 0.0 for c in grid.countries])
         return CueOutput(np.log(np.maximum(grid.cells_from_countries(values), 1e-9)))
 
 
 def test_spoofed_gps_is_flagged_with_the_disagreeing_cue():
-    pred = Geolocator(cues=[ExifCue(), RussianText()]).locate(exif_image(gps=sydney_gps()))
+    pred = Geolocator(cues=[create_cue("exif"), RussianText()]).locate(exif_image(gps=sydney_gps()))
     assert any("disagrees with text" in w and "spoofed" in w for w in pred.warnings)
     assert pred.cues["text"].status == "ok"  # the other cue still reports
     d = json.loads(pred.to_json())
     assert d["warnings"] and "text" in d["cue_reports"]
-    calm = Geolocator(cues=[ExifCue()]).locate(exif_image(gps=sydney_gps()))
+    calm = Geolocator(cues=[create_cue("exif")]).locate(exif_image(gps=sydney_gps()))
     assert calm.warnings == ()
 
 
 def test_no_metadata_abstains(grid):
-    out = ExifCue().observe(Photo.open(np.zeros((8, 8, 3), np.uint8)), grid)
+    out = create_cue("exif").observe(Photo.open(np.zeros((8, 8, 3), np.uint8)), grid)
     assert out.abstained and out.note == "no EXIF metadata"
 
 
@@ -236,7 +232,7 @@ def test_disabled_parts_and_config():
 
 # ---- the shared real samples ----------------------------------------------------------------
 def test_shared_gps_samples_top1_within_1km(shared, capsys):
-    from geosleuth.cli import main
+    from geosleuth.app.cli import main
 
     for path in sorted((shared / "data" / "exif-samples").glob("*.jpg")):
         md = Photo.open(path).metadata
@@ -253,7 +249,7 @@ def test_shared_invalid_samples_neither_hang_nor_crash(shared, grid):
 
     for path in sorted((shared / "data" / "exif-samples" / "invalid").glob("*.jpg")):
         start = time.perf_counter()
-        out = ExifCue().observe(Photo.open(path), grid)
+        out = create_cue("exif").observe(Photo.open(path), grid)
         assert time.perf_counter() - start < 10, f"{path.name} took too long"  # a hang guard, not a benchmark
         assert isinstance(out, CueOutput) and out.abstained
         assert any(e.kind == "warning" and "Fireworks" in e.summary for e in out.evidence), path.name

@@ -11,7 +11,7 @@ from PIL import Image
 import geosleuth
 from geosleuth.album import locate_album
 from geosleuth.api import Geolocator
-from geosleuth.cli import main
+from geosleuth.app.cli import main
 from geosleuth.errors import ConfigError, GeosleuthError
 from geosleuth.fusion.combine import log_normalise
 from geosleuth.geo import haversine_km

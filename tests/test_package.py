@@ -18,6 +18,22 @@ def test_public_api_resolves():
     assert issubclass(geosleuth.WeightsNotFoundError, FileNotFoundError)
 
 
+def test_public_api_is_fixed():
+    """Adding or removing a public name is a decision: change this list with it."""
+    import geosleuth.cues
+    import geosleuth.gazetteer
+
+    assert geosleuth.__all__ == [
+        "AlbumResult", "BatchItem", "Candidate", "CellGrid", "ConfigError", "Cue", "CueOutput", "CueReport",
+        "Evidence", "GeoPoint", "Geolocator", "GeosleuthError", "Hint", "ImageError", "MissingDependencyError",
+        "Observation", "Photo", "Prediction", "WeightsNotFoundError", "create_cue", "example_image", "list_cues",
+        "load_config", "locate", "locate_album", "register_cue", "__version__"]
+    assert geosleuth.cues.__all__ == ["BaseCue", "Cue", "CueOutput", "Evidence", "GeoPoint", "create_cue",
+                                      "list_cues", "register_cue"]
+    assert geosleuth.gazetteer.__all__ == ["Place", "country_name", "reverse_lookup"]
+    assert sorted(dir(geosleuth)) == sorted(geosleuth.__all__)
+
+
 def test_import_is_light_and_namespaced(tmp_path):
     code = ("import sys, geosleuth; heavy = [m for m in ('PIL', 'torch', 'yaml', 'reverse_geocoder', 's2sphere') "
             "if m in sys.modules]; print(heavy)\n"

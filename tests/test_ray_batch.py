@@ -22,8 +22,8 @@ def local_ray():
 
 
 def test_locate_dataset_matches_locate_many(local_ray, tmp_path):
-    from geosleuth.api import Geolocator
-    from geosleuth.ray_batch import locate_dataset
+    from geosleuth import Geolocator
+    from geosleuth.app.ray_batch import locate_dataset
 
     good = tmp_path / "a.jpg"
     shutil.copy(geosleuth.example_image(), good)
@@ -36,14 +36,14 @@ def test_locate_dataset_matches_locate_many(local_ray, tmp_path):
     assert not rows[str(bad)]["ok"] and "not a recognised image" in rows[str(bad)]["error"]
     assert not rows[str(tmp_path / "missing.jpg")]["ok"]
     row = rows[str(good)]
-    expected = Geolocator.from_config("prior-only").locate(str(good), hints=[geosleuth.hints.Hint.parse("country=FR")])
+    expected = Geolocator.from_config("prior-only").locate(str(good), hints=[geosleuth.Hint.parse("country=FR")])
     assert row["ok"] and row["country"] == "FR" and row["lat"] == pytest.approx(expected.best.lat)
     assert json.loads(row["prediction"])["cues"] == {"hint:country=FR": "ok"}
 
 
 def test_bad_config_fails_on_the_driver():
+    from geosleuth.app.ray_batch import locate_dataset
     from geosleuth.errors import ConfigError
-    from geosleuth.ray_batch import locate_dataset
 
     with pytest.raises(ConfigError, match="unknown config key"):
         locate_dataset(["a.jpg"], config="prior-only", sets=["output.topk=3"])

@@ -12,10 +12,10 @@ from PIL import Image
 
 import geosleuth
 from geosleuth.api import Geolocator
-from geosleuth.cli import main
+from geosleuth.app.cli import main
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
+from geosleuth.app.report import annotate_photo, render_map, render_report, zoom_extent
 from geosleuth.photo import Photo
-from geosleuth.report import annotate_photo, render_map, render_report, zoom_extent
 
 
 class SignCue(BaseCue):
@@ -31,7 +31,7 @@ class SignCue(BaseCue):
 
 @pytest.fixture(scope="module")
 def located():
-    geo = Geolocator(cues=[SignCue()], config={"cues": {"exif": False, "text": False, "detect": False,
+    geo = Geolocator(cues=[SignCue(weight=1.0, floor=1e-3)], config={"cues": {"exif": False, "text": False, "detect": False,
                                                          "visual": False, "scene": False}})
     photo = Photo.open(geosleuth.example_image())
     return photo, geo.locate(photo)

@@ -20,7 +20,7 @@ pytest.importorskip("multipart")
 uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from geosleuth.server import create_app  # noqa: E402
+from geosleuth.app.server import create_app  # noqa: E402
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
 LIMIT = 400_000
@@ -49,6 +49,11 @@ def test_api_locate_multipart_with_hint(client, photo):
     assert d["image"] == "passwd.jpg"  # a display label only, never a path
     assert d["cues"] == {"exif": "ok", "hint:country=FR": "ok"} and d["top_k"][0]["country"] == "FR"
     assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_healthz_lists_the_cues(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"ok": True, "cues": ["exif"]}
 
 
 def test_api_locate_raw_body(client, photo):

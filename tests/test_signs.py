@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geosleuth.cues.detect import DetectCue
-from geosleuth.cues.detector import Detection, get_detector
-from geosleuth.cues.signs import is_sign, new_text, read_signs
+from geosleuth.cues import create_cue
+from geosleuth.cues.clues.signs import is_sign, new_text, read_signs
+from geosleuth.cues.engines.detector import Detection, YoloDetector
 from geosleuth.photo import Photo
 
 
@@ -30,12 +30,9 @@ def far_sign(font_path):
 
 
 @pytest.fixture(scope="module")
-def ocr():
-    backend = DetectCue()._ocr()
-    ok, note = backend.available()
-    if not ok:
-        pytest.skip(note)
-    return backend
+def ocr(ocr_reader):
+    """The reader the detect cue reads crops with (the default config's first OCR reader)."""
+    return ocr_reader
 
 
 def test_sign_boxes_read_closer(ocr, font):
@@ -52,20 +49,23 @@ def test_sign_boxes_read_closer(ocr, font):
     assert new_text(signs, signs[0].reads) == []  # text the first pass already read is not counted again
 
 
-def test_sign_detector_feeds_text_clues(ocr, font, grid, tmp_path):
-    """A configured sign detector's boxes (injected through the photo's detection memo, as a
-    model run would fill it) come out as 'signs' evidence and text clues of the detect cue."""
-    pytest.importorskip("ultralytics")
+@pytest.mark.parametrize("found_by", ["objects", "sign detector"])
+def test_sign_detector_feeds_text_clues(ocr_engine, fake_detector, font, grid, found_by):
+    """Sign-like boxes, from the object detector or from a dedicated sign detector (fakes
+    standing in for the models), come out as 'signs' evidence and text clues of the detect cue."""
     path = font("DejaVuSans-Bold.ttf")
     if path is None:
         pytest.skip("no TrueType font")
     image, box = far_sign(path)
     photo = Photo.open(image)
-    weights = tmp_path / "signs.pt"
-    weights.write_bytes(b"")  # only its name is used: the detections below stand in for the model's
-    cue = DetectCue(weights=str(tmp_path / "none.pt"), sign_weights=str(weights))
-    detector = get_detector(str(weights), cue.imgsz, cue.conf)
-    photo.memo(f"detect:{detector.key}", lambda: (Detection("storefront", 0.7, box),))
+    sign = Detection("storefront", 0.7, box)
+    objects = fake_detector([sign] if found_by == "objects" else [Detection("car", 0.9, (0, 600, 400, 900))])
+    cue = create_cue("detect", ocr=ocr_engine, detector=objects,
+                     sign_weights="signs.pt" if found_by == "sign detector" else None)
+    if found_by == "sign detector":
+        assert isinstance(cue.sign_detector, YoloDetector) and cue.sign_detector.weights == "signs.pt"
+        assert (cue.sign_detector.imgsz, cue.sign_detector.conf) == (objects.imgsz, objects.conf)
+        cue.sign_detector = fake_detector([sign])  # stands in for the model at signs.pt
     out = cue.observe(photo, grid)
     signs = [e for e in out.evidence if e.kind == "signs"]
     assert signs and signs[0].details["regions"][0]["label"] == "storefront"
@@ -73,6 +73,22 @@ def test_sign_detector_feeds_text_clues(ocr, font, grid, tmp_path):
     assert not out.abstained and any(e.kind == "street_word" for e in out.evidence)  # 'rue': a text clue
 
 
-def test_no_sign_detector_no_sign_reads(ocr, grid):
-    out = DetectCue(weights="missing.pt").observe(Photo.open(np.full((64, 64, 3), 200, np.uint8)), grid)
+def test_no_sign_detector_no_sign_reads(ocr_engine, grid):
+    cue = create_cue("detect", ocr=ocr_engine, detector=YoloDetector("missing.pt"))
+    out = cue.observe(Photo.open(np.full((64, 64, 3), 200, np.uint8)), grid)
     assert out.abstained and not any(e.kind == "signs" for e in out.evidence)
+
+
+def test_sign_reads_follow_the_setting(fake_reader, fake_detector, grid):
+    """reread_signs: false reads no sign crop; true reads the sign-like boxes only."""
+    from geosleuth.cues.engines.ocr import OcrEngine
+
+    detections = [Detection("stop sign", 0.8, (10.0, 10.0, 60.0, 60.0)), Detection("car", 0.9, (0.0, 70.0, 30.0, 90.0))]
+    for reread, expected in ((False, 0), (True, 1)):
+        reader = fake_reader([])
+        cue = create_cue("detect", ocr=OcrEngine([reader]), detector=fake_detector(detections),
+                         reread_signs=reread, reread_plates=False)
+        out = cue.observe(Photo.open(np.full((100, 100, 3), 200, np.uint8)), grid)
+        crops = [shape for shape in reader.shapes if shape != (100, 100, 3)]
+        assert len(crops) == expected and out.abstained
+        assert any(e.kind == "signs" for e in out.evidence) == reread

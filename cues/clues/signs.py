@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from geosleuth.cues.detector import Detection
-from geosleuth.cues.ocr import OcrBackend, TextRead, read_region
+from geosleuth.cues.engines.detector import Detection
+from geosleuth.cues.engines.ocr import OcrBackend, TextRead, read_region
 
 if TYPE_CHECKING:
     from geosleuth.photo import Photo
@@ -48,7 +48,7 @@ def read_signs(photo: "Photo", ocr: OcrBackend, detections: Sequence[Detection],
             out.append(SignRead(d.label, d.box, read_region(ocr, image, (x0, y0, x1, y1), scale)))
         return tuple(out)
 
-    return photo.memo(f"signs:{ocr.key}:{hash(tuple(d.box for d in signs))}", compute)
+    return photo.memo((ocr, "signs", tuple(d.box for d in signs)), compute)
 
 
 def new_text(signs: Sequence[SignRead], seen: Sequence[TextRead]) -> list[TextRead]:

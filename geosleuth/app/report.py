@@ -1,7 +1,7 @@
 """A self-contained HTML report that works offline: the photo with its evidence boxes, static maps
 of the posterior, top-k places, countries, the credible region and the cue table.
 
-Maps are drawn with Pillow alone: land from `geosleuth.mapdata`, and the posterior rasterised
+Maps are drawn with Pillow alone: land from `geosleuth.app.mapdata`, and the posterior rasterised
 exactly by looking up the grid cell of every pixel, so cells with holes, the antimeridian and
 the poles need no special cases. Everything is embedded (base64 PNG/JPEG, inline CSS): no tile
 server, CDN or script.
@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from geosleuth.app.mapdata import ATTRIBUTION, rings
+from geosleuth.gazetteer import country_name
 from geosleuth.geo import EARTH_RADIUS_KM
 from geosleuth.photo import DEFAULT_MAX_SIDE, ImageInput, Photo
 
@@ -90,8 +92,6 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
 def _land(extent: Extent, width: int, height: int) -> np.ndarray:
     """Land outlines on the ocean, as pixels (read-only)."""
     from PIL import Image, ImageDraw
-
-    from geosleuth.mapdata import rings
 
     lon0, lon1, lat0, lat1 = extent
     sx, sy = width / (lon1 - lon0), height / (lat1 - lat0)
@@ -192,9 +192,6 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
     own prediction, whose evidence boxes are drawn on it: for one photo, `[(image, prediction)]`;
     for an album, every photo with its own prediction while `prediction` is the joint one.
     Open images with the same `max_side` the pipeline used (boxes are in working-image pixels)."""
-    from geosleuth.gazetteer import country_name
-    from geosleuth.mapdata import ATTRIBUTION
-
     e = html.escape
     d = prediction.to_dict()
     best = prediction.best

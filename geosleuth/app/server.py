@@ -10,18 +10,20 @@ refused past a byte limit (while streaming) and a pixel limit (before decoding),
 image content type and decode as one, and are dropped when the response is sent.
 """
 
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
 import html
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
+from geosleuth.api import Geolocator
+from geosleuth.app.report import render_report
 from geosleuth.errors import ConfigError, ImageError, MissingDependencyError
+from geosleuth.hints import Hint
+from geosleuth.photo import Photo
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-    from geosleuth.api import Geolocator
-    from geosleuth.hints import Hint
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff", "image/gif", "image/bmp",
                          "image/heic", "image/heif", "image/avif"})
@@ -50,7 +52,7 @@ def _require() -> None:
         raise MissingDependencyError(f"the web app needs {exc.name}: pip install 'geosleuth[serve]'") from None
 
 
-def create_app(geo: "Geolocator | None" = None, *, config: str = "default", sets: Sequence[str] = (),
+def create_app(geo: Geolocator | None = None, *, config: str = "default", sets: Sequence[str] = (),
                max_upload_bytes: int = DEFAULT_MAX_UPLOAD, max_pixels: int = DEFAULT_MAX_PIXELS,
                concurrency: int = 1) -> "FastAPI":
     """The ASGI app. One pipeline is shared; at most `concurrency` photos are located at once."""
@@ -58,8 +60,6 @@ def create_app(geo: "Geolocator | None" = None, *, config: str = "default", sets
     import anyio
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
-
-    from geosleuth.api import Geolocator
 
     geo = geo or Geolocator.from_config(config, sets=list(sets))
     limiter = anyio.CapacityLimiter(concurrency)
@@ -74,7 +74,6 @@ def create_app(geo: "Geolocator | None" = None, *, config: str = "default", sets
     async def run(request: Request) -> tuple[Any, Any, str]:
         data, fields, name = await _read_upload(request, max_upload_bytes)
         hints = _hints(fields)
-        from geosleuth.photo import Photo
 
         def work() -> tuple[Any, Any]:
             photo = Photo.open(data, max_pixels=max_pixels, max_side=geo.config["image"]["max_side"])
@@ -93,8 +92,6 @@ def create_app(geo: "Geolocator | None" = None, *, config: str = "default", sets
 
     @app.post("/report", response_class=HTMLResponse)
     async def report(request: Request) -> HTMLResponse:
-        from geosleuth.report import render_report
-
         try:
             photo, pred, _ = await run(request)
         except (UploadRejected, ImageError, ConfigError) as exc:
@@ -177,9 +174,7 @@ def _display_name(filename: str | None) -> str:
     return re.sub(r"[^\w.\- ]", "_", base)[:80] or "upload"
 
 
-def _hints(fields: dict[str, str]) -> list["Hint"]:
-    from geosleuth.hints import Hint
-
+def _hints(fields: dict[str, str]) -> list[Hint]:
     out = []
     for key in ("country", "exclude", "near"):
         value = fields.get(key, "").strip()

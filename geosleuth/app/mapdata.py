@@ -4,16 +4,18 @@
 OpenStreetMap, ODbL). The land zones together are the land (plus territorial waters, ~20 km
 off the coast), and their edges are mostly national borders, so they make a base map with no
 tile server, CDN or download. Reading them takes ~20 s, so the outlines are thinned once (points
-closer than `SNAP_DEG` merged) and cached in `GEOSLEUTH_CACHE_DIR` (default ~/.cache/geosleuth).
+closer than `SNAP_DEG` merged) and cached in `geosleuth.cache.cache_dir()`
+(`GEOSLEUTH_CACHE_DIR`, default ~/.cache/geosleuth).
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
+
+from geosleuth.cache import cache_dir
 
 SNAP_DEG = 0.01  # about 1 km: finer than a pixel of any map the report draws
 FORMAT = 1
@@ -21,17 +23,12 @@ ATTRIBUTION = ("Land outlines: timezone-boundary-builder time-zone polygons (Ope
                "as shipped by the timezonefinder-data package")
 
 
-def _cache_file(version: str) -> Path:
-    folder = os.environ.get("GEOSLEUTH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "geosleuth")
-    return Path(folder) / f"land-outlines-v{FORMAT}-tz-{version}.npz"
-
-
 @lru_cache(maxsize=1)
 def land_outlines() -> tuple[np.ndarray, np.ndarray]:
     """(points, starts): (N, 2) float32 lon/lat of every land ring, and each ring's start offset."""
     from importlib.metadata import version
 
-    path = _cache_file(version("timezonefinder-data"))
+    path = cache_dir() / f"land-outlines-v{FORMAT}-tz-{version('timezonefinder-data')}.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:

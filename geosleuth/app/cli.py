@@ -1,7 +1,9 @@
-"""Command line: `geosleuth locate | serve | cues | config show | train-detector | train-classifier |
-gallery build | cells build | cells info`.
+"""Command line: `geosleuth locate | serve | cues | config show | calibrate | train-detector |
+train-classifier | gallery build | cells build | cells info`.
 
 Exit codes: 0 success, 1 a failure (some image could not be located), 2 usage or config error.
+Each command imports the parts of the library it uses when it runs, so `--help` and the light
+commands start fast; the training modules load only for the commands that train.
 """
 
 from __future__ import annotations
@@ -9,19 +11,46 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import inspect
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from geosleuth import __version__
-from geosleuth.cues.visual_training import TrainSettings
+from geosleuth.cues.training import TrainSettings
 from geosleuth.errors import ConfigError, GeosleuthError
 
 if TYPE_CHECKING:
     from geosleuth.api import Geolocator
+    from geosleuth.results import Prediction
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+CSV_COLUMNS = ("IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY")
+
+
+@contextmanager
+def csv_rows(path: str | Path | None) -> Iterator[Callable[[str, "Prediction | None"], None] | None]:
+    """`write(image_id, prediction)` for one `CSV_COLUMNS` row per image into `path`, header first,
+    rows written as they come (blank fields for a failed image: prediction None); None when no CSV
+    was asked for."""
+    if not path:
+        yield None
+        return
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+
+        def write(image_id: str, prediction: "Prediction | None") -> None:
+            if prediction is None:
+                writer.writerow([image_id, "", "", "", ""])
+                return
+            b = prediction.best
+            writer.writerow([image_id, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}"])
+
+        yield write
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     def config_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--config", default="default", help="shipped config name or YAML path (default: default)")
         sp.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key, e.g. --set output.top_k=10 (repeatable)")
+                        help="override one config key, e.g. --set output.top_k=10 or "
+                             "--set 'ocr.backends=[easyocr,tesseract]' (repeatable)")
 
     loc = sub.add_parser("locate", help="locate images (no argument: the bundled example image)")
     loc.add_argument("images", nargs="*", metavar="IMG_OR_DIR")
@@ -40,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     out = loc.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the prediction as JSON (JSON lines for batches)")
     out.add_argument("--geojson", action="store_true", help="print a GeoJSON FeatureCollection per image")
-    loc.add_argument("--csv", metavar="OUT", help="write IMG_ID,LAT,LON,COUNTRY,PROBABILITY rows to OUT")
+    loc.add_argument("--csv", metavar="OUT", help=f"write {','.join(CSV_COLUMNS)} rows to OUT")
     loc.add_argument("--workers", type=int, help="parallel workers for batches")
     loc.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report (one image or --album)")
     loc.add_argument("--album", metavar="DIR", help="photos taken in one place: one joint answer for all of them")
@@ -57,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--max-upload-mb", type=float, default=20.0, help="largest accepted upload (default 20)")
     config_options(srv)
 
-    sub.add_parser("cues", help="list cues and whether their models are available")
+    cues = sub.add_parser("cues", help="list the cues and the shared models (ocr, detector, features), and whether "
+                                       "they can run here")
+    config_options(cues)
 
     cfg = sub.add_parser("config", help="configuration")
     cfg_sub = cfg.add_subparsers(dest="action", required=True)
@@ -138,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "cues":
-            return _cues()
+            return _cues(args)
         if args.command == "config":
             return _config_show(args)
         if args.command == "train-detector":
@@ -164,14 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _locate(args: argparse.Namespace) -> int:
     from geosleuth.api import Geolocator, example_image, expand_inputs
+    from geosleuth.hints import parse_hints
 
     sets = list(args.sets)
     if args.top_k is not None:
         sets.append(f"output.top_k={args.top_k}")
     if args.workers is not None:
         sets.append(f"batch.workers={args.workers}")
-    from geosleuth.hints import parse_hints
-
     hints = parse_hints(args.hint, args.exclude, args.near)
     if args.report and not args.album and len(args.images) > 1:  # before any model loads
         raise ConfigError("--report takes one image (or --album DIR for photos taken in one place)")
@@ -195,45 +226,33 @@ def _locate(args: argparse.Namespace) -> int:
 
     batch = len(files) > 1
     failures = 0
-    writer = None
-    csv_file = open(args.csv, "w", newline="", encoding="utf-8") if args.csv else None
-    try:
-        if csv_file is not None:
-            writer = csv.writer(csv_file)
-            writer.writerow(["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY"])
+    with csv_rows(args.csv) as write_csv:
         bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=True if len(files) < 10 else None)
         for item in geo.locate_many(files, hints=hints):
             bar.update(1)
+            if write_csv:
+                write_csv(Path(item.source).name, item.prediction)
             if not item.ok:
                 failures += 1
                 bar.clear()
                 print(f"geosleuth: failed: {item.error}", file=sys.stderr)
                 if args.json or args.geojson:
                     print(json.dumps({"image": item.source, "error": item.error}))
-                if writer:
-                    writer.writerow([Path(item.source).name, "", "", "", ""])
                 continue
             pred = item.prediction
             if args.report:
-                from geosleuth.report import write_report
+                from geosleuth.app.report import write_report
 
                 write_report(args.report, pred, [(item.source, pred)], max_side=geo.config["image"]["max_side"])
                 print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
-            if writer:
-                b = pred.best
-                writer.writerow([Path(item.source).name, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country,
-                                 f"{b.probability:.6f}"])
             if args.json:
                 print(pred.to_json(indent=None if batch else 2))
             elif args.geojson:
                 print(json.dumps(pred.to_geojson(), indent=None if batch else 2, ensure_ascii=False))
-            elif not writer:
+            elif not write_csv:
                 bar.clear()
                 print(pred.explain() + ("\n" if batch else ""))
         bar.close()
-    finally:
-        if csv_file is not None:
-            csv_file.close()
     if failures:
         print(f"geosleuth: {failures} of {len(files)} images failed", file=sys.stderr)
     return EXIT_FAILURE if failures else EXIT_OK
@@ -254,16 +273,14 @@ def _album(args: argparse.Namespace, geo: "Geolocator", hints: list) -> int:
         print(f"geosleuth: failed: {item.error}", file=sys.stderr)
     pred = result.prediction
     if args.report:
-        from geosleuth.report import write_report
+        from geosleuth.app.report import write_report
 
         photos = [(it.source, it.prediction) for it in result.photos if it.ok]
         write_report(args.report, pred, photos, max_side=geo.config["image"]["max_side"])
         print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
-    if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-            b = pred.best
-            csv.writer(fh).writerows([["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY"],
-                                      [pred.image, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}"]])
+    with csv_rows(args.csv) as write_csv:
+        if write_csv:
+            write_csv(pred.image, pred)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif args.geojson:
@@ -276,26 +293,45 @@ def _album(args: argparse.Namespace, geo: "Geolocator", hints: list) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from geosleuth.server import serve
+    from geosleuth.app.server import serve
 
     serve(host=args.host, port=args.port, config=args.config, sets=args.sets,
           max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
     return EXIT_OK
 
 
-def _cues() -> int:
+def _cues(args: argparse.Namespace) -> int:
+    """One line per cue (on or off in the config) and one per shared engine, each saying whether
+    it can run here and why not; built as `Geolocator` builds them, so the config's settings apply."""
+    from geosleuth.api import Geolocator
+    from geosleuth.cues.engines import Engines
     from geosleuth.cues.registry import create_cue, list_cues
 
-    names = list_cues()
-    if not names:
+    geo = Geolocator.from_config(args.config, sets=args.sets)
+    on = {cue.name: cue for cue in geo.cues}
+    sections = geo.config["cues"]
+    cues = [on[name] if name in on else  # an off cue is built the same way, to say whether it could run
+            create_cue(name, geo.engines, **{k: v for k, v in sections.get(name, {}).items() if k != "enabled"})
+            for name in list_cues()]
+    if not cues:
         print("no cues installed: the pipeline runs on the photo-density prior alone")
-    for name in names:
-        try:
-            ok, note = create_cue(name).available()
-        except Exception as exc:
-            ok, note = False, f"{type(exc).__name__}: {exc}"
-        print(f"{name:<10} {'available' if ok else 'unavailable':<12} {note}")
+    for cue in cues:
+        ok, note = _availability(cue)
+        print(f"{cue.name:<10} {'available' if ok else 'unavailable':<12} {'on' if cue.name in on else 'off':<4} {note}")
+    for name in Engines.names():
+        ok, note = _availability(getattr(geo.engines, name))
+        users = [cue.name for cue in cues if name in inspect.signature(type(cue)).parameters]
+        print(f"{name:<10} {'present' if ok else 'missing':<12} {'':<4} {note}"
+              + (f" (used by {', '.join(users)})" if users else ""))
     return EXIT_OK
+
+
+def _availability(thing: object) -> tuple[bool, str]:
+    """`thing.available()`, a failure in it reported as unavailable."""
+    try:
+        return thing.available()  # type: ignore[attr-defined]
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
 
 
 def _config_show(args: argparse.Namespace) -> int:
@@ -308,7 +344,7 @@ def _config_show(args: argparse.Namespace) -> int:
 
 
 def _train_detector(args: argparse.Namespace) -> int:
-    from geosleuth.cues.detector import train_detector
+    from geosleuth.cues.training.detector import train_detector
 
     best = train_detector(args.data, model=args.model, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                           device=args.device, out=args.out, name=args.name)
@@ -317,19 +353,17 @@ def _train_detector(args: argparse.Namespace) -> int:
 
 
 def _train_classifier(args: argparse.Namespace) -> int:
-    from geosleuth.cues.visual_training import train_classifier
+    from geosleuth.cues.engines.heads import CellHeads
+    from geosleuth.cues.training.classifier import train_classifier
     from geosleuth.fusion.grid import load_grid
 
     settings = TrainSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)})
     path = train_classifier(args.images, args.labels, args.out, load_grid(args.grid), args.backbone,
                             args.backbone_weights, args.image_size, settings, args.finetune_epochs,
                             progress=not args.no_progress)
-    from geosleuth.cues.heads import CellHeads
-
     weights = CellHeads.load(path).meta["backbone"]["weights"]
-    sets = [f"--set cues.{cue}.{key}={value}" for cue in ("visual", "scene")
-            for key, value in (("heads", path), ("backbone", args.backbone), ("backbone_weights", weights),
-                               ("image_size", args.image_size))]
+    sets = [f"--set features.{key}={value}" for key, value in (("heads", path), ("backbone", args.backbone),
+                                                                ("weights", weights), ("image_size", args.image_size))]
     print(f"trained heads: {path}\nuse them with " + " ".join(sets))
     return EXIT_OK
 
@@ -337,9 +371,9 @@ def _train_classifier(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from geosleuth.api import Geolocator
-    from geosleuth.evaluation import author_folds, read_labels
-    from geosleuth.fusion.calibration import Observations, collect, cross_validate, fit, settings_yaml
+    from geosleuth.api import Geolocator, collect
+    from geosleuth.fusion.calibration import Observations, cross_validate, fit, settings_yaml
+    from geosleuth.labels import author_folds, read_labels
 
     labels = read_labels(args.labels)
     geo = Geolocator.from_config(args.config, sets=args.sets)
@@ -377,7 +411,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _gallery_build(args: argparse.Namespace) -> int:
-    from geosleuth.cues.visual_training import build_gallery
+    from geosleuth.cues.training.classifier import build_gallery
 
     gallery = build_gallery(args.images_dir, args.labels_csv, args.out, args.backbone, args.backbone_weights,
                             args.image_size, progress=not args.no_progress)

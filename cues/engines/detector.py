@@ -1,0 +1,87 @@
+"""Object detection with Ultralytics YOLO (.pt / .onnx / .tflite weights), once per photo and model."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from geosleuth.cache import shared
+from geosleuth.errors import MissingDependencyError, WeightsNotFoundError
+
+if TYPE_CHECKING:
+    from geosleuth.photo import Photo
+
+Box = tuple[float, float, float, float]
+VEHICLES = frozenset({"car", "truck", "bus", "motorcycle"})
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    confidence: float
+    box: Box  # x0, y0, x1, y1 in working-image pixels
+
+
+class YoloDetector:
+    """A YOLO model from a weights path. Offline, the path must exist; with `allow_download`,
+    official names such as "yolov8n.pt" are fetched by Ultralytics itself on first use."""
+
+    def __init__(self, weights: str = "yolov8n.pt", imgsz: int = 640, conf: float = 0.25,
+                 allow_download: bool = False) -> None:
+        self.weights = weights
+        self.imgsz = imgsz
+        self.conf = conf
+        self.allow_download = allow_download
+
+    def available(self) -> tuple[bool, str]:
+        try:
+            import ultralytics  # noqa: F401
+        except ImportError:
+            return False, "Ultralytics is not installed (pip install -e '.[detect]')"
+        if Path(self.weights).expanduser().is_file():
+            if self.weights.endswith(".tflite"):
+                try:
+                    import ai_edge_litert  # noqa: F401
+                except ImportError:
+                    return False, "TFLite weights need the 'ai-edge-litert' package"
+            return True, f"YOLO weights {self.weights}"
+        if self.allow_download:
+            return True, f"YOLO weights {self.weights} (downloaded by Ultralytics on first use)"
+        return False, (f"YOLO weights not found: {self.weights} (set detector.weights to a local .pt/.onnx/"
+                       ".tflite file, or allow_download: true when online)")
+
+    def _load(self):
+        """The YOLO model and its lock, loaded once per process and weights file."""
+        ok, note = self.available()
+        if not ok:
+            raise WeightsNotFoundError(note) if "not found" in note else MissingDependencyError(note)
+        local = Path(self.weights).expanduser()
+        source = str(local) if local.is_file() else self.weights
+        return shared(("yolo", source), lambda: (_new_yolo(source), threading.Lock()))
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        model, lock = self._load()
+        with lock:
+            result = model.predict(image, imgsz=self.imgsz, conf=self.conf, verbose=False)[0]
+        names = result.names
+        return [Detection(names[int(c)], float(s), tuple(float(v) for v in xyxy))
+                for c, s, xyxy in zip(result.boxes.cls.tolist(), result.boxes.conf.tolist(), result.boxes.xyxy.tolist())]
+
+
+def _new_yolo(source: str):
+    import logging
+
+    from ultralytics import YOLO
+    from ultralytics.utils import LOGGER
+
+    LOGGER.setLevel(logging.WARNING)
+    return YOLO(source, task="detect")
+
+
+def detect_objects(photo: "Photo", detector: YoloDetector) -> tuple[Detection, ...]:
+    """Detections on the photo's working copy, computed once per photo and model."""
+    return photo.memo((detector, "objects"), lambda: tuple(detector.detect(photo.array())))

@@ -1,0 +1,32 @@
+"""Caches: the on-disk cache folder, and models loaded once per process.
+
+>>> shared("answer", lambda: 42), shared("answer", lambda: 0)
+(42, 42)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Hashable, TypeVar
+
+T = TypeVar("T")
+
+_MODELS: dict[Hashable, Any] = {}
+_LOCK = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """Where derived data (gazetteer index, map outlines) is cached: `GEOSLEUTH_CACHE_DIR`, else
+    ~/.cache/geosleuth."""
+    return Path(os.environ.get("GEOSLEUTH_CACHE_DIR") or Path.home() / ".cache" / "geosleuth")
+
+
+def shared(key: Hashable, build: Callable[[], T]) -> T:
+    """The value built for `key`, built once per process (thread-safe): a model that several
+    pipelines or cues use loads once."""
+    with _LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = build()
+        return _MODELS[key]

@@ -1,0 +1,110 @@
+"""The pipeline: what each cue (or hint, or album photo) said about a photo, fused into a
+`Prediction`. `Geolocator.locate`, `locate_album` and calibration all go through here.
+
+    observations = observe(cues, photo, grid) + observe_hints(hints, photo, grid)
+    prediction = predict(grid, log_prior, observations, ...)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import numpy as np
+
+from geosleuth.cues.base import Cue, CueOutput, Evidence
+from geosleuth.fusion.combine import Term, fuse
+from geosleuth.results import CueReport, Prediction, prediction_fields
+
+if TYPE_CHECKING:
+    from geosleuth.fusion.grid import CellGrid
+    from geosleuth.hints import Hint
+    from geosleuth.photo import Photo
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one source of evidence said, and how fusion weighs it."""
+
+    name: str
+    output: CueOutput
+    status: str  # ok | abstained | failed
+    weight: float
+    floor: float
+    seconds: float = 0.0
+    cue: Cue | None = None  # the cue that said it, asked to cross-check the others after fusion
+
+    @property
+    def spoke(self) -> bool:
+        """Whether it enters fusion: it gave a likelihood and has a weight."""
+        return self.status == "ok" and self.weight > 0
+
+
+def observe(cues: Sequence[Cue], photo: "Photo", grid: "CellGrid") -> tuple[Observation, ...]:
+    """Every cue's output on a photo, in order; a cue that raises or returns something malformed
+    is reported as failed, never re-raised."""
+    out = []
+    for cue in cues:
+        t0 = time.perf_counter()
+        try:
+            said = cue.observe(photo, grid)
+            _check_output(said, len(grid))
+        except Exception as exc:  # a cue never crashes the pipeline
+            said, status = CueOutput.abstain(f"{type(exc).__name__}: {exc}"), "failed"
+        else:
+            status = "abstained" if said.abstained else "ok"
+        out.append(Observation(cue.name, said, status, cue.weight, cue.floor, time.perf_counter() - t0, cue))
+    return tuple(out)
+
+
+def observe_hints(hints: Sequence["Hint"], photo: "Photo | None", grid: "CellGrid") -> tuple[Observation, ...]:
+    """Analyst hints as observations, fused and reported like cues."""
+    said = [(hint, hint.observe(photo, grid)) for hint in hints]
+    return tuple(Observation(hint.name, out, "abstained" if out.abstained else "ok", hint.weight, hint.floor)
+                 for hint, out in said)
+
+
+def predict(grid: "CellGrid", log_prior: np.ndarray, observations: Sequence[Observation], *, image: str,
+            image_size: tuple[int, int], top_k: int, mass: float, timings: Mapping[str, float],
+            started: float, warnings: Sequence[str] = ()) -> Prediction:
+    """Fuse the observations that spoke with the prior, let their cues cross-check each other,
+    and build the `Prediction`; `timings` gain "fusion" (fusion and the result) and "total"
+    (since `started`)."""
+    t0 = time.perf_counter()
+    spoke = [o for o in observations if o.spoke]
+    fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.training_prior)
+                              for o in spoke})
+    extra = {o.name: _review(o, fusion.effective, grid) for o in spoke if o.cue is not None}
+    reports = {o.name: CueReport(name=o.name, status=o.status, note=o.output.note,
+                                 evidence=o.output.evidence + extra.get(o.name, ()), seconds=o.seconds,
+                                 weight=o.weight) for o in observations}
+    fields = prediction_fields(grid=grid, fusion=fusion, reports=reports, image=image, image_size=image_size,
+                               top_k=top_k, mass=mass, points=[p for o in spoke for p in o.output.points],
+                               warnings=warnings)
+    done = time.perf_counter()
+    return Prediction(**fields, timings=MappingProxyType({**timings, "fusion": done - t0, "total": done - started}))
+
+
+def _review(own: Observation, effective: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
+    """The cue's cross-check of what the others added to the posterior (e.g. EXIF GPS vs text)."""
+    others = {k: v for k, v in effective.items() if k != own.name}
+    try:
+        return tuple(own.cue.review(own.output, others, grid))
+    except Exception as exc:
+        return (Evidence("review", f"cross-check failed: {type(exc).__name__}: {exc}", 0.0),)
+
+
+def _check_output(out: CueOutput, n_cells: int) -> None:
+    if not isinstance(out, CueOutput):
+        raise TypeError(f"observe() returned {type(out).__name__}, expected CueOutput")
+    if out.log_likelihood is None:
+        return
+    ll = np.asarray(out.log_likelihood)
+    if ll.shape != (n_cells,):
+        raise ValueError(f"log-likelihood has shape {ll.shape}, expected ({n_cells},)")
+    if np.isnan(ll).any() or not np.isfinite(ll).any() or np.isposinf(ll).any():
+        raise ValueError("log-likelihood must be finite or -inf, with at least one finite value")
+    if out.training_prior is not None and np.asarray(out.training_prior).shape != (n_cells,):
+        raise ValueError("training_prior must be a distribution over the grid's cells")
