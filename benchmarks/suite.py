@@ -26,7 +26,7 @@ import numpy as np
 from geosleuth import Geolocator
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.api import collect
-from geosleuth.fusion.calibration import Observations, coverage, cross_validate, fit
+from geosleuth.fusion.calibration import CalibrationSet, coverage, cross_validate, fit
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.geo import haversine_km
 
@@ -37,10 +37,10 @@ OUT = Path(__file__).parent / "out" / "suite"
 HEADS = Path(__file__).parent / "out" / "cv_visual"
 
 
-def observations(labels, images: Path, folds: np.ndarray, grid_geo: Geolocator) -> Observations:
+def observations(labels, images: Path, folds: np.ndarray, grid_geo: Geolocator) -> CalibrationSet:
     cache = OUT / "observations.npz"
     if cache.is_file():
-        return Observations.load(cache)
+        return CalibrationSet.load(cache)
     truth = grid_geo.grid.lookup([lb.lat for lb in labels], [lb.lon for lb in labels])
     parts = []
     for k in np.unique(folds):
@@ -52,7 +52,7 @@ def observations(labels, images: Path, folds: np.ndarray, grid_geo: Geolocator) 
         print(f"fold {k}: {len(rows)} photos", file=sys.stderr)
         parts.append((rows, collect(geo, [images / labels[i].image_id for i in rows], truth[rows])))
     order = np.concatenate([rows for rows, _ in parts])
-    merged = Observations([i for _, o in parts for i in o.image_ids], np.concatenate([o.truth for _, o in parts]),
+    merged = CalibrationSet([i for _, o in parts for i in o.image_ids], np.concatenate([o.truth for _, o in parts]),
                           {c: np.concatenate([o.loglik[c] for _, o in parts]) for c in parts[0][1].loglik},
                           {c: np.concatenate([o.seconds[c] for _, o in parts]) for c in parts[0][1].seconds})
     back = np.argsort(order)  # back to the labels' order
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     results, plots = {}, {}
     cell_country = grid.country_index
     for name, subset in variants.items():
-        sub = Observations(obs.image_ids, obs.truth, {c: obs.loglik[c] for c in subset})
+        sub = CalibrationSet(obs.image_ids, obs.truth, {c: obs.loglik[c] for c in subset})
         if subset:
             cv = cross_validate(log_prior, sub, folds, {c: start[c] for c in subset})
             post, fitted = cv.log_posterior, cv.folds

@@ -25,7 +25,7 @@ Settings = dict[str, tuple[float, float]]  # cue -> (weight, floor)
 
 
 @dataclass
-class Observations:
+class CalibrationSet:
     """Each cue's log-likelihood on each labelled photo (NaN rows where it abstained or failed)."""
 
     image_ids: list[str]
@@ -40,21 +40,21 @@ class Observations:
             np.savez(fh, image_ids=np.array(self.image_ids), truth=self.truth, **arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Observations":
+    def load(cls, path: str | Path) -> "CalibrationSet":
         with np.load(path, allow_pickle=False) as z:
             ll = {k[3:]: z[k].astype(np.float32) for k in z.files if k.startswith("ll_")}
             sec = {k[2:]: z[k] for k in z.files if k.startswith("s_")}
             return cls(z["image_ids"].tolist(), z["truth"], ll, sec)
 
-    def subset(self, rows: np.ndarray) -> "Observations":
+    def subset(self, rows: np.ndarray) -> "CalibrationSet":
         """The photos selected by a boolean mask or an index array."""
         idx = np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows)
-        return Observations([self.image_ids[i] for i in idx], self.truth[idx],
+        return CalibrationSet([self.image_ids[i] for i in idx], self.truth[idx],
                             {k: v[idx] for k, v in self.loglik.items()},
                             {k: v[idx] for k, v in self.seconds.items()})
 
 
-def log_posteriors(log_prior: np.ndarray, obs: Observations, settings: Settings) -> np.ndarray:
+def log_posteriors(log_prior: np.ndarray, obs: CalibrationSet, settings: Settings) -> np.ndarray:
     """(n, cells) normalised log posteriors under the given (weight, floor) per cue."""
     total = np.broadcast_to(np.asarray(log_prior, np.float32), (len(obs.truth), len(log_prior))).copy()
     for name, (weight, floor) in settings.items():
@@ -63,13 +63,13 @@ def log_posteriors(log_prior: np.ndarray, obs: Observations, settings: Settings)
     return log_normalise(total)
 
 
-def log_score(log_prior: np.ndarray, obs: Observations, settings: Settings) -> float:
+def log_score(log_prior: np.ndarray, obs: CalibrationSet, settings: Settings) -> float:
     """Mean log posterior probability of the true cell."""
     post = log_posteriors(log_prior, obs, settings)
     return float(np.mean(post[np.arange(len(obs.truth)), obs.truth]))
 
 
-def fit(log_prior: np.ndarray, obs: Observations, start: Settings, passes: int = 2,
+def fit(log_prior: np.ndarray, obs: CalibrationSet, start: Settings, passes: int = 2,
         weights: Iterable[float] = WEIGHTS, floors: Iterable[float] = FLOORS) -> tuple[Settings, float]:
     """Coordinate ascent of the log score over each cue's (weight, floor) grid. Each cue's floored
     terms are computed once per floor; the other cues' sum is kept while one cue varies."""
@@ -106,7 +106,7 @@ class CrossValidation:
     log_posterior: np.ndarray  # (n, cells) out-of-fold posteriors with the fitted settings
 
 
-def cross_validate(log_prior: np.ndarray, obs: Observations, folds: np.ndarray, start: Settings) -> CrossValidation:
+def cross_validate(log_prior: np.ndarray, obs: CalibrationSet, folds: np.ndarray, start: Settings) -> CrossValidation:
     """Fit on all folds but one, score the one left out; every photo is scored once."""
     post = np.zeros((len(obs.truth), len(log_prior)), np.float32)
     fitted = []

@@ -68,8 +68,8 @@ def locate_album(geo: Geolocator, images: Iterable["ImageInput"], *, hints: Sequ
     hinted = observe_hints(hints, None, geo.grid)  # once for the album, not once per photo
     out = geo.config["output"]
     warnings = [f"{label}: {w}" for label, it in zip(labels, items) if it.ok for w in it.prediction.warnings]
-    prediction = predict(geo.grid, log_prior, photos + list(hinted), image=f"{name} ({sum(it.ok for it in items)} photos)",
-                         image_size=(0, 0), top_k=out["top_k"], mass=out["credible_mass"], timings={},
+    prediction = predict(geo.grid, log_prior, photos + list(hinted), image=f"{name} ({sum(it.ok for it in items)} "
+                         "photos)", image_size=(0, 0), top_k=out["top_k"], mass=out["credible_mass"], timings={},
                          started=start, warnings=warnings)
     return AlbumResult(prediction, items)
 

@@ -19,7 +19,7 @@ from geosleuth.cues.base import Cue
 from geosleuth.cues.engines import Engines
 from geosleuth.cues.registry import create_cue
 from geosleuth.errors import ConfigError, GeosleuthError
-from geosleuth.fusion.calibration import Observations
+from geosleuth.fusion.calibration import CalibrationSet
 from geosleuth.fusion.grid import CellGrid, load_grid
 from geosleuth.hints import Hint
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
@@ -172,7 +172,7 @@ def locate(image: ImageInput, config: str | Path | Mapping[str, Any] = "default"
 
 
 def collect(geo: Geolocator, paths: Sequence[Path], truth: np.ndarray, progress: bool = True,
-            on_error: Callable[[Path, Exception], None] | None = None) -> Observations:
+            on_error: Callable[[Path, Exception], None] | None = None) -> CalibrationSet:
     """Run every configured cue on each labelled photo once (as `locate` would) and keep what
     each said, for calibration. Photos that cannot be decoded are dropped and reported through
     `on_error`."""
@@ -194,4 +194,4 @@ def collect(geo: Geolocator, paths: Sequence[Path], truth: np.ndarray, progress:
             if said.status == "ok":
                 loglik[said.name][i] = said.output.log_likelihood
     ids = [Path(p).name for p in paths]
-    return Observations(ids, np.asarray(truth), loglik, seconds).subset(ok)
+    return CalibrationSet(ids, np.asarray(truth), loglik, seconds).subset(ok)

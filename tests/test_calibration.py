@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from geosleuth.fusion.calibration import (Observations, coverage, cross_validate, fit, log_posteriors,
+from geosleuth.fusion.calibration import (CalibrationSet, coverage, cross_validate, fit, log_posteriors,
                                           log_score)
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.kernels import kernel_log_likelihood
@@ -27,7 +27,7 @@ def _observations(grid, n=120, seed=0):
         good[i] = np.maximum(kernel_log_likelihood(grid, grid.lat[centre], grid.lon[centre], 300.0), -50)
     noise = rng.normal(0, 3, (n, len(grid))).astype(np.float32)
     noise[::3] = np.nan  # abstains on a third of the photos
-    return Observations([f"p{i}.jpg" for i in range(n)], truth, {"good": good, "noise": noise})
+    return CalibrationSet([f"p{i}.jpg" for i in range(n)], truth, {"good": good, "noise": noise})
 
 
 def test_vectorised_pooling_matches_fuse(grid):
@@ -108,7 +108,7 @@ def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys):
     assert weight > 0 and 0 < floor < 1
     assert "held-out mean log p(true cell), after" in out.read_text()
     assert main(args) == 0  # the cache is reused
-    assert Observations.load(tmp_path / "obs.npz").truth.shape == (24,)
+    assert CalibrationSet.load(tmp_path / "obs.npz").truth.shape == (24,)
 
 
 def test_coverage_uses_the_prediction_region_rule(grid):

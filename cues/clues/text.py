@@ -15,7 +15,8 @@ import numpy as np
 from geosleuth.cues.clues import Clue
 from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.gazetteer.countries import countries as country_facts
-from geosleuth.gazetteer.languages import LANGDETECT_TO_CLDR, SCRIPT_NAMES, language_likelihood, script_counts, script_likelihood
+from geosleuth.gazetteer.languages import (LANGDETECT_TO_CLDR, SCRIPT_NAMES, language_likelihood, script_counts,
+                                          script_likelihood)
 from geosleuth.gazetteer.lexicon import lexicon
 from geosleuth.gazetteer.places import Gazetteer, Place, normalise
 

@@ -215,4 +215,5 @@ class ImageFeatures:
             return str(exc)
         if backbone.dim != len(heads.mean):
             return f"the heads expect {len(heads.mean)} features, {self.backbone} gives {backbone.dim}"
-        return photo.memo((self, "features"), lambda: backbone.features(backbone.preprocess(photo.image)[None])[0]), heads
+        features = photo.memo((self, "features"), lambda: backbone.features(backbone.preprocess(photo.image)[None])[0])
+        return features, heads

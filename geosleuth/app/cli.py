@@ -372,7 +372,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from geosleuth.api import Geolocator, collect
-    from geosleuth.fusion.calibration import Observations, cross_validate, fit, settings_yaml
+    from geosleuth.fusion.calibration import CalibrationSet, cross_validate, fit, settings_yaml
     from geosleuth.labels import author_folds, read_labels
 
     labels = read_labels(args.labels)
@@ -380,7 +380,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if not geo.cue_settings:
         raise ConfigError("no cue is enabled in this config: nothing to calibrate")
     if args.cache and args.cache.is_file():
-        obs = Observations.load(args.cache)
+        obs = CalibrationSet.load(args.cache)
         if set(obs.loglik) != set(geo.cue_settings):
             raise ConfigError(f"{args.cache} holds cues {sorted(obs.loglik)}, the config has "
                               f"{sorted(geo.cue_settings)}: use another --cache")
