@@ -1,6 +1,6 @@
 """The evaluation suite on the dev set: ablations, calibration and coverage, with fitted weights.
 
-    python benchmarks/suite.py [--folds 5] [--limit N]
+    python benchmarks/suite.py [--folds 5] [--labels CSV]
 
 1. Every default cue runs once on every dev photo (`geosleuth.api.collect`); the visual and
    scene cues use heads trained without the photo's author fold (from `cv_visual.py`, run it
