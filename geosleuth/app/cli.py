@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import inspect
 import json
 import sys
 from contextlib import contextmanager
@@ -319,8 +318,9 @@ def _cues(args: argparse.Namespace) -> int:
         ok, note = _availability(cue)
         print(f"{cue.name:<10} {'available' if ok else 'unavailable':<12} {'on' if cue.name in on else 'off':<4} {note}")
     for name in Engines.names():
-        ok, note = _availability(getattr(geo.engines, name))
-        users = [cue.name for cue in cues if name in inspect.signature(type(cue)).parameters]
+        engine = getattr(geo.engines, name)
+        ok, note = _availability(engine)
+        users = [cue.name for cue in cues if vars(cue).get(name) is engine]
         print(f"{name:<10} {'present' if ok else 'missing':<12} {'':<4} {note}"
               + (f" (used by {', '.join(users)})" if users else ""))
     return EXIT_OK
