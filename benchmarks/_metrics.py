@@ -6,15 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from geosleuth.fusion.decision import geoscore
 from geosleuth.geo import haversine_km
 from geosleuth.labels import Label
 
 THRESHOLDS_KM = (1, 25, 200, 750, 2500)
-
-
-def geoscore(distance_km: np.ndarray | float) -> np.ndarray:
-    """GeoGuessr-style score, 5000 * exp(-d / 1492.7)."""
-    return 5000.0 * np.exp(-np.asarray(distance_km, dtype=np.float64) / 1492.7)
 
 
 def summarize(distances_km: np.ndarray, country_correct: np.ndarray | None = None) -> dict[str, Any]:

@@ -8,10 +8,13 @@
 2. For each variant (the full pipeline, each cue removed, each cue alone with the prior, the
    prior alone), cue weights and floors are fitted on four author folds and the fifth is scored
    with them (`cross_validate`), so every number is out of fold.
-3. Reports accuracy (% within 1/25/200/750/2500 km, median km, GeoScore, country accuracy),
+3. Reports accuracy of the answer users get (the expected-GeoScore point: % within
+   1/25/200/750/2500 km, median km, GeoScore, country accuracy),
    coverage of the 50 % and 90 % credible regions with their median area, and reliability of the
    top-1 cell and top-1 country probabilities. Writes suite.json, suite.md and PNG plots; the
-   weights fitted on all photos are in suite.json ("fitted_on_all").
+   weights fitted on all photos are in suite.json ("fitted_on_all"). The ablations' weights are
+   fitted out of fold, but which variant to ship is chosen on the same folds: for numbers that
+   predict new photographers, and for the shipped weights, use nested.py.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from geosleuth import Geolocator
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.api import collect
 from geosleuth.fusion.calibration import CalibrationSet, coverage, cross_validate, fit
+from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.geo import haversine_km
 
@@ -35,29 +39,34 @@ from _metrics import THRESHOLDS_KM, summarize
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
 OUT = Path(__file__).parent / "out" / "suite"
 HEADS = Path(__file__).parent / "out" / "cv_visual"
+CANDIDATE_WEIGHTS = ("cues.visual.weight=1", "cues.scene.weight=1")
 
 
 def observations(labels, images: Path, folds: np.ndarray, grid_geo: Geolocator) -> CalibrationSet:
+    """Every default cue on every photo, cached per author fold (an interrupted run resumes)."""
     cache = OUT / "observations.npz"
     if cache.is_file():
         return CalibrationSet.load(cache)
+    OUT.mkdir(parents=True, exist_ok=True)
     truth = grid_geo.grid.lookup([lb.lat for lb in labels], [lb.lon for lb in labels])
     parts = []
     for k in np.unique(folds):
-        heads = HEADS / f"heads_fold{k}.npz"
-        if not heads.is_file():
-            sys.exit(f"{heads} is missing: run benchmarks/cv_visual.py first")
-        geo = Geolocator.from_config("default", sets=[f"features.heads={heads}"])
         rows = np.flatnonzero(folds == k)
-        print(f"fold {k}: {len(rows)} photos", file=sys.stderr)
-        parts.append((rows, collect(geo, [images / labels[i].image_id for i in rows], truth[rows])))
-    order = np.concatenate([rows for rows, _ in parts])
+        part = OUT / f"observations_fold{k}.npz"
+        if not part.is_file():
+            heads = HEADS / f"heads_fold{k}.npz"
+            if not heads.is_file():
+                sys.exit(f"{heads} is missing: run benchmarks/cv_visual.py first")
+            # The candidates are judged with every cue on, whatever weight the shipped config gives them.
+            geo = Geolocator.from_config("default", sets=[f"features.heads={heads}", *CANDIDATE_WEIGHTS])
+            print(f"fold {k}: {len(rows)} photos", file=sys.stderr)
+            collect(geo, [images / labels[i].image_id for i in rows], truth[rows]).save(part)
+        parts.append((rows, CalibrationSet.load(part)))
     merged = CalibrationSet([i for _, o in parts for i in o.image_ids], np.concatenate([o.truth for _, o in parts]),
-                          {c: np.concatenate([o.loglik[c] for _, o in parts]) for c in parts[0][1].loglik},
-                          {c: np.concatenate([o.seconds[c] for _, o in parts]) for c in parts[0][1].seconds})
-    back = np.argsort(order)  # back to the labels' order
-    merged = merged.subset(back)
-    OUT.mkdir(parents=True, exist_ok=True)
+                            {c: np.concatenate([o.loglik[c] for _, o in parts]) for c in parts[0][1].loglik},
+                            {c: np.concatenate([o.seconds[c] for _, o in parts]) for c in parts[0][1].seconds})
+    position = {lb.image_id: n for n, lb in enumerate(labels)}
+    merged = merged.subset(np.argsort([position[i] for i in merged.image_ids], kind="stable"))  # labels' order
     merged.save(cache)
     return merged
 
@@ -96,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 **{f"{c} alone": [c] for c in cues}, "prior only": []}
     results, plots = {}, {}
     cell_country = grid.country_index
+    decider = GeoScoreDecider.for_grid(grid)
     for name, subset in variants.items():
         sub = CalibrationSet(obs.image_ids, obs.truth, {c: obs.loglik[c] for c in subset})
         if subset:
@@ -104,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             post = np.broadcast_to(log_prior - np.logaddexp.reduce(log_prior), (len(obs.truth), len(grid)))
             fitted = []
-        best = np.argmax(post, axis=1)
-        d = haversine_km(grid.lat[best], grid.lon[best], lat, lon)
         p = np.exp(post.astype(np.float64))
+        best = np.array([decider.decide(row).cell for row in p])  # the answer users get
+        d = haversine_km(grid.lat[best], grid.lon[best], lat, lon)
         country_p = np.stack([grid.country_probabilities(row) for row in p])
         top_country = np.array(grid.countries)[np.argmax(country_p, axis=1)]
         row = summarize(d, np.array([grid.countries[cell_country[b]] if cell_country[b] >= 0 else "" for b in best])
@@ -117,12 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             covered, area = coverage(post, obs.truth, grid, mass)
             row[f"coverage_{int(mass * 100)}"] = round(float(covered.mean() * 100), 2)
             row[f"median_area_{int(mass * 100)}_km2"] = round(float(np.median(area)))
-        top1 = p[np.arange(len(best)), best]
-        row["reliability_cell"] = reliability(top1, best == obs.truth)
+        densest = np.argmax(p, axis=1)
+        top1 = p[np.arange(len(densest)), densest]
+        row["reliability_cell"] = reliability(top1, densest == obs.truth)
         row["reliability_country"] = reliability(country_p.max(axis=1), top_country == true_cc)
         row["fitted_per_fold"] = [{c: list(v) for c, v in f.items()} for f in fitted]
         results[name] = row
-        plots[name] = (top1, best == obs.truth, country_p.max(axis=1), top_country == true_cc)
+        plots[name] = (top1, densest == obs.truth, country_p.max(axis=1), top_country == true_cc)
         print(f"{name:20s} GeoScore {row['geoscore']:7.1f}  cov90 {row['coverage_90']:5.1f}%  "
               f"log p {row['mean_log_p_true_cell']:.3f}", file=sys.stderr)
 

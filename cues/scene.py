@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from geosleuth.photo import Photo
 
 
+OFF_NOTE = ("weight 0: the scene-conditioned cell biases did not raise GeoScore on photographers they "
+            "never saw; set cues.scene.weight above 0 to use them.")
+
+
 class SceneCue(BaseCue):
     """Indoor / natural / urban from the scene head; the scene-conditioned cell biases (ISN)."""
 
@@ -29,6 +33,8 @@ class SceneCue(BaseCue):
         return self.features.available()
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        if not self.weight:
+            return CueOutput.abstain(OFF_NOTE)
         got = self.features.of(photo, grid)
         if isinstance(got, str):
             return CueOutput.abstain(got)

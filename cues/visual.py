@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from geosleuth.photo import Photo
 
 
+# Why the shipped default does not use it, and what would help.
+OFF_NOTE = ("weight 0: the embedded EfficientNet-Lite0 heads did not beat the photo-density prior on "
+            "photographers they never saw, so they do not move the answer. A strong image-geolocation model "
+            "would (GeoCLIP-class, or heads trained with `geosleuth train-classifier` on a large geotagged "
+            "photo set); set cues.visual.weight above 0 to use heads you have measured.")
+
+
 class VisualCue(BaseCue):
     """p(cell | pixels) from the cell heads, combined down the hierarchy; optional gallery search
     within the top cells for a precise coordinate."""
@@ -39,6 +46,8 @@ class VisualCue(BaseCue):
         return self.features.available()
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        if not self.weight:
+            return CueOutput.abstain(OFF_NOTE)
         got = self.features.of(photo, grid)
         if isinstance(got, str):
             return CueOutput.abstain(got)

@@ -3,6 +3,10 @@
 The score is the mean log posterior probability of the true cell (a proper scoring rule), computed
 with the same floored, tempered pooling as `fuse`, vectorised over photos. Each cue's (weight,
 floor) is chosen on a grid by coordinate ascent; cues that abstain on a photo add nothing there.
+
+`calibrate` is the whole recipe: a cue is kept only if, fitted without an author fold, it raised
+that fold's GeoScore; a cue that cannot be judged (it never spoke) keeps its configured settings.
+Measure the recipe itself with folds outside it (`benchmarks/nested.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import numpy as np
 
 from geosleuth.fusion.combine import floored, log_normalise
+from geosleuth.fusion.decision import GeoScoreDecider, geoscore
 from geosleuth.fusion.region import credible_cells
+from geosleuth.geo import haversine_km
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -118,6 +124,46 @@ def cross_validate(log_prior: np.ndarray, obs: CalibrationSet, folds: np.ndarray
     rows = np.arange(len(obs.truth))
     before = log_posteriors(log_prior, obs, start)[rows, obs.truth]
     return CrossValidation(fitted, float(np.mean(before)), float(np.mean(post[rows, obs.truth])), post)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    settings: Settings  # fitted on all photos; weight 0 for a cue that did not help out of fold
+    gain: dict[str, float | None]  # each cue's out-of-fold GeoScore gain (None: it never spoke)
+    geoscore: float  # out-of-fold mean GeoScore with every cue that can be judged
+    prior_geoscore: float  # ... with the prior alone
+
+
+def calibrate(log_prior: np.ndarray, obs: CalibrationSet, folds: np.ndarray, start: Settings,
+              grid: "CellGrid") -> Calibration:
+    """Keep the cues whose out-of-fold GeoScore gain is positive, then fit their weights and
+    floors on all photos; the others get weight 0."""
+    spoke = {c: bool(np.any(~np.isnan(obs.loglik[c][:, 0]))) for c in start}
+    judged = [c for c in start if spoke[c]]
+
+    def held_out(cues: list[str]) -> float:
+        post = np.zeros((len(obs.truth), len(log_prior)), np.float32)
+        for k in np.unique(folds):
+            test = folds == k
+            settings, _ = fit(log_prior, obs.subset(~test), {c: start[c] for c in cues}) if cues else ({}, 0.0)
+            post[test] = log_posteriors(log_prior, obs.subset(test), settings)
+        return float(np.mean(answer_geoscores(grid, post, obs.truth)))
+
+    full = held_out(judged)
+    gain: dict[str, float | None] = {c: None for c in start}
+    gain.update({c: full - held_out([x for x in judged if x != c]) for c in judged})
+    kept = [c for c in start if gain[c] is None or gain[c] > 0]
+    settings, _ = fit(log_prior, obs, {c: start[c] for c in kept if gain[c] is not None})
+    settings.update({c: start[c] for c in kept if gain[c] is None})
+    settings.update({c: (0.0, start[c][1]) for c in start if c not in kept})
+    return Calibration({c: settings[c] for c in start}, gain, full, held_out([]))
+
+
+def answer_geoscores(grid: "CellGrid", log_post: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """GeoScore of each photo's expected-GeoScore answer, the truth taken at its cell's mean."""
+    decider = GeoScoreDecider.for_grid(grid)
+    cells = np.array([decider.decide(np.exp(row.astype(np.float64))).cell for row in log_post])
+    return geoscore(haversine_km(grid.lat[cells], grid.lon[cells], grid.lat[truth], grid.lon[truth]))
 
 
 def coverage(log_post: np.ndarray, truth: np.ndarray, grid: "CellGrid", mass: float

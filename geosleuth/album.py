@@ -69,7 +69,7 @@ def locate_album(geo: Geolocator, images: Iterable["ImageInput"], *, hints: Sequ
     out = geo.config["output"]
     warnings = [f"{label}: {w}" for label, it in zip(labels, items) if it.ok for w in it.prediction.warnings]
     prediction = predict(geo.grid, log_prior, photos + list(hinted), image=f"{name} ({sum(it.ok for it in items)} "
-                         "photos)", image_size=(0, 0), top_k=out["top_k"], mass=out["credible_mass"], timings={},
+                         "photos)", image_size=(0, 0), output=out, timings={},
                          started=start, warnings=warnings)
     return AlbumResult(prediction, items)
 
@@ -80,7 +80,7 @@ def _photo_observation(label: str, item: BatchItem, log_prior: np.ndarray, floor
         return Observation(label, CueOutput.abstain(item.error or ""), "failed", 0.0, floor)
     pred = item.prediction
     said = CueOutput(np.log(np.maximum(pred.posterior, 1e-300)) - log_prior, _photo_evidence(pred),
-                     f"alone: {pred.best.place} (p = {pred.best.probability:.1%})")
+                     f"alone: {pred.best.place} (confidence: {pred.confidence.level})")
     return Observation(label, said, "ok", 1.0, floor, pred.timings.get("total", 0.0))
 
 

@@ -106,7 +106,7 @@ class Geolocator:
         timings = {"decode": decoded, **{f"cue:{o.name}": o.seconds for o in said}}
         out = self.config["output"]
         return predict(self.grid, self.log_prior(), said + observe_hints(hints, photo, self.grid), image=photo.id,
-                       image_size=photo.original_size, top_k=out["top_k"], mass=out["credible_mass"],
+                       image_size=photo.original_size, output=out,
                        timings=timings, started=start)
 
     def observe(self, photo: Photo) -> tuple[Observation, ...]:

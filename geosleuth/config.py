@@ -26,6 +26,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "prior.smoothing": (1e-6, 1e6),
     "output.top_k": (1, 1000),
     "output.credible_mass": (0.01, 0.999),
+    "output.min_separation_km": (0.0, 20000.0),
     "image.max_pixels": (1, 2_000_000_000),
     "image.max_side": (64, 16384),
     "batch.workers": (1, 256),
@@ -47,6 +48,7 @@ RANGES: dict[str, tuple[float, float]] = {
 # Values (or list items) that must be one of a set.
 CHOICES: dict[str, tuple[str, ...]] = {
     "prior.kind": ("photo_density", "uniform"),
+    "output.decision": ("expected_geoscore", "most_probable"),
     "ocr.backends": ("easyocr", "tesseract"),
     "ocr.precision": ("auto", "bf16", "fp32"),
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -67,11 +67,11 @@ def observe_hints(hints: Sequence["Hint"], photo: "Photo | None", grid: "CellGri
 
 
 def predict(grid: "CellGrid", log_prior: np.ndarray, observations: Sequence[Observation], *, image: str,
-            image_size: tuple[int, int], top_k: int, mass: float, timings: Mapping[str, float],
+            image_size: tuple[int, int], output: Mapping[str, Any], timings: Mapping[str, float],
             started: float, warnings: Sequence[str] = ()) -> Prediction:
     """Fuse the observations that spoke with the prior, let their cues cross-check each other,
-    and build the `Prediction`; `timings` gain "fusion" (fusion and the result) and "total"
-    (since `started`)."""
+    and build the `Prediction` as the config's `output` section asks; `timings` gain "fusion"
+    (fusion and the result) and "total" (since `started`)."""
     t0 = time.perf_counter()
     spoke = [o for o in observations if o.spoke]
     fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.training_prior)
@@ -81,7 +81,7 @@ def predict(grid: "CellGrid", log_prior: np.ndarray, observations: Sequence[Obse
                                  evidence=o.output.evidence + extra.get(o.name, ()), seconds=o.seconds,
                                  weight=o.weight) for o in observations}
     fields = prediction_fields(grid=grid, fusion=fusion, reports=reports, image=image, image_size=image_size,
-                               top_k=top_k, mass=mass, points=[p for o in spoke for p in o.output.points],
+                               output=output, points=[p for o in spoke for p in o.output.points],
                                warnings=warnings)
     done = time.perf_counter()
     return Prediction(**fields, timings=MappingProxyType({**timings, "fusion": done - t0, "total": done - started}))

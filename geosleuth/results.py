@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from geosleuth.cues.base import Evidence, GeoPoint
+from geosleuth.fusion.confidence import EXACT_SIGMA_KM, Confidence, assess
+from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.region import credible_cells
 from geosleuth.gazetteer import country_name, reverse_lookup
 from geosleuth.geo import haversine_km
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from geosleuth.fusion.combine import Fusion
     from geosleuth.fusion.grid import CellGrid
 
-SCHEMA = "geosleuth.prediction/1"
+SCHEMA = "geosleuth.prediction/2"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,26 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """The one point a pipeline consumes, chosen under `output.decision`: the highest expected
+    GeoScore under the posterior, or the most probable cell."""
+
+    lat: float
+    lon: float
+    probability: float  # posterior probability of the cell it lies in
+    country: str
+    place: str
+    cell: str
+    decision: str  # expected_geoscore | most_probable
+    expected_geoscore: float  # under the posterior (as good as the posterior is calibrated)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "probability": round(self.probability, 6),
+                "country": self.country, "place": self.place, "cell": self.cell, "decision": self.decision,
+                "expected_geoscore": round(self.expected_geoscore, 1)}
+
+
+@dataclass(frozen=True)
 class CueReport:
     """What one cue saw and how far it moved the answer."""
 
@@ -53,7 +75,7 @@ class CueReport:
     favoured_country: str | None = None  # country it moved most probability towards
     country_shift: float | None = None  # how much probability that country gained
     top_without: Candidate | None = None  # the answer had this cue been left out
-    moved_km: float | None = None  # distance between top-1 with and without the cue
+    moved_km: float | None = None  # distance between the answers with and without the cue
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "note": self.note, "weight": self.weight,
@@ -84,7 +106,9 @@ class Prediction:
     """Where the photo was probably taken, with the evidence for it."""
 
     image: str
-    top_k: tuple[Candidate, ...]
+    answer: Answer
+    confidence: Confidence
+    top_k: tuple[Candidate, ...]  # most probable cells, no two within `output.min_separation_km`
     countries: Mapping[str, float]  # ISO alpha-2 -> probability, descending
     region: Region
     cues: Mapping[str, CueReport]
@@ -95,8 +119,9 @@ class Prediction:
     posterior: np.ndarray | None = field(default=None, repr=False)  # read-only, over grid cells
 
     @property
-    def best(self) -> Candidate:
-        return self.top_k[0]
+    def best(self) -> Answer:
+        """The answer (`output.decision`); its `confidence` says how far to trust it."""
+        return self.answer
 
     # ---- serialisations -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +130,8 @@ class Prediction:
             "schema": SCHEMA,
             "image": self.image,
             "image_size": list(self.image_size),
+            "answer": self.answer.to_dict(),
+            "confidence": self.confidence.to_dict(),
             "top_k": [c.to_dict() for c in self.top_k],
             "countries": {k: round(v, 6) for k, v in self.countries.items()},
             "credible_region": self.region.to_dict(),
@@ -137,11 +164,9 @@ class Prediction:
 
     def explain(self) -> str:
         """A plain-text report: answer, alternatives, countries, region, and every cue."""
-        best = self.best
-        lines = [f"geosleuth report: {self.image}",
-                 f"Best guess  {_fmt_latlon(best.lat, best.lon)}  {best.place}  (p = {best.probability:.1%})"]
+        lines = [f"geosleuth report: {self.image}", *self.headline()]
         lines += [f"WARNING  {w}" for w in self.warnings]
-        lines += ["", "Top candidates:"]
+        lines += ["", "Most probable places:"]
         for c in self.top_k:
             lines.append(f"  {c.rank}. {_fmt_latlon(c.lat, c.lon)}  {c.probability:6.1%}  {c.place}")
         lines += ["", "Countries:"]
@@ -170,6 +195,23 @@ class Prediction:
         return "\n".join(lines)
 
 
+    def headline(self) -> list[str]:
+        """The answer as a person should read it: the confidence first, and what is known when
+        nothing in the photo located it."""
+        a, conf = self.answer, self.confidence
+        how = ("highest expected GeoScore" if a.decision == "expected_geoscore"
+               else f"most probable cell, p = {a.probability:.1%}")
+        if conf.confident:
+            lines = [f"Answer      {_fmt_latlon(a.lat, a.lon)}  {a.place}  ({how})", f"Confidence  {conf.summary}"]
+        else:
+            lines = [conf.summary.replace("; l", ".\nL", 1),
+                     f"For scoring pipelines: {_fmt_latlon(a.lat, a.lon)} near {a.place} ({how}; not a sighting)"]
+        if conf.country and a.country and conf.country != a.country:
+            lines.append(f"Note: the most probable country is {country_name(conf.country)} "
+                         f"({conf.country_probability:.0%}), but the answer lies in {country_name(a.country)}")
+        return lines
+
+
 def _fmt_latlon(lat: float, lon: float) -> str:
     return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
 
@@ -181,8 +223,11 @@ def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1) ->
 
 def credible_region(grid: "CellGrid", posterior: np.ndarray, mass: float) -> Region:
     """Highest-posterior-density region: cells by probability per km² until `mass` is reached."""
-    chosen = credible_cells(posterior, grid.area_km2, mass)
-    return Region(mass=mass, cells=tuple(grid.tokens[chosen].tolist()), area_km2=float(grid.area_km2[chosen].sum()))
+    return _region(grid, credible_cells(posterior, grid.area_km2, mass), mass)
+
+
+def _region(grid: "CellGrid", cells: np.ndarray, mass: float) -> Region:
+    return Region(mass=mass, cells=tuple(grid.tokens[cells].tolist()), area_km2=float(grid.area_km2[cells].sum()))
 
 
 def refine(grid: "CellGrid", cand: Candidate, cell: int, points: Sequence[GeoPoint], point_cells: np.ndarray) -> Candidate:
@@ -198,18 +243,30 @@ def refine(grid: "CellGrid", cand: Candidate, cell: int, points: Sequence[GeoPoi
 
 
 def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
-                      image_size: tuple[int, int], top_k: int, mass: float, points: Sequence[GeoPoint] = (),
+                      image_size: tuple[int, int], output: Mapping[str, Any], points: Sequence[GeoPoint] = (),
                       warnings: Sequence[str] = ()) -> dict[str, Any]:
-    """What a fused posterior says, as the fields of a `Prediction` (all but its timings): top-k,
-    countries, credible region, and each cue's report with its contribution filled in."""
+    """What a fused posterior says, as the fields of a `Prediction` (all but its timings): the
+    answer and its confidence, top-k, countries, credible region, and each cue's report with its
+    contribution filled in. `output` is the config's output section."""
     post = fusion.posterior
-    k = min(top_k, len(post))
-    top = np.argpartition(-post, k - 1)[:k]
-    top = top[np.argsort(-post[top], kind="stable")]
+    top = separated_top(grid, post, output["top_k"], output["min_separation_km"])
     candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1) for i, c in enumerate(top))
+    decider = GeoScoreDecider.for_grid(grid)
+
+    def decide(p: np.ndarray) -> int:
+        return decider.decide(p).cell if output["decision"] == "expected_geoscore" else int(np.argmax(p))
+
+    cell = decide(post)
+    expected = decider.expected(post, cell)
+    answer = Answer(float(grid.lat[cell]), float(grid.lon[cell]), float(post[cell]), str(grid.cell_country[cell]),
+                    str(grid.places[cell]), str(grid.tokens[cell]), output["decision"], expected)
     if points:
         point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
         candidates = tuple(refine(grid, cand, int(c), points, point_cells) for cand, c in zip(candidates, top))
+        answer = refine(grid, answer, cell, points, point_cells)
+    region = credible_cells(post, grid.area_km2, output["credible_mass"])
+    confidence = assess(grid, post, region, output["credible_mass"],
+                        [(p.lat, p.lon) for p in points if p.sigma_km <= EXACT_SIGMA_KM])
 
     country_p = grid.country_probabilities(post)
     order = np.argsort(-country_p)
@@ -224,7 +281,7 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
         without = contrib.posterior_without
         shift = country_p - grid.country_probabilities(without)
         j = int(np.argmax(shift))
-        top_wo = int(np.argmax(without))
+        top_wo = decide(without)
         filled[name] = CueReport(
             name=rep.name, status=rep.status, note=rep.note, evidence=rep.evidence, seconds=rep.seconds,
             weight=rep.weight, bits=contrib.bits, favoured_cell=candidate(grid, contrib.favoured_cell,
@@ -232,9 +289,23 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
             favoured_country=grid.countries[j] if shift[j] > 0 else None,
             country_shift=float(shift[j]) if shift[j] > 0 else None,
             top_without=candidate(grid, top_wo, without[top_wo]),
-            moved_km=float(haversine_km(grid.lat[top[0]], grid.lon[top[0]], grid.lat[top_wo], grid.lon[top_wo])),
+            moved_km=float(haversine_km(grid.lat[cell], grid.lon[cell], grid.lat[top_wo], grid.lon[top_wo])),
         )
     post.flags.writeable = False
     seen = tuple(f"{name}: {e.summary}" for name, rep in filled.items() for e in rep.evidence if e.kind == "warning")
-    return dict(image=image, top_k=candidates, countries=countries, region=credible_region(grid, post, mass),
+    return dict(image=image, answer=answer, confidence=confidence, top_k=candidates, countries=countries,
+                region=_region(grid, region, output["credible_mass"]),
                 cues=filled, image_size=image_size, warnings=seen + tuple(warnings), grid=grid, posterior=post)
+
+
+def separated_top(grid: "CellGrid", posterior: np.ndarray, k: int, min_km: float) -> np.ndarray:
+    """The `k` most probable cells, skipping any within `min_km` of one already taken (so the
+    alternatives are different places, not neighbouring cells of one city)."""
+    order = np.argsort(-posterior, kind="stable")[: max(50 * k, 200)]
+    chosen: list[int] = []
+    for c in order:
+        if all(haversine_km(grid.lat[c], grid.lon[c], grid.lat[o], grid.lon[o]) >= min_km for o in chosen):
+            chosen.append(int(c))
+            if len(chosen) == k:
+                break
+    return np.array(chosen)

@@ -76,8 +76,8 @@ def prior_only():
 def test_prior_only_round_trip(prior_only):
     pred = prior_only.locate(geosleuth.example_image())
     d = pred.to_dict()
-    assert d["schema"] == "geosleuth.prediction/1"
-    assert {"top_k", "countries", "cues", "credible_region"} <= set(d)
+    assert d["schema"] == "geosleuth.prediction/2"
+    assert {"answer", "confidence", "top_k", "countries", "cues", "credible_region"} <= set(d)
     assert len(d["top_k"]) == 5 and all({"lat", "lon", "probability", "country"} <= set(c) for c in d["top_k"])
     probs = [c["probability"] for c in d["top_k"]]
     assert probs == sorted(probs, reverse=True)
@@ -189,8 +189,9 @@ def test_observations_fuse_through_the_pipeline():
     assert all(o.cue is c and (o.weight, o.floor) == (c.weight, c.floor) and o.seconds >= 0
                for o, c in zip(said, cues))
     assert [o.spoke for o in said] == [True, False, False, True] and said[3].floor == 1e-9
-    pred = predict(geo.grid, geo.log_prior(), said, image=photo.id, image_size=photo.original_size, top_k=3,
-                   mass=0.9, timings={}, started=time.perf_counter())
+    output = {**geo.config["output"], "top_k": 3}
+    pred = predict(geo.grid, geo.log_prior(), said, image=photo.id, image_size=photo.original_size, output=output,
+                   timings={}, started=time.perf_counter())
     located = geo.locate(photo)
     assert np.allclose(pred.posterior, located.posterior) and len(pred.top_k) == 3
     assert pred.cues.keys() == located.cues.keys() and pred.best.country == "JP"

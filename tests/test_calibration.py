@@ -102,11 +102,11 @@ def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys):
     assert main(args) == 0
     printed = capsys.readouterr()
     assert "skipped" in printed.err and "bad.jpg" in printed.err
-    assert "held-out mean log p(true cell)" in printed.out
+    assert "out-of-fold GeoScore gain" in printed.out and "out-of-fold GeoScore: prior only" in printed.out
     geo = Geolocator.from_config(out, sets=["cues.exif.enabled=true"])
     weight, floor = geo.cue_settings["exif"]
     assert weight > 0 and 0 < floor < 1
-    assert "held-out mean log p(true cell), after" in out.read_text()
+    assert "out-of-fold GeoScore gain per cue" in out.read_text()
     assert main(args) == 0  # the cache is reused
     assert CalibrationSet.load(tmp_path / "obs.npz").truth.shape == (24,)
 

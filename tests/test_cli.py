@@ -24,7 +24,7 @@ def run(capsys, *argv):
 
 def test_locate_example_by_default(capsys):
     code, out, err = run(capsys, "locate")
-    assert code == 0 and "bundled example" in err and "Best guess" in out
+    assert code == 0 and "bundled example" in err and "Confidence  Country: France" in out
 
 
 def test_locate_json_keys(capsys):
@@ -54,10 +54,10 @@ def test_batch_directory_with_junk(capsys, tmp_path):
     assert code == 1  # some files failed, the batch still finished
     assert "notes.txt" in err and "fake.png" in err and "empty.jpg" in err and "2 of 4 images failed" in err
     rows = list(csv.reader(out_csv.open()))
-    assert rows[0] == ["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY"]
+    assert rows[0] == ["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY", "CONFIDENCE"]
     by_id = {r[0]: r for r in rows[1:]}
     assert set(by_id) == {"a.jpg", "b.JPEG", "fake.png", "empty.jpg"}
-    assert float(by_id["a.jpg"][1]) and by_id["a.jpg"][3] and by_id["fake.png"][1:] == ["", "", "", ""]
+    assert float(by_id["a.jpg"][1]) and by_id["a.jpg"][3] and by_id["fake.png"][1:] == ["", "", "", "", ""]
 
 
 def test_batch_json_lines_report_errors(capsys, tmp_path):
@@ -110,8 +110,8 @@ def test_csv_rows_helper(tmp_path):
         write("b.jpg", None)
     b = pred.best
     assert list(csv.reader((tmp_path / "out.csv").open())) == [
-        list(CSV_COLUMNS), ["a.jpg", f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}"],
-        ["b.jpg", "", "", "", ""]]
+        list(CSV_COLUMNS), ["a.jpg", f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}", "none"],
+        ["b.jpg", "", "", "", "", ""]]
 
 
 def test_album_csv_is_one_row(capsys, tmp_path):

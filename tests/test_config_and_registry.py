@@ -41,7 +41,8 @@ def test_overrides_sets_and_paths(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("output:\n  top_k: 7\n")
     cfg = load_config(path, overrides={"image": {"max_side": 1024}}, sets=["output.credible_mass=0.5"])
-    assert cfg["output"] == {"top_k": 7, "credible_mass": 0.5} and cfg["image"]["max_side"] == 1024
+    assert cfg["output"] == {"decision": "expected_geoscore", "top_k": 7, "min_separation_km": 50,
+                             "credible_mass": 0.5} and cfg["image"]["max_side"] == 1024
     assert parse_set("a.b.c=3") == {"a": {"b": {"c": 3}}}
     assert parse_set("x=hello") == {"x": "hello"}
 

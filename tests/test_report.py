@@ -45,13 +45,19 @@ def test_report_is_self_contained(located):
     photo, pred = located
     page = render_report(pred, [(photo, pred)])
     assert "http://" not in page and "https://" not in page and "<script src" not in page
-    for needle in ("id=map-world", "id=top-k", "id=countries", "id=region", "id=cues", "street word 'via'",
+    for needle in ("id=confidence", "id=map-world", "id=top-k", "id=countries", "id=region", "id=cues", "street word 'via'",
                    "Italy", "bits"):
         assert needle in page
     pics = images_in(page)
     assert len(pics) >= 2 and pics[1].size == (1200, 600)  # the photo, then the world map
     data = re.search(r"id=prediction-data>(.*?)</script>", page, re.S).group(1)
-    assert '"schema": "geosleuth.prediction/1"' in data
+    assert '"schema": "geosleuth.prediction/2"' in data
+
+
+def test_report_says_when_nothing_located_the_photo():
+    pred = Geolocator.from_config("prior-only").locate(geosleuth.example_image())
+    page = render_report(pred)
+    assert "level-none" in page and "No confident location." in page and "Leading countries: United States" in page
 
 
 def test_evidence_box_is_drawn(located):

@@ -45,7 +45,7 @@ def test_api_locate_multipart_with_hint(client, photo):
     r = client.post("/api/locate", files={"image": ("../../etc/passwd.jpg", photo, "image/jpeg")},
                     data={"country": "FR"})
     d = r.json()
-    assert r.status_code == 200 and d["schema"] == "geosleuth.prediction/1"
+    assert r.status_code == 200 and d["schema"] == "geosleuth.prediction/2"
     assert d["image"] == "passwd.jpg"  # a display label only, never a path
     assert d["cues"] == {"exif": "ok", "hint:country=FR": "ok"} and d["top_k"][0]["country"] == "FR"
     assert r.headers["content-security-policy"].startswith("default-src 'none'")
@@ -88,6 +88,7 @@ def test_upload_page_and_report_page(client, photo):
     assert "enctype=multipart/form-data" in page and "name=image" in page
     r = client.post("/report", files={"image": ("rue.jpg", photo, "image/jpeg")})
     assert r.status_code == 200 and "id=map-world" in r.text and "id=cues" in r.text and "rue.jpg" in r.text
+    assert "id=confidence" in r.text and "Confidence: <b>" in r.text
     r = client.post("/report", files={"image": ("a.jpg", b"junk", "image/jpeg")})
     assert r.status_code == 400 and "not a recognised image format" in r.text
 

@@ -66,7 +66,8 @@ def trained(place_set, tmp_path_factory):
 def _visual_locator(heads, *more):
     from geosleuth import Geolocator
 
-    sets = ["cues.visual.enabled=true", "cues.scene.enabled=true", f"features.heads={heads}",
+    sets = ["cues.visual.enabled=true", "cues.scene.enabled=true", "cues.visual.weight=1", "cues.scene.weight=1",
+            f"features.heads={heads}",
             "features.backbone=test_efficientnet", "features.weights=none", "features.image_size=64", *more]
     return Geolocator.from_config("prior-only", sets=sets)
 
@@ -151,7 +152,8 @@ def test_trained_heads_find_each_place(trained, place_set, tmp_path):
     assert cues["visual"].features is cues["scene"].features is geo.engines.features  # one image model
     for name, (lat, lon, colour) in PLACES.items():
         pred = geo.locate(np.asarray(_place_image(colour, seed=999)))  # an unseen photo of the place
-        assert haversine_km(pred.best.lat, pred.best.lon, lat, lon) < 300, (name, pred.best)
+        top = pred.top_k[0]  # the most probable place: what the heads found (the answer also weighs the prior)
+        assert haversine_km(top.lat, top.lon, lat, lon) < 300, (name, top)
         assert pred.cues["visual"].status == "ok" and pred.cues["visual"].evidence
         scene = pred.cues["scene"].evidence[0]
         assert scene.kind == "scene"
@@ -180,7 +182,7 @@ def test_missing_or_foreign_heads_abstain_with_a_note(grid, tmp_path, trained):
     photo = Photo.open(np.zeros((64, 64, 3), np.uint8))
     missing = _features(tmp_path / "nothing.npz", "efficientnet_lite0", "embedded", 224)
     for name in ("visual", "scene"):
-        cue = create_cue(name, features=missing)
+        cue = create_cue(name, features=missing, weight=1.0)
         out = cue.observe(photo, grid)
         assert not cue.available()[0] and out.abstained and "no head weights" in out.note
     heads = CellHeads.load(trained[0] / "heads.npz")
@@ -188,8 +190,27 @@ def test_missing_or_foreign_heads_abstain_with_a_note(grid, tmp_path, trained):
                         heads.scene_weight, heads.scene_offset, {**heads.meta, "grid": "another"})
     foreign.save(tmp_path / "foreign.npz")
     for name in ("visual", "scene"):
-        out = create_cue(name, features=_features(tmp_path / "foreign.npz")).observe(photo, grid)
+        out = create_cue(name, features=_features(tmp_path / "foreign.npz"), weight=1.0).observe(photo, grid)
         assert out.abstained and "another cell grid" in out.note
+
+
+def test_shipped_weight_zero_abstains_and_says_what_would_help(grid):
+    """The embedded heads did not help out of author, so by default they neither run nor print a guess."""
+    from geosleuth.cues import create_cue
+    from geosleuth.photo import Photo
+
+    class Untouchable:
+        def of(self, photo, grid):
+            raise AssertionError("a cue at weight 0 must not compute features")
+
+    photo = Photo.open(np.zeros((64, 64, 3), np.uint8))
+    visual = create_cue("visual", features=Untouchable())
+    scene = create_cue("scene", features=Untouchable())
+    assert visual.weight == 0 and scene.weight == 0
+    out = visual.observe(photo, grid)
+    assert out.abstained and "train-classifier" in out.note and "cues.visual.weight" in out.note
+    assert not out.evidence
+    assert scene.observe(photo, grid).abstained
 
 
 def test_gallery_search_refines_the_point(trained, place_set, tmp_path):
@@ -204,7 +225,8 @@ def test_gallery_search_refines_the_point(trained, place_set, tmp_path):
     geo = _visual_locator(trained[0] / "heads.npz", f"cues.visual.gallery={gallery}")
     lat, lon, colour = PLACES["sydney"]
     pred = geo.locate(np.asarray(_place_image(colour, seed=4242)))
-    assert haversine_km(pred.best.lat, pred.best.lon, lat, lon) < 3  # the gallery cluster, not the cell mean
+    top = pred.top_k[0]
+    assert haversine_km(top.lat, top.lon, lat, lon) < 3  # the gallery cluster, not the cell mean
     assert "gallery" in [e.kind for e in pred.cues["visual"].evidence]
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-CSV_COLUMNS = ("IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY")
+CSV_COLUMNS = ("IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY", "CONFIDENCE")
 
 
 @contextmanager
@@ -44,10 +44,11 @@ def csv_rows(path: str | Path | None) -> Iterator[Callable[[str, "Prediction | N
 
         def write(image_id: str, prediction: "Prediction | None") -> None:
             if prediction is None:
-                writer.writerow([image_id, "", "", "", ""])
+                writer.writerow([image_id, "", "", "", "", ""])
                 return
             b = prediction.best
-            writer.writerow([image_id, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}"])
+            writer.writerow([image_id, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}",
+                             prediction.confidence.level])
 
         yield write
 
@@ -127,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
         tc.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default,
                         help=f"(default {field.default})")
 
-    cal = sub.add_parser("calibrate", help="fit each cue's weight and floor on labelled photos (author-grouped CV)")
+    cal = sub.add_parser("calibrate", help="fit each cue's weight and floor on labelled photos; a cue that does not raise "
+                         "GeoScore out of author fold gets weight 0")
     cal.add_argument("--images", required=True, type=Path, help="folder of the images named in the labels")
     cal.add_argument("--labels", required=True, type=Path, help="CSV: IMG_ID,LAT,LON[,AUTHOR,...]")
     cal.add_argument("--folds", type=int, default=5, help="cross-validation folds, split by AUTHOR (default 5)")
@@ -372,7 +374,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from geosleuth.api import Geolocator, collect
-    from geosleuth.fusion.calibration import CalibrationSet, cross_validate, fit, settings_yaml
+    from geosleuth.fusion.calibration import CalibrationSet, calibrate, settings_yaml
     from geosleuth.labels import author_folds, read_labels
 
     labels = read_labels(args.labels)
@@ -395,17 +397,20 @@ def _calibrate(args: argparse.Namespace) -> int:
     if len(np.unique(folds)) < 2:
         raise ConfigError("calibration needs photos from at least two authors (folds)")
     start = geo.cue_settings
-    cv = cross_validate(geo.log_prior(), obs, folds, start)
-    settings, score = fit(geo.log_prior(), obs, start)
+    cal = calibrate(geo.log_prior(), obs, folds, start, geo.grid)
     record = {"labels": args.labels.name, "photos": len(obs.truth), "authors": len(set(author.values())),
               "folds": f"{args.folds} (crc32 of AUTHOR)", "base config": args.config,
-              "held-out mean log p(true cell), before": round(cv.held_out_before, 4),
-              "held-out mean log p(true cell), after": round(cv.held_out_after, 4),
-              "fitted on all photos, mean log p(true cell)": round(score, 4)}
-    args.out.write_text(settings_yaml(settings, record))
-    for name, (weight, floor) in settings.items():
-        print(f"{name:10s} weight {start[name][0]:g} -> {weight:g}   floor {start[name][1]:.0e} -> {floor:.0e}")
-    print(f"held-out mean log p(true cell): {cv.held_out_before:.3f} -> {cv.held_out_after:.3f} "
+              "out-of-fold GeoScore, prior only": round(cal.prior_geoscore, 1),
+              "out-of-fold GeoScore, every cue that spoke": round(cal.geoscore, 1),
+              "out-of-fold GeoScore gain per cue (None: never spoke)":
+                  {c: None if g is None else round(g, 1) for c, g in cal.gain.items()}}
+    args.out.write_text(settings_yaml(cal.settings, record))
+    for name, (weight, floor) in cal.settings.items():
+        gain = cal.gain[name]
+        judged = "never spoke: kept as configured" if gain is None else f"out-of-fold GeoScore gain {gain:+.1f}"
+        print(f"{name:10s} weight {start[name][0]:g} -> {weight:g}   floor {start[name][1]:.0e} -> {floor:.0e}   "
+              f"({judged})")
+    print(f"out-of-fold GeoScore: prior only {cal.prior_geoscore:.1f}, with the cues {cal.geoscore:.1f} "
           f"({len(obs.truth)} photos, {args.folds} author folds)\nwrote {args.out}; use it with --config {args.out}")
     return EXIT_OK
 

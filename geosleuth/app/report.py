@@ -194,10 +194,10 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
     Open images with the same `max_side` the pipeline used (boxes are in working-image pixels)."""
     e = html.escape
     d = prediction.to_dict()
-    best = prediction.best
+    conf = prediction.confidence
     parts = [f"<h1>{e(title or 'geosleuth report: ' + prediction.image)}</h1>",
-             f"<p class=best>Best guess <b>{best.lat:.4f}, {best.lon:.4f}</b> — {e(best.place)} "
-             f"(p = {best.probability:.1%})</p>"]
+             f"<p id=confidence class='confidence level-{conf.level}'>Confidence: <b>{e(conf.level)}</b></p>"]
+    parts += [f"<p class=best>{e(line)}</p>" for line in prediction.headline()]
     parts += [f"<p class=warn>WARNING {e(w)}</p>" for w in prediction.warnings]
 
     for src, pred in photos:
@@ -206,7 +206,7 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
         rows = "".join(f"<tr><td style='color:{r['colour']}'><b>{r['n']}</b></td><td>{e(r['cue'])}</td>"
                        f"<td>{e(r['kind'])}</td><td>{e(r['summary'])}</td></tr>" for r in legend)
         caption = e(pred.image) + ("" if len(photos) == 1 else
-                                   f" — alone: {e(pred.best.place)} ({pred.best.probability:.0%})")
+                                   f" — alone: {e(pred.best.place)} (confidence: {pred.confidence.level})")
         parts.append(f"<figure class=photo><img alt='photo' src='{_data_uri(im, 'JPEG')}'>"
                      f"<figcaption>{caption}</figcaption>"
                      + (f"<table class=legend><tr><th>#</th><th>cue</th><th>kind</th><th>what</th></tr>{rows}</table>"
@@ -225,7 +225,7 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
     top = "".join(f"<tr><td>{c.rank}</td><td>{c.lat:.4f}</td><td>{c.lon:.4f}</td><td>{c.probability:.1%}</td>"
                   f"<td>{e(c.country)}</td><td>{e(c.place)}</td><td><code>{e(c.cell)}</code></td></tr>"
                   for c in prediction.top_k)
-    parts.append("<section><h2>Top candidates</h2><table id=top-k><tr><th>#</th><th>lat</th><th>lon</th>"
+    parts.append("<section><h2>Most probable places</h2><table id=top-k><tr><th>#</th><th>lat</th><th>lon</th>"
                  f"<th>p</th><th>country</th><th>nearest place</th><th>cell</th></tr>{top}</table></section>")
     countries = "".join(f"<tr><td>{e(code)}</td><td>{e(country_name(code))}</td><td>{p:.1%}</td>"
                         f"<td><div class=bar style='width:{max(p * 300, 1):.0f}px'></div></td></tr>"
@@ -275,7 +275,7 @@ CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1240px;margin:1em au
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.4em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.4em 0}td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;
 vertical-align:top}img{max-width:100%;border:1px solid #ccc}figure{margin:.6em 0;display:inline-block;
-vertical-align:top}.best{font-size:1.15em}.warn{background:#fee;border-left:4px solid #c00;padding:4px 8px}
+vertical-align:top}.best{font-size:1.15em}.confidence{display:inline-block;padding:2px 10px;border-radius:4px;background:#eee}.level-none{background:#fde2c4}.warn{background:#fee;border-left:4px solid #c00;padding:4px 8px}
 .bar{height:10px;background:#d73027}.small{color:#666;font-size:.85em}tr.failed td{color:#a00}
 tr.abstained td{color:#777}ul{margin:0;padding-left:1.1em}"""
 
