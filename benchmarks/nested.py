@@ -14,7 +14,10 @@ photographer is on both sides):
 - fold k is scored with the expected-GeoScore answer, beside the baselines: the prior's own
   answer, the best constant point of the inner folds' photos, and the old default (its
   weights, the densest cell).
-It also re-scores the old protocols (weights fitted on the photos they score; heads trained on
+With --pixel-free, the visual cue's output is replaced by what a model that ignores the pixels
+learns from the same training folds (their photos' location distribution over the prior), with
+the scene cue off: if that "cue" gains as much, the visual gain is the dev set's geography, not
+the photo. It also re-scores the old protocols (weights fitted on the photos they score; heads trained on
 every dev photo) to show where the old numbers' optimism came from. Writes nested.json,
 nested.md and coverage.png to benchmarks/out/nested/.
 """
@@ -36,6 +39,7 @@ from geosleuth.cues.training import TrainSettings
 from geosleuth.cues.training.classifier import extract_features, train_heads
 from geosleuth.fusion.calibration import CalibrationSet, calibrate, coverage, fit, log_posteriors
 from geosleuth.fusion.decision import GeoScoreDecider, geoscore
+from geosleuth.fusion.kernels import kernel_log_likelihood
 from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
 
@@ -54,11 +58,15 @@ class Heads:
     def __init__(self, features: np.ndarray, ok: np.ndarray, labels, folds: np.ndarray, grid, folder: Path) -> None:
         self.features, self.ok, self.labels, self.folds, self.grid = features, ok, labels, folds, grid
         self.folder = folder
+        self.pixel_free = False
+        self.used = True  # False when neither the visual nor the scene cue is evaluated
         self.lat = np.array([lb.lat for lb in labels])
         self.lon = np.array([lb.lon for lb in labels])
         self.scenes = np.array([lb.scene or (np.nan,) * 3 for lb in labels])
 
     def without(self, excluded: tuple[int, ...]) -> CellHeads:
+        if self.pixel_free or not self.used:  # nothing to train (`loglik` reads the excluded folds)
+            return CellHeads(*(np.zeros(1),) * 3, {}, {}, np.zeros(1), np.zeros(1), {"excluded": excluded})
         path = self.folder / f"heads_without_{'_'.join(map(str, excluded))}.npz"
         if path.is_file():
             return CellHeads.load(path)
@@ -71,9 +79,24 @@ class Heads:
         return heads
 
     def loglik(self, heads: CellHeads, rows: np.ndarray) -> dict[str, np.ndarray]:
+        if not self.used:
+            return {}
+        if self.pixel_free:
+            excluded = heads.meta.get("excluded", ())  # the shipped heads saw every photo
+            ratio = self.training_distribution(~np.isin(self.folds, excluded) & self.ok)
+            return {"visual": np.repeat(ratio[None], len(rows), 0),
+                    "scene": np.full((len(rows), len(self.grid)), np.nan, np.float32)}
         f = self.features[rows].astype(np.float32)
         return {"visual": heads.visual_log_likelihood(f, self.grid).astype(np.float32),
                 "scene": heads.scene_log_likelihood(heads.scene_probabilities(f), self.grid).astype(np.float32)}
+
+
+    def training_distribution(self, train: np.ndarray) -> np.ndarray:
+        """log(where the training photos were, 150 km kernels, 1 % prior mixed in) - log prior."""
+        prior = np.exp(self.grid.log_prior())
+        mass = sum(np.exp(kernel_log_likelihood(self.grid, la, lo, 150.0))
+                   for la, lo in zip(self.lat[train], self.lon[train])) / train.sum()
+        return (np.log(0.99 * mass + 0.01 * prior) - np.log(prior)).astype(np.float32)
 
 
 def with_heads(obs: CalibrationSet, rows: np.ndarray, lls: dict[str, np.ndarray]) -> CalibrationSet:
@@ -128,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--observations", type=Path, help="cue outputs (CalibrationSet .npz) of a subset of the labels")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--cues", default="visual,scene,exif,text", help="the candidate cues (default: all)")
+    ap.add_argument("--pixel-free", action="store_true", help="the visual cue replaced by the training folds' "
+                    "location distribution (a model that ignores the pixels), scene off")
     args = ap.parse_args(argv)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -138,14 +164,21 @@ def main(argv: list[str] | None = None) -> int:
     grid, log_prior = geo.grid, geo.log_prior()
     obs = (CalibrationSet.load(args.observations) if args.observations
            else suite.observations(labels, args.images, folds_all, geo))
+    cues = [c for c in args.cues.split(",") if c in obs.loglik]
+    obs = CalibrationSet(obs.image_ids, obs.truth, {c: obs.loglik[c] for c in cues}, obs.seconds)
     position = {lb.image_id: n for n, lb in enumerate(labels)}
     keep = np.array([position[i] for i in obs.image_ids])
     labels = [labels[i] for i in keep]
     folds = folds_all[keep]
     lat, lon = np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels])
-    features, ok = extract_features(build_backbone("efficientnet_lite0", "embedded"),
-                                    [args.images / lb.image_id for lb in labels], out / "features.npz")
+    uses_heads = bool({"visual", "scene"} & set(cues))
+    if args.pixel_free or not uses_heads:
+        features, ok = np.zeros((len(labels), 1), np.float16), np.ones(len(labels), bool)
+    else:
+        features, ok = extract_features(build_backbone("efficientnet_lite0", "embedded"),
+                                        [args.images / lb.image_id for lb in labels], out / "features.npz")
     heads = Heads(features, ok, labels, folds, grid, out)
+    heads.pixel_free, heads.used = args.pixel_free, uses_heads
     start = {c: OLD_DEFAULT[c] for c in obs.loglik}
     prior_post = np.broadcast_to(log_prior - np.logaddexp.reduce(log_prior), (1, len(grid)))
     prior_point = GeoScoreDecider.for_grid(grid).decide(np.exp(prior_post[0]))

@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 
 
 # Why the shipped default does not use it, and what would help.
-OFF_NOTE = ("weight 0: the embedded EfficientNet-Lite0 heads did not beat the photo-density prior on "
-            "photographers they never saw, so they do not move the answer. A strong image-geolocation model "
-            "would (GeoCLIP-class, or heads trained with `geosleuth train-classifier` on a large geotagged "
-            "photo set); set cues.visual.weight above 0 to use heads you have measured.")
+OFF_NOTE = ("weight 0: the shipped heads (EfficientNet-Lite0 features, 1,180 training photos) lowered "
+            "GeoScore on photographers they never saw, so they do not move the answer. A strong "
+            "image-geolocation model would help (GeoCLIP-class, or heads trained with `geosleuth "
+            "train-classifier` on a large geotagged photo set); set cues.visual.weight above 0 to use "
+            "heads you have measured with `geosleuth calibrate`.")
 
 
 class VisualCue(BaseCue):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -194,7 +194,6 @@ class Prediction:
             lines += ["", f"Time: {total * 1000:.0f} ms"]
         return "\n".join(lines)
 
-
     def headline(self) -> list[str]:
         """The answer as a person should read it: the confidence first, and what is known when
         nothing in the photo located it."""
@@ -204,7 +203,8 @@ class Prediction:
         if conf.confident:
             lines = [f"Answer      {_fmt_latlon(a.lat, a.lon)}  {a.place}  ({how})", f"Confidence  {conf.summary}"]
         else:
-            lines = [conf.summary.replace("; l", ".\nL", 1),
+            lines = ["No confident location.",
+                     "Leading countries: " + ", ".join(f"{country_name(c)} {p:.0%}" for c, p in conf.leading),
                      f"For scoring pipelines: {_fmt_latlon(a.lat, a.lon)} near {a.place} ({how}; not a sighting)"]
         if conf.country and a.country and conf.country != a.country:
             lines.append(f"Note: the most probable country is {country_name(conf.country)} "
@@ -230,7 +230,10 @@ def _region(grid: "CellGrid", cells: np.ndarray, mass: float) -> Region:
     return Region(mass=mass, cells=tuple(grid.tokens[cells].tolist()), area_km2=float(grid.area_km2[cells].sum()))
 
 
-def refine(grid: "CellGrid", cand: Candidate, cell: int, points: Sequence[GeoPoint], point_cells: np.ndarray) -> Candidate:
+Located = TypeVar("Located", Candidate, Answer)
+
+
+def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint], point_cells: np.ndarray) -> Located:
     """A candidate sits at the sharpest point a cue vouched for in its cell (or within 3 sigma
     of it: a GPS fix near a cell edge spreads over both cells), else at the cell's mean."""
     reach = np.sqrt(grid.area_km2[cell] / np.pi)
