@@ -1,6 +1,7 @@
 """How much the photo told us: a confidence level from the credible region and the posterior.
 
-    exact      a cue vouched for a point (σ ≤ 1 km) and the region is at most 1,000 km²
+    exact      a cue vouched for a point (σ ≤ 1 km) in the region, and the region is at most
+               1,000 km² or the point's cell holds its mass
     city       the region is at most 10,000 km² (a metropolitan area)
     region     the region is at most 300,000 km² (a state or province)
     country    one country holds the region's mass of the posterior
@@ -67,9 +68,10 @@ def assess(grid: "CellGrid", posterior: np.ndarray, region_cells: np.ndarray, ma
     top_continent = max(continent_p, key=continent_p.get, default="")
     top_kp = continent_p.get(top_continent, 0.0)
 
-    in_region = set(region_cells.tolist())
-    sharp = bool(sharp_points) and any(int(c) in in_region for c in grid.lookup(*zip(*sharp_points)))
-    if sharp and area <= EXACT_KM2:
+    at_points = np.unique(grid.lookup(*zip(*sharp_points))) if sharp_points else np.array([], int)
+    vouched = np.isin(at_points, region_cells).any() and (
+        area <= EXACT_KM2 or posterior[at_points].sum() >= mass * posterior.sum())
+    if vouched:
         level, summary = "exact", "Exact: a cue vouched for the point itself"
     elif area <= CITY_KM2:
         level, summary = "city", f"City: the {mass:.0%} region covers {area:,.0f} km²"

@@ -191,6 +191,7 @@ def test_gps_pins_the_answer_but_fusion_still_reports():
     pred = Geolocator.from_config("default").locate(exif_image(gps=sydney_gps()))
     assert haversine_km(pred.best.lat, pred.best.lon, *SYDNEY) < 0.01
     assert pred.best.country == "AU" and pred.countries["AU"] > 0.99 and "Sydney" in pred.best.place
+    assert pred.confidence.level == "exact" and "Confidence  Exact" in pred.explain()
     rep = pred.cues["exif"]
     assert rep.status == "ok" and rep.favoured_country == "AU" and rep.bits > 5 and rep.evidence[0].kind == "gps"
 
