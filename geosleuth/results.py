@@ -194,14 +194,15 @@ class Prediction:
             lines += ["", f"Time: {total * 1000:.0f} ms"]
         return "\n".join(lines)
 
-    def headline(self) -> list[str]:
-        """The answer as a person should read it: the confidence first, and what is known when
-        nothing in the photo located it."""
+    def headline(self, with_confidence: bool = True) -> list[str]:
+        """The answer as a person should read it, with its confidence (unless the caller shows
+        it), and what is known when nothing in the photo located it."""
         a, conf = self.answer, self.confidence
         how = ("highest expected GeoScore" if a.decision == "expected_geoscore"
                else f"most probable cell, p = {a.probability:.1%}")
         if conf.confident:
-            lines = [f"Answer      {_fmt_latlon(a.lat, a.lon)}  {a.place}  ({how})", f"Confidence  {conf.summary}"]
+            lines = [f"Answer      {_fmt_latlon(a.lat, a.lon)}  {a.place}  ({how})"]
+            lines += [f"Confidence  {conf.summary}"] if with_confidence else []
         else:
             lines = ["No confident location.",
                      "Leading countries: " + ", ".join(f"{country_name(c)} {p:.0%}" for c, p in conf.leading),
@@ -304,10 +305,9 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
 def separated_top(grid: "CellGrid", posterior: np.ndarray, k: int, min_km: float) -> np.ndarray:
     """The `k` most probable cells, skipping any within `min_km` of one already taken (so the
     alternatives are different places, not neighbouring cells of one city)."""
-    order = np.argsort(-posterior, kind="stable")[: max(50 * k, 200)]
     chosen: list[int] = []
-    for c in order:
-        if all(haversine_km(grid.lat[c], grid.lon[c], grid.lat[o], grid.lon[o]) >= min_km for o in chosen):
+    for c in np.argsort(-posterior, kind="stable"):
+        if not chosen or haversine_km(grid.lat[c], grid.lon[c], grid.lat[chosen], grid.lon[chosen]).min() >= min_km:
             chosen.append(int(c))
             if len(chosen) == k:
                 break

@@ -1,5 +1,6 @@
 """A self-contained HTML report that works offline: the photo with its evidence boxes, static maps
-of the posterior, top-k places, countries, the credible region and the cue table.
+of the posterior, the answer and its confidence, the most probable places, countries, the credible
+region and the cue table.
 
 Maps are drawn with Pillow alone: land from `geosleuth.app.mapdata`, and the posterior rasterised
 exactly by looking up the grid cell of every pixel, so cells with holes, the antimeridian and
@@ -196,8 +197,9 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
     d = prediction.to_dict()
     conf = prediction.confidence
     parts = [f"<h1>{e(title or 'geosleuth report: ' + prediction.image)}</h1>",
-             f"<p id=confidence class='confidence level-{conf.level}'>Confidence: <b>{e(conf.level)}</b></p>"]
-    parts += [f"<p class=best>{e(line)}</p>" for line in prediction.headline()]
+             f"<p id=confidence class='confidence level-{conf.level}'>Confidence: <b>{e(conf.level)}</b>"
+             + (f" — {e(conf.summary)}" if conf.confident else "") + "</p>"]
+    parts += [f"<p class=best>{e(line)}</p>" for line in prediction.headline(with_confidence=False)]
     parts += [f"<p class=warn>WARNING {e(w)}</p>" for w in prediction.warnings]
 
     for src, pred in photos:
