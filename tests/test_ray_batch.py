@@ -38,6 +38,7 @@ def test_locate_dataset_matches_locate_many(local_ray, tmp_path):
     row = rows[str(good)]
     expected = Geolocator.from_config("prior-only").locate(str(good), hints=[geosleuth.Hint.parse("country=FR")])
     assert row["ok"] and row["country"] == "FR" and row["lat"] == pytest.approx(expected.best.lat)
+    assert row["confidence"] == expected.confidence.level and not rows[str(bad)]["confidence"]
     assert json.loads(row["prediction"])["cues"] == {"hint:country=FR": "ok"}
 
 

@@ -48,6 +48,7 @@ class _Locator:
             rows.append({"path": item.source, "ok": item.ok, "error": item.error or "",
                          "lat": best.lat if best else np.nan, "lon": best.lon if best else np.nan,
                          "country": best.country if best else "", "probability": best.probability if best else np.nan,
+                         "confidence": item.prediction.confidence.level if item.ok else "",
                          "prediction": item.prediction.to_json(indent=None) if item.ok else ""})
         return {key: np.array([r[key] for r in rows]) for key in rows[0]} if rows else {}
 
