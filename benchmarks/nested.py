@@ -111,9 +111,8 @@ def with_heads(obs: CalibrationSet, rows: np.ndarray, lls: dict[str, np.ndarray]
 def score(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: np.ndarray,
           answer: str = "expected_geoscore") -> dict:
     """Accuracy of the answers, coverage of the credible regions, and how concentrated the answers are."""
-    decider = GeoScoreDecider.for_grid(grid)
     if answer == "expected_geoscore":
-        cells = np.array([decider.decide(np.exp(row.astype(np.float64))).cell for row in log_post])
+        cells = GeoScoreDecider.for_grid(grid).answers(log_post)
     else:
         cells = np.argmax(log_post, axis=1)
     out = summarize(haversine_km(grid.lat[cells], grid.lon[cells], lat, lon))
@@ -219,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         r["best_constant_of_inner"]["geoscore"] * r["photos"] for r in per_fold) / len(labels), 1)}
 
     # The old protocols, for the record: weights fitted on the photos they score, and heads that saw them.
-    everything = with_heads(obs, np.arange(len(labels)), {})
+    everything = obs
     for k in range(args.folds):
         rows = np.flatnonzero(folds == k)
         everything = with_heads(everything, rows, heads.loglik(heads.without((k,)), rows))

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             post = np.broadcast_to(log_prior - np.logaddexp.reduce(log_prior), (len(obs.truth), len(grid)))
             fitted = []
         p = np.exp(post.astype(np.float64))
-        best = np.array([decider.decide(row).cell for row in p])  # the answer users get
+        best = decider.answers(post)  # the answer users get
         d = haversine_km(grid.lat[best], grid.lon[best], lat, lon)
         country_p = np.stack([grid.country_probabilities(row) for row in p])
         top_country = np.array(grid.countries)[np.argmax(country_p, axis=1)]

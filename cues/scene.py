@@ -7,38 +7,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geosleuth.cues.base import BaseCue, CueOutput, Evidence
-from geosleuth.cues.engines.backbone import ImageFeatures
-from geosleuth.cues.engines.heads import SCENES
+from geosleuth.cues.base import CueOutput, Evidence
+from geosleuth.cues.engines.heads import SCENES, CellHeads
+from geosleuth.cues.image_cue import ImageFeatureCue
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
-    from geosleuth.photo import Photo
 
 
-OFF_NOTE = ("weight 0: the scene-conditioned cell biases did not raise GeoScore on photographers they "
-            "never saw; set cues.scene.weight above 0 to use them.")
-
-
-class SceneCue(BaseCue):
+class SceneCue(ImageFeatureCue):
     """Indoor / natural / urban from the scene head; the scene-conditioned cell biases (ISN)."""
 
     name = "scene"
+    muted_note = ("weight 0: the scene-conditioned cell biases did not raise GeoScore on photographers they "
+                  "never saw; set cues.scene.weight above 0 to use them.")
 
-    def __init__(self, *, features: ImageFeatures, weight: float, floor: float) -> None:
-        super().__init__(weight=weight, floor=floor)
-        self.features = features
-
-    def available(self) -> tuple[bool, str]:
-        return self.features.available()
-
-    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        if not self.weight:
-            return CueOutput.abstain(OFF_NOTE)
-        got = self.features.of(photo, grid)
-        if isinstance(got, str):
-            return CueOutput.abstain(got)
-        feature, heads = got
+    def read(self, feature: np.ndarray, heads: CellHeads, grid: "CellGrid") -> CueOutput:
         p = heads.scene_probabilities(feature)[0]
         best = int(np.argmax(p))
         seen = Evidence("scene", f"{SCENES[best]} scene ({p[best]:.0%})", confidence=float(p[best]),

@@ -9,50 +9,39 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from geosleuth.cache import shared
-from geosleuth.cues.base import BaseCue, CueOutput, Evidence, GeoPoint
+from geosleuth.cues.base import CueOutput, Evidence, GeoPoint
 from geosleuth.cues.engines.backbone import ImageFeatures
 from geosleuth.cues.engines.gallery import Gallery
+from geosleuth.cues.engines.heads import CellHeads
+from geosleuth.cues.image_cue import ImageFeatureCue
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.kernels import kernel_log_likelihood
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
-    from geosleuth.photo import Photo
 
 
-# Why the shipped default does not use it, and what would help.
-OFF_NOTE = ("weight 0: the shipped heads (EfficientNet-Lite0 features, 1,180 training photos) lowered "
-            "GeoScore on photographers they never saw, so they do not move the answer. A strong "
-            "image-geolocation model would help (GeoCLIP-class, or heads trained with `geosleuth "
-            "train-classifier` on a large geotagged photo set); set cues.visual.weight above 0 to use "
-            "heads you have measured with `geosleuth calibrate`.")
-
-
-class VisualCue(BaseCue):
+class VisualCue(ImageFeatureCue):
     """p(cell | pixels) from the cell heads, combined down the hierarchy; optional gallery search
     within the top cells for a precise coordinate."""
 
     name = "visual"
+    # Why the shipped default does not use it, and what would help.
+    muted_note = ("weight 0: the shipped heads (EfficientNet-Lite0 features, 1,180 training photos) lowered "
+                  "GeoScore on photographers they never saw, so they do not move the answer. A strong "
+                  "image-geolocation model would help (GeoCLIP-class, or heads trained with `geosleuth "
+                  "train-classifier` on a large geotagged photo set); set cues.visual.weight above 0 to "
+                  "use heads you have measured with `geosleuth calibrate`.")
 
     def __init__(self, *, features: ImageFeatures, gallery: str | None, gallery_cells: int,
                  gallery_neighbours: int, cluster_km: float, weight: float, floor: float) -> None:
-        super().__init__(weight=weight, floor=floor)
-        self.features = features
+        super().__init__(features=features, weight=weight, floor=floor)
         self.gallery = gallery
         self.gallery_cells = gallery_cells
         self.gallery_neighbours = gallery_neighbours
         self.cluster_km = cluster_km
 
-    def available(self) -> tuple[bool, str]:
-        return self.features.available()
-
-    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        if not self.weight:
-            return CueOutput.abstain(OFF_NOTE)
-        got = self.features.of(photo, grid)
-        if isinstance(got, str):
-            return CueOutput.abstain(got)
-        feature, heads = got
+    def read(self, feature: np.ndarray, heads: CellHeads, grid: "CellGrid") -> CueOutput:
         ll = heads.visual_log_likelihood(feature, grid)[0]
         log_prior = grid.log_prior()
         posterior = log_prior + ll

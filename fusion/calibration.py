@@ -161,8 +161,7 @@ def calibrate(log_prior: np.ndarray, obs: CalibrationSet, folds: np.ndarray, sta
 
 def answer_geoscores(grid: "CellGrid", log_post: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """GeoScore of each photo's expected-GeoScore answer, the truth taken at its cell's mean."""
-    decider = GeoScoreDecider.for_grid(grid)
-    cells = np.array([decider.decide(np.exp(row.astype(np.float64))).cell for row in log_post])
+    cells = GeoScoreDecider.for_grid(grid).answers(log_post)
     return geoscore(haversine_km(grid.lat[cells], grid.lon[cells], grid.lat[truth], grid.lon[truth]))
 
 

@@ -48,6 +48,10 @@ class Confidence:
     def confident(self) -> bool:
         return self.level != "none"
 
+    def leading_text(self) -> str:
+        """The leading countries for a person, e.g. "United States 30%, United Kingdom 10%"."""
+        return _named(self.leading)
+
     def to_dict(self) -> dict[str, Any]:
         return {"level": self.level, "summary": self.summary, "region_km2": round(self.region_km2, 1),
                 "country": self.country, "country_probability": round(self.country_probability, 4),
@@ -82,10 +86,12 @@ def assess(grid: "CellGrid", posterior: np.ndarray, region_cells: np.ndarray, ma
     elif top_kp >= mass:
         level, summary = "continent", f"Continent: {CONTINENTS.get(top_continent, top_continent)} ({top_kp:.0%})"
     else:
-        level = "none"
-        summary = "No confident location; leading countries: " + ", ".join(
-            f"{country_name(c)} {p:.0%}" for c, p in leading)
+        level, summary = "none", f"No confident location; leading countries: {_named(leading)}"
     return Confidence(level, summary, area, top_country, top_cp, top_continent, top_kp, leading)
+
+
+def _named(leading: Sequence[tuple[str, float]]) -> str:
+    return ", ".join(f"{country_name(c)} {p:.0%}" for c, p in leading)
 
 
 def _continent_probabilities(grid: "CellGrid", country_p: np.ndarray) -> dict[str, float]:

@@ -78,6 +78,10 @@ class GeoScoreDecider:
         best = int(candidates[j])
         return Decision(float(self.lat[best]), float(self.lon[best]), best, float(expected[j]))
 
+    def answers(self, log_posteriors: np.ndarray) -> np.ndarray:
+        """The answer cell of each row of (n, cells) log posteriors."""
+        return np.array([self.decide(np.exp(row)).cell for row in log_posteriors], dtype=np.int64)
+
     def expected(self, posterior: np.ndarray, cell: int) -> float:
         """Expected GeoScore of answering `cell`'s point under `posterior`."""
         p = np.asarray(posterior, dtype=np.float32)

@@ -205,7 +205,7 @@ class Prediction:
             lines += [f"Confidence  {conf.summary}"] if with_confidence else []
         else:
             lines = ["No confident location.",
-                     "Leading countries: " + ", ".join(f"{country_name(c)} {p:.0%}" for c, p in conf.leading),
+                     f"Leading countries: {conf.leading_text()}",
                      f"For scoring pipelines: {_fmt_latlon(a.lat, a.lon)} near {a.place} ({how}; not a sighting)"]
         if conf.country and a.country and conf.country != a.country:
             lines.append(f"Note: the most probable country is {country_name(conf.country)} "
