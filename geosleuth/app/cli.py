@@ -166,24 +166,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "locate":
-            return _locate(args)
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "cues":
-            return _cues(args)
-        if args.command == "config":
-            return _config_show(args)
-        if args.command == "train-detector":
-            return _train_detector(args)
-        if args.command == "train-classifier":
-            return _train_classifier(args)
-        if args.command == "calibrate":
-            return _calibrate(args)
-        if args.command == "gallery":
-            return _gallery_build(args)
-        if args.command == "cells":
-            return _cells_build(args) if args.action == "build" else _cells_info(args)
+        command = {"locate": _locate, "serve": _serve, "cues": _cues, "config": _config_show,
+                   "train-detector": _train_detector, "train-classifier": _train_classifier,
+                   "calibrate": _calibrate, "gallery": _gallery_build,
+                   "cells": lambda a: _cells_build(a) if a.action == "build" else _cells_info(a)}[args.command]
+        return command(args)
     except ConfigError as exc:
         print(f"geosleuth: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -192,7 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
-    return EXIT_USAGE
 
 
 def _locate(args: argparse.Namespace) -> int:
