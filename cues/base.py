@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -104,6 +104,10 @@ class BaseCue:
 
     def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
         return ()
+
+    def prepare(self, photos: Sequence["Photo"]) -> None:
+        """Optional batching, called before `observe` on each of several photos: run a model on
+        all of them at once and memoise its results on the photos. Default: nothing."""
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,67 +1,156 @@
-"""The `visual` cue: the cell classifier (PlaNet / ISN) over the shared image model, with an
-optional search within its top cells of a gallery of geotagged photos for a precise point."""
+"""The `visual` cue: the global cell classifier, p(cell | pixels) as a likelihood over the grid,
+from one of three backends (`cues.visual.backend`):
+
+- `heads`: the shared timm backbone and the cell heads trained on its features (PlaNet / ISN),
+  with an optional search within its top cells of a gallery of geotagged photos;
+- `geoclip`: GeoCLIP's probabilities over its GPS gallery, summed per cell;
+- `clip_zero_shot`: a CLIP checkpoint's probabilities over prompts naming countries and regions.
+
+Each backend's model assumes where photos are taken (its training or gallery distribution, or a
+uniform prior over its classes); that assumption is divided out, so fusion counts the prior once.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from geosleuth.cache import shared
+from geosleuth.config import CHOICES
 from geosleuth.cues.base import CueOutput, Evidence, GeoPoint
 from geosleuth.cues.engines.backbone import ImageFeatures
 from geosleuth.cues.engines.gallery import Gallery
+from geosleuth.cues.engines.geoclip import GeoClip
 from geosleuth.cues.engines.heads import CellHeads
+from geosleuth.cues.engines.zero_shot import ZeroShotClip
 from geosleuth.cues.image_cue import ImageFeatureCue
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.kernels import kernel_log_likelihood
+from geosleuth.gazetteer.countries import country_name
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
+    from geosleuth.photo import Photo
+
+BACKENDS = CHOICES["cues.visual.backend"]
+# A GeoCLIP gallery point stands for its neighbourhood: GeoCLIP puts about a third of Im2GPS3k
+# photos within 25 km (published), so its points refine a cell but never count as exact.
+GEOCLIP_POINT_KM = 25.0
 
 
 class VisualCue(ImageFeatureCue):
-    """p(cell | pixels) from the cell heads, combined down the hierarchy; optional gallery search
-    within the top cells for a precise coordinate."""
+    """p(cell | pixels) from the configured backend, as a likelihood over the grid's cells."""
 
     name = "visual"
-    # Why the shipped default does not use it, and what would help.
-    muted_note = ("weight 0: the shipped heads (EfficientNet-Lite0 features, 1,180 training photos) lowered "
-                  "GeoScore on photographers they never saw, so they do not move the answer. A strong "
-                  "image-geolocation model would help (GeoCLIP-class, or heads trained with `geosleuth "
-                  "train-classifier` on a large geotagged photo set); set cues.visual.weight above 0 to "
-                  "use heads you have measured with `geosleuth calibrate`.")
 
-    def __init__(self, *, features: ImageFeatures, gallery: str | None, gallery_cells: int,
-                 gallery_neighbours: int, cluster_km: float, weight: float, floor: float) -> None:
+    def __init__(self, *, backend: str, features: ImageFeatures, geoclip: GeoClip, zero_shot: ZeroShotClip,
+                 gallery: str | None, gallery_cells: int, gallery_neighbours: int, cluster_km: float,
+                 weight: float, floor: float) -> None:
         super().__init__(features=features, weight=weight, floor=floor)
+        if backend not in BACKENDS:
+            raise GeosleuthError(f"cues.visual.backend: unknown backend {backend!r}; expected {' | '.join(BACKENDS)}")
+        self.backend = backend
+        self.geoclip = geoclip
+        self.zero_shot = zero_shot
         self.gallery = gallery
         self.gallery_cells = gallery_cells
         self.gallery_neighbours = gallery_neighbours
         self.cluster_km = cluster_km
 
+    @property
+    def muted_note(self) -> str:  # type: ignore[override]
+        """Why a cue at weight 0 says nothing, and what would help."""
+        if self.backend != "heads":
+            return (f"weight 0: the {self.backend} backend is selected but muted; use --config "
+                    f"{self.backend.replace('_', '-')} or set cues.visual.weight (1.0 trusts the model as it was trained)")
+        return ("weight 0: the shipped heads (EfficientNet-Lite0 features, 1,180 training photos) lowered "
+                "GeoScore on photographers they never saw, so they do not move the answer. A strong "
+                "image-geolocation model helps: --config geoclip or --config clip-zero-shot (see the README, "
+                "\"A stronger visual prior\"), or heads trained with `geosleuth train-classifier` on a large "
+                "geotagged photo set, measured with `geosleuth calibrate`, then cues.visual.weight above 0.")
+
+    def _engine(self) -> ImageFeatures | GeoClip | ZeroShotClip:
+        return {"heads": self.features, "geoclip": self.geoclip, "clip_zero_shot": self.zero_shot}[self.backend]
+
+    def available(self) -> tuple[bool, str]:
+        ok, note = self._engine().available()
+        return ok, f"{self.backend} backend: {note}"
+
+    def prepare(self, photos: Sequence["Photo"]) -> None:
+        """Run the backend's model on a batch of photos at once (results are memoised on them)."""
+        if not self.weight or not photos or not self._engine().available()[0]:
+            return
+        if self.backend == "heads":
+            self.features.embed(photos)
+        elif self.backend == "geoclip":
+            self.geoclip.probabilities(photos)
+        else:
+            self.zero_shot.image_embeddings(photos)
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        if not self.weight or self.backend == "heads":
+            return super().observe(photo, grid)
+        ok, why = self._engine().available()
+        if not ok:
+            return CueOutput.abstain(why)
+        try:
+            if self.backend == "geoclip":
+                return self._read_geoclip(photo, grid)
+            return self._read_zero_shot(photo, grid)
+        except GeosleuthError as exc:  # weights missing after all, a bad device or prompt file
+            return CueOutput.abstain(str(exc))
+
+    def _read_geoclip(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        model = self.geoclip.loaded()
+        p = self.geoclip.probabilities([photo])[0]
+        cells = grid.memo(f"geoclip-gallery-cells-{id(model)}", lambda: grid.lookup(*model.gallery.T))
+        ll = gallery_log_likelihood(p, cells, len(grid))
+        looks, shown = looks_like(grid, ll, f"GeoCLIP on {self.geoclip.model}")
+        points = []
+        for c in shown:
+            inside = np.flatnonzero(cells == c)
+            if len(inside):
+                g = inside[np.argmax(p[inside])]
+                points.append(GeoPoint(float(model.gallery[g, 0]), float(model.gallery[g, 1]), GEOCLIP_POINT_KM,
+                                       "GeoCLIP gallery point"))
+        best = int(np.argmax(p))
+        seen = Evidence("geoclip", f"best gallery point {model.gallery[best, 0]:.4f}, {model.gallery[best, 1]:.4f} "
+                        f"({p[best]:.1%} of GeoCLIP's probability; {model.device})", confidence=float(p[best]),
+                        details={"lat": float(model.gallery[best, 0]), "lon": float(model.gallery[best, 1]),
+                                 "model": self.geoclip.model, "device": model.device})
+        return CueOutput(ll, (looks, seen), points=tuple(points))
+
+    def _read_zero_shot(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        classes = grid.memo(f"zero-shot-classes-{self.zero_shot.prompts}",
+                            lambda: ZeroShotClasses.of(grid, self.zero_shot.templates))
+        p_country = self.zero_shot.probabilities(photo, classes.country_prompts)
+        p_region = self.zero_shot.probabilities(photo, classes.region_prompts) if classes.region_prompts else None
+        ll = classes.log_likelihood(grid, p_country, p_region)
+        order = np.argsort(-p_country)[:3]
+        said = "; ".join(f"{country_name(grid.countries[k])} {p_country[k]:.0%}" for k in order)
+        evidence = [Evidence("zero_shot", f"CLIP zero-shot on {self.zero_shot.model}: {said}",
+                             confidence=float(p_country[order[0]]),
+                             details={"model": self.zero_shot.model,
+                                      "countries": {grid.countries[k]: round(float(p_country[k]), 4) for k in order}})]
+        if p_region is not None:
+            r = int(np.argmax(np.where(classes.region_country == order[0], p_region, -1.0)))
+            if classes.region_country[r] == order[0]:
+                within = p_region[r] / p_region[classes.region_country == order[0]].sum()
+                evidence.append(Evidence("zero_shot", f"within {country_name(grid.countries[order[0]])}: "
+                                         f"{classes.regions[r]} {within:.0%}", confidence=float(within)))
+        return CueOutput(ll, (looks_like(grid, ll, f"CLIP zero-shot on {self.zero_shot.model}")[0], *evidence))
+
     def read(self, feature: np.ndarray, heads: CellHeads, grid: "CellGrid") -> CueOutput:
         ll = heads.visual_log_likelihood(feature, grid)[0]
-        log_prior = grid.log_prior()
-        posterior = log_prior + ll
-        order = np.argsort(-posterior)
-        top = order[: self.gallery_cells]
-        # The three most probable distinct places, with posterior / prior: how much likelier the
-        # pixels alone make them (before the cue's weight and floor).
-        shown: list[int] = []
-        for c in order[:50]:
-            if len(shown) < 3 and grid.places[c] not in {grid.places[k] for k in shown}:
-                shown.append(int(c))
-        ratio = np.exp(posterior[shown] - np.logaddexp.reduce(posterior) - log_prior[shown])
-        evidence = [Evidence("visual", "looks most like photos from " + "; ".join(
-            f"{grid.places[c]} (×{r:.1f})" for c, r in zip(shown, ratio)),
-            confidence=float(min(1.0, np.log10(max(ratio[0], 1.0)) / 2)),
-            details={"cells": [grid.tokens[c] for c in shown], "ratios": [round(float(r), 2) for r in ratio]})]
+        top = np.argsort(-(grid.log_prior() + ll))[: self.gallery_cells]
+        evidence = [looks_like(grid, ll, f"the cell heads on {self.features.backbone}")[0]]
         points: tuple[GeoPoint, ...] = ()
         if self.gallery:
             try:
-                match = self._search_gallery(feature, grid, top[: self.gallery_cells])
+                match = self._search_gallery(feature, grid, top)
             except GeosleuthError as exc:
                 evidence.append(Evidence("warning", f"gallery not used: {exc}"))
             else:
@@ -91,3 +180,78 @@ class VisualCue(ImageFeatureCue):
         middle = grid.hierarchy["middle"]
         within = np.flatnonzero(np.isin(middle, middle[top]))
         return gallery.search(feature, grid, within, self.gallery_neighbours, self.cluster_km)
+
+
+def looks_like(grid: "CellGrid", ll: np.ndarray, by: str) -> tuple[Evidence, list[int]]:
+    """The three most probable distinct places under the prior and this likelihood alone, with
+    posterior / prior: how much likelier the pixels make them (before the cue's weight and floor)."""
+    log_prior = grid.log_prior()
+    posterior = log_prior + ll
+    shown: list[int] = []
+    for c in np.argsort(-posterior)[:50]:
+        if len(shown) < 3 and grid.places[c] not in {grid.places[k] for k in shown}:
+            shown.append(int(c))
+    ratio = np.exp(posterior[shown] - np.logaddexp.reduce(posterior) - log_prior[shown])
+    return Evidence("visual", f"looks most like photos from " + "; ".join(
+        f"{grid.places[c]} (×{r:.1f})" for c, r in zip(shown, ratio)) + f" ({by})",
+        confidence=float(min(1.0, np.log10(max(ratio[0], 1.0)) / 2)),
+        details={"cells": [grid.tokens[c] for c in shown], "ratios": [round(float(r), 2) for r in ratio]}), shown
+
+
+def gallery_log_likelihood(p: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
+    """log L(c) = log[(G q(c) + 1) / (n(c) + 1)] from probabilities `p` over G gallery points
+    lying in `cells`: q(c) is the model's mass in cell c and n(c) its gallery points.
+
+    A softmax over a gallery assumes photos are taken where its points are: a photo that tells
+    the model nothing gives every point 1/G, so a cell gets n(c) / G, its share of the gallery.
+    That share is the model's prior, divided out here; one pseudo-point per cell keeps cells
+    without gallery points neutral (L = 1) instead of impossible."""
+    q = np.bincount(cells, weights=p, minlength=n_cells)
+    return np.log1p(len(p) * q) - np.log1p(np.bincount(cells, minlength=n_cells))
+
+
+@dataclass(frozen=True)
+class ZeroShotClasses:
+    """The zero-shot classes of a grid: its countries, and the admin-1 regions its places name
+    in countries with two or more, each with the prompts that describe it."""
+
+    country_prompts: tuple[tuple[str, ...], ...]  # one prompt set per grid.countries entry
+    regions: tuple[str, ...]  # region names
+    region_country: np.ndarray  # each region's index into grid.countries
+    region_prompts: tuple[tuple[str, ...], ...]
+    cell_region: np.ndarray  # each cell's region index, -1 where none
+
+    @classmethod
+    def of(cls, grid: "CellGrid", templates: Mapping[str, Any]) -> "ZeroShotClasses":
+        names = {code: templates.get("names", {}).get(code) or country_name(code) for code in grid.countries}
+        country_prompts = tuple(tuple(t.format(country=names[code]) for t in templates["country"])
+                                for code in grid.countries)
+        index = {code: k for k, code in enumerate(grid.countries)}
+        keys = [(parts[-1], parts[-2]) if len(parts) >= 3 and parts[-1] in index else None
+                for parts in (place.split(", ") for place in grid.places)]
+        per_country: dict[str, set[str]] = {}
+        for key in filter(None, keys):
+            per_country.setdefault(key[0], set()).add(key[1])
+        regions = sorted((code, region) for code, found in per_country.items() if len(found) >= 2 for region in found) \
+            if templates.get("region") else []
+        number = {key: r for r, key in enumerate(regions)}
+        return cls(country_prompts, tuple(region for _, region in regions),
+                   np.array([index[code] for code, _ in regions], dtype=np.int64),
+                   tuple(tuple(t.format(region=region, country=names[code]) for t in templates["region"])
+                         for code, region in regions),
+                   np.array([number.get(key, -1) if key else -1 for key in keys], dtype=np.int64))
+
+    def log_likelihood(self, grid: "CellGrid", p_country: np.ndarray, p_region: np.ndarray | None) -> np.ndarray:
+        """log L(c) from p(country | photo) and p(region | photo): each divided by the uniform
+        prior over its classes that zero-shot classification assumes (1/K over countries, 1/R_k
+        over a country's regions); a cell's share of no country stays neutral."""
+        k = len(p_country)
+        spread = grid.cells_from_countries(k * p_country) + (1.0 - grid.cells_from_countries(np.ones(k)))
+        ll = np.log(np.maximum(spread, 1e-300))
+        if p_region is not None and len(self.regions):
+            in_country = np.bincount(self.region_country, weights=p_region, minlength=k)[self.region_country]
+            count = np.bincount(self.region_country, minlength=k)[self.region_country]
+            ratio = p_region / np.maximum(in_country, 1e-300) * count
+            has = self.cell_region >= 0
+            ll[has] += np.log(np.maximum(ratio[self.cell_region[has]], 1e-300))
+        return ll

@@ -7,8 +7,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -23,8 +24,10 @@ from geosleuth.fusion.calibration import CalibrationSet
 from geosleuth.fusion.grid import CellGrid, load_grid
 from geosleuth.hints import Hint
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
-from geosleuth.pipeline import Observation, observe, observe_hints, predict
+from geosleuth.pipeline import Observation, observe, observe_hints, predict, prepare
 from geosleuth.results import Prediction
+
+T = TypeVar("T")
 
 
 def example_image() -> str:
@@ -121,30 +124,36 @@ class Geolocator:
 
     def locate_many(self, images: Iterable[ImageInput], *, workers: int | None = None,
                     hints: Sequence[Hint] = ()) -> Iterator[BatchItem]:
-        """Locate many images, streaming results in input order; a bad input becomes a failed item."""
+        """Locate many images, streaming results in input order; a bad input becomes a failed item.
+        Inputs are decoded `batch.size` at a time and the image models run on each batch at once."""
         workers = workers or self.config["batch"]["workers"]
         _ = self.grid  # load once, before threads start
 
-        def one(src: ImageInput) -> BatchItem:
+        def safely(src: ImageInput, work: Callable[[], Any]) -> Any:
             label = _label(src)
             try:
-                return BatchItem(label, prediction=self.locate(src, hints=hints))
+                return work()
             except GeosleuthError as exc:
                 return BatchItem(label, error=str(exc))
             except Exception as exc:  # an unexpected bug in one image must not end the batch
                 return BatchItem(label, error=f"{label}: unexpected {type(exc).__name__}: {exc}")
 
-        if workers == 1:
-            yield from map(one, images)
-            return
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: list[Any] = []
-            for src in images:
-                pending.append(pool.submit(one, src))
-                if len(pending) >= 2 * workers:  # bounded window: streaming, bounded memory
-                    yield pending.pop(0).result()
-            for fut in pending:
-                yield fut.result()
+        def one(src: ImageInput, photo: Photo | BatchItem) -> BatchItem:
+            if isinstance(photo, BatchItem):
+                return photo
+            return safely(src, lambda: BatchItem(_label(src), prediction=self.locate(photo, hints=hints)))
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # bounded: one batch in memory
+            for chunk in _batches(images, self.config["batch"]["size"]):
+                photos = list(pool.map(lambda src: safely(src, lambda: self.open(src)), chunk))
+                prepare(self.cues, [p for p in photos if isinstance(p, Photo)])
+                yield from pool.map(one, chunk, photos)
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
 
 
 def _label(src: Any) -> str:

@@ -30,6 +30,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "image.max_pixels": (1, 2_000_000_000),
     "image.max_side": (64, 16384),
     "batch.workers": (1, 256),
+    "batch.size": (1, 256),
     "ocr.canvas_size": (64, 4096),
     "ocr.min_confidence": (0.0, 1.0),
     "detector.imgsz": (32, 4096),
@@ -51,6 +52,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "output.decision": ("expected_geoscore", "most_probable"),
     "ocr.backends": ("easyocr", "tesseract"),
     "ocr.precision": ("auto", "bf16", "fp32"),
+    "cues.visual.backend": ("heads", "geoclip", "clip_zero_shot"),
 }
 CUE_KEYS = ("enabled", "weight", "floor")  # what every cue section has besides its own parameters
 

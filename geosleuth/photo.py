@@ -8,7 +8,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Sequence, TypeVar, Union
 
 import numpy as np
 
@@ -77,6 +77,15 @@ class Photo:
         value = compute()
         with self._lock:
             return self._memo.setdefault(key, value)
+
+    @staticmethod
+    def memo_many(photos: Sequence["Photo"], key: Hashable, compute: Callable[[list["Photo"]], Sequence[T]]) -> list[T]:
+        """`memo` for a batched model: `compute` runs once, on the photos that lack `key`."""
+        todo = [p for p in photos if key not in p._memo]
+        if todo:
+            for photo, value in zip(todo, compute(todo), strict=True):
+                photo.memo(key, lambda value=value: value)
+        return [p._memo[key] for p in photos]
 
     @classmethod
     def open(cls, src: ImageInput, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE) -> "Photo":

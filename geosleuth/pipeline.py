@@ -59,6 +59,19 @@ def observe(cues: Sequence[Cue], photo: "Photo", grid: "CellGrid") -> tuple[Obse
     return tuple(out)
 
 
+def prepare(cues: Sequence[Cue], photos: Sequence["Photo"]) -> None:
+    """Let cues with a batched model (`prepare`, see `BaseCue`) run it on many photos at once;
+    what they compute is memoised on the photos. A failure here is left for `observe` to meet
+    again and report on each photo."""
+    for cue in cues:
+        batched = getattr(cue, "prepare", None)
+        if batched is not None and len(photos) > 1:
+            try:
+                batched(photos)
+            except Exception:  # reported per photo by observe
+                pass
+
+
 def observe_hints(hints: Sequence["Hint"], photo: "Photo | None", grid: "CellGrid") -> tuple[Observation, ...]:
     """Analyst hints as observations, fused and reported like cues."""
     said = [(hint, hint.observe(photo, grid)) for hint in hints]

@@ -215,5 +215,10 @@ class ImageFeatures:
             return str(exc)
         if backbone.dim != len(heads.mean):
             return f"the heads expect {len(heads.mean)} features, {self.backbone} gives {backbone.dim}"
-        features = photo.memo((self, "features"), lambda: backbone.features(backbone.preprocess(photo.image)[None])[0])
-        return features, heads
+        return self.embed([photo])[0], heads
+
+    def embed(self, photos: Sequence[Photo]) -> list[np.ndarray]:
+        """Each photo's features, computed in one batch and memoised on the photo."""
+        backbone = self.model()
+        return Photo.memo_many(photos, (self, "features"), lambda todo: list(
+            backbone.features(np.stack([backbone.preprocess(p.image) for p in todo]))))

@@ -1,0 +1,135 @@
+"""What the CLIP-based visual backends (GeoCLIP, CLIP zero-shot) share: where a checkpoint's
+weights come from, which device runs them, and arrays derived from the weights cached on disk.
+
+A checkpoint is a local folder in Hugging Face layout or a Hub id. A Hub id is looked up in the
+Hugging Face cache without touching the network; it is downloaded only when the config allows
+it (`allow_download`). Otherwise the cue abstains with the exact command that fetches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from geosleuth.cache import cache_dir
+from geosleuth.errors import GeosleuthError, MissingDependencyError, WeightsNotFoundError
+
+# What a CLIP checkpoint needs: configs, tokenizer files and the safetensors weights (Hub repos
+# often also carry PyTorch, TensorFlow and Flax copies, several GB that are never read).
+HUB_FILES = ("*.json", "*.txt", "model.safetensors")
+
+
+def download_command(model: str) -> str:
+    """The command that puts a Hub checkpoint into the Hugging Face cache (run where online)."""
+    return f"hf download {model} " + " ".join(f"--include '{pattern}'" for pattern in HUB_FILES)
+
+
+def is_local(model: str) -> bool:
+    """Whether a model setting names a folder rather than a Hub id ('owner/name')."""
+    return Path(model).expanduser().exists() or model.startswith((".", "/", "~")) or model.count("/") != 1
+
+
+def require_transformers() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") is None:
+        raise MissingDependencyError("the CLIP backends need transformers: pip install 'geosleuth[geoclip]'")
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load without transformers' progress bars and advice on stderr (restored afterwards)."""
+    from transformers.utils import logging
+
+    bars, verbosity = logging.is_progress_bar_enabled(), logging.get_verbosity()
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
+def projected(output: Any) -> Any:
+    """The projected embedding from `get_image_features` / `get_text_features` (a tensor in
+    transformers 4, an output whose `pooler_output` holds it in transformers 5)."""
+    return output if hasattr(output, "shape") else output.pooler_output
+
+
+def checkpoint_folder(model: str, *, allow_download: bool, setting: str) -> Path:
+    """The local folder holding `model`'s weights: the folder itself, its copy in the Hugging Face
+    cache, or (only when `allow_download`) a fresh download. `setting` names the config key, for
+    the error message."""
+    if is_local(model):
+        folder = Path(model).expanduser()
+        if not (folder / "config.json").is_file():
+            raise WeightsNotFoundError(f"{setting}: no CLIP checkpoint (config.json) in {folder}")
+        return folder
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model, allow_patterns=list(HUB_FILES), local_files_only=True))
+    except Exception as exc:  # not cached (LocalEntryNotFoundError), or a broken cache entry
+        if not allow_download:
+            raise WeightsNotFoundError(
+                f"{model} weights are not in the Hugging Face cache; get them where online with "
+                f"`{download_command(model)}`, point {setting} at a local copy, or allow the download "
+                f"with --set {setting.rsplit('.', 1)[0]}.allow_download=true") from exc
+    try:
+        return Path(snapshot_download(model, allow_patterns=list(HUB_FILES)))
+    except Exception as exc:  # offline, unknown repo, gated model
+        raise WeightsNotFoundError(f"could not download {model}: {exc}") from exc
+
+
+def pick_device(spec: str) -> str:
+    """A torch device for `spec`: "auto" is the first of cuda, mps and cpu that is present."""
+    import torch
+
+    if spec != "auto":
+        try:
+            torch.empty(0, device=spec)
+        except (RuntimeError, AssertionError) as exc:
+            raise GeosleuthError(f"device {spec!r} cannot be used here: {exc}") from exc
+        return spec
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short hash of files (by size and modification time) and values, for cache names."""
+    h = hashlib.sha1()
+    for part in parts:
+        if isinstance(part, Path) and part.is_file():
+            stat = part.stat()
+            part = (str(part.resolve()), stat.st_size, stat.st_mtime_ns)
+        h.update(repr(part).encode())
+    return h.hexdigest()[:16]
+
+
+def cached_array(name: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """An array derived from model weights (gallery or prompt embeddings), computed once per
+    machine and kept in the cache folder; an unwritable cache only costs the recomputation."""
+    path = cache_dir() / "models" / f"{name}-{key}.npy"
+    if path.is_file():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            pass  # a torn write: compute again
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, value)
+        tmp.replace(path)
+    except OSError:
+        pass
+    return value
