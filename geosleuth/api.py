@@ -190,17 +190,23 @@ def collect(geo: Geolocator, paths: Sequence[Path], truth: np.ndarray, progress:
     loglik = {k: np.full((len(paths), n_cells), np.nan, np.float32) for k in names}
     seconds = {k: np.zeros(len(paths)) for k in names}
     ok = np.zeros(len(paths), bool)
-    for i, path in enumerate(tqdm(paths, desc="cues", unit="img", file=sys.stderr, disable=not progress)):
-        try:
-            photo = geo.open(path)
-        except GeosleuthError as exc:
-            if on_error:
-                on_error(path, exc)
-            continue
-        ok[i] = True
-        for said in geo.observe(photo):
-            seconds[said.name][i] = said.seconds
-            if said.status == "ok":
-                loglik[said.name][i] = said.output.log_likelihood
+    bar = tqdm(total=len(paths), desc="cues", unit="img", file=sys.stderr, disable=not progress)
+    for batch in _batches(range(len(paths)), geo.config["batch"]["size"]):
+        photos = {}
+        for i in batch:
+            try:
+                photos[i] = geo.open(paths[i])
+            except GeosleuthError as exc:
+                if on_error:
+                    on_error(paths[i], exc)
+        prepare(geo.cues, list(photos.values()))
+        for i, photo in photos.items():
+            ok[i] = True
+            for said in geo.observe(photo):
+                seconds[said.name][i] = said.seconds
+                if said.status == "ok":
+                    loglik[said.name][i] = said.output.log_likelihood
+        bar.update(len(batch))
+    bar.close()
     ids = [Path(p).name for p in paths]
     return CalibrationSet(ids, np.asarray(truth), loglik, seconds).subset(ok)

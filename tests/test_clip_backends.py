@@ -23,27 +23,9 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> Path:
-    """A randomly initialised CLIP checkpoint folder (vision + text + processor with a letter-level
-    tokenizer), 768-d projections as GeoCLIP's image MLP expects."""
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+    from geosleuth.cues.engines.clip import write_random_checkpoint
 
-    folder = tmp_path_factory.mktemp("tiny_clip")
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in "abcdefghijklmnopqrstuvwxyz.,-'":
-        vocab[ch] = len(vocab)
-        vocab[ch + "</w>"] = len(vocab)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tiny = dict(hidden_size=32, intermediate_size=64, num_attention_heads=2, num_hidden_layers=1)
-    config = CLIPConfig(projection_dim=768, vision_config=dict(tiny, patch_size=32, image_size=224),
-                        text_config=dict(tiny, vocab_size=len(vocab), max_position_embeddings=77, bos_token_id=0,
-                                         eos_token_id=1, pad_token_id=1))
-    torch.manual_seed(0)
-    CLIPModel(config).save_pretrained(folder)
-    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
-    CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tokenizer).save_pretrained(folder)
-    return folder
+    return write_random_checkpoint(tmp_path_factory.mktemp("tiny_clip"))
 
 
 def only_visual(config: str, **sets: str) -> Geolocator:

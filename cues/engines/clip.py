@@ -133,3 +133,36 @@ def cached_array(name: str, key: str, compute: Callable[[], np.ndarray]) -> np.n
     except OSError:
         pass
     return value
+
+
+def write_random_checkpoint(folder: str | Path, *, width: int = 32, layers: int = 1, patch: int = 32,
+                            seed: int = 0) -> Path:
+    """A randomly initialised CLIP checkpoint folder in Hugging Face layout, with a letter-level
+    tokenizer and 768-d projections (what GeoCLIP's image MLP takes): the whole path runs on it
+    in tests and benchmarks, nothing downloaded. The defaults make a tiny model."""
+    import json
+
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for ch in "abcdefghijklmnopqrstuvwxyz.,-'":
+        vocab[ch] = len(vocab)
+        vocab[ch + "</w>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    size = dict(hidden_size=width, intermediate_size=4 * width, num_attention_heads=max(2, width // 64),
+                num_hidden_layers=layers)
+    config = CLIPConfig(projection_dim=768, vision_config=dict(size, patch_size=patch, image_size=224),
+                        text_config=dict(size, vocab_size=len(vocab), max_position_embeddings=77, bos_token_id=0,
+                                         eos_token_id=1, pad_token_id=1))
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = CLIPModel(config)
+    with quiet_loading():
+        model.save_pretrained(folder)
+        tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+        CLIPProcessor(image_processor=CLIPImageProcessor(), tokenizer=tokenizer).save_pretrained(folder)
+    return folder

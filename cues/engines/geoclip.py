@@ -10,6 +10,7 @@ the package's weights, so they are computed once per machine and cached.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,6 +35,26 @@ class LoadedGeoClip:
     gallery: np.ndarray  # (G, 2) latitude, longitude
     gallery_embeddings: Any  # torch (G, 512), unit rows, on `device`
     logit_scale: float
+
+    @classmethod
+    def of(cls, model: Any, device: str) -> "LoadedGeoClip":
+        """A `geoclip.GeoCLIP` moved to `device`, with its gallery embedded (cached on disk)."""
+        import torch
+        from geoclip.model import misc
+
+        model = model.eval().to(device)
+        package = Path(misc.file_dir)
+        key = fingerprint(package / "weights" / "location_encoder_weights.pth",
+                          package / "gps_gallery" / "coordinates_100K.csv", len(model.gps_gallery))
+
+        def embed_gallery() -> np.ndarray:
+            with torch.inference_mode():
+                chunks = [model.location_encoder(chunk) for chunk in model.gps_gallery.split(8192)]
+                return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=1).cpu().numpy().astype(np.float16)
+
+        embeddings = torch.from_numpy(cached_array("geoclip-gallery", key, embed_gallery).astype(np.float32))
+        return cls(model, device, model.gps_gallery.cpu().numpy().astype(np.float64), embeddings.to(device),
+                   float(model.logit_scale.detach().exp()))
 
     def probabilities(self, images: Sequence[Any]) -> np.ndarray:
         """(n, G) probability of each gallery point for each PIL image."""
@@ -84,25 +105,13 @@ class GeoClip:
     def _load(self) -> LoadedGeoClip:
         require_transformers()
         try:
-            from geoclip import GeoCLIP
-            from geoclip.model import misc
+            with warnings.catch_warnings():  # its Fourier-feature layer is built with torch.jit.script
+                warnings.simplefilter("ignore", FutureWarning)
+                from geoclip import GeoCLIP
         except ImportError as exc:
             raise MissingDependencyError(f"the geoclip backend needs the geoclip package ({INSTALL})") from exc
-        import torch
 
         folder = checkpoint_folder(self.model, allow_download=self.allow_download, setting="geoclip.model")
-        device = pick_device(self.device)
         with quiet_loading():
-            model = GeoCLIP(from_pretrained=True, clip_path=str(folder)).eval().to(device)
-        package = Path(misc.file_dir)
-        key = fingerprint(package / "weights" / "location_encoder_weights.pth",
-                          package / "gps_gallery" / "coordinates_100K.csv", len(model.gps_gallery))
-
-        def embed_gallery() -> np.ndarray:
-            with torch.inference_mode():
-                chunks = [model.location_encoder(chunk) for chunk in model.gps_gallery.split(8192)]
-                return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=1).cpu().numpy().astype(np.float16)
-
-        embeddings = torch.from_numpy(cached_array("geoclip-gallery", key, embed_gallery).astype(np.float32))
-        return LoadedGeoClip(model, device, model.gps_gallery.cpu().numpy().astype(np.float64),
-                             embeddings.to(device), float(model.logit_scale.detach().exp()))
+            model = GeoCLIP(from_pretrained=True, clip_path=str(folder))
+        return LoadedGeoClip.of(model, pick_device(self.device))
