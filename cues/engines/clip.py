@@ -19,8 +19,10 @@ from geosleuth.cache import cache_dir
 from geosleuth.errors import GeosleuthError, MissingDependencyError, WeightsNotFoundError
 
 # What a CLIP checkpoint needs: configs, tokenizer files and the safetensors weights (Hub repos
-# often also carry PyTorch, TensorFlow and Flax copies, several GB that are never read).
-HUB_FILES = ("*.json", "*.txt", "model.safetensors")
+# often also carry PyTorch, TensorFlow and Flax copies, several GB that are never read). A repo
+# without safetensors is fetched with its PyTorch weights instead.
+HUB_FILES = ("*.json", "*.txt", "model*.safetensors")
+TORCH_WEIGHTS = "pytorch_model*.bin"
 
 
 def download_command(model: str) -> str:
@@ -68,23 +70,37 @@ def checkpoint_folder(model: str, *, allow_download: bool, setting: str) -> Path
     the error message."""
     if is_local(model):
         folder = Path(model).expanduser()
-        if not (folder / "config.json").is_file():
-            raise WeightsNotFoundError(f"{setting}: no CLIP checkpoint (config.json) in {folder}")
+        if not has_weights(folder):
+            raise WeightsNotFoundError(f"{setting}: no CLIP checkpoint (config.json and model weights) in {folder}")
         return folder
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(model, allow_patterns=list(HUB_FILES), local_files_only=True))
-    except Exception as exc:  # not cached (LocalEntryNotFoundError), or a broken cache entry
+        folder = Path(snapshot_download(model, allow_patterns=list(HUB_FILES), local_files_only=True))
+        if has_weights(folder):
+            return folder
+        raise FileNotFoundError(f"{folder} holds no weights")
+    except Exception as exc:  # not cached (LocalEntryNotFoundError), or cached without its weights
         if not allow_download:
             raise WeightsNotFoundError(
                 f"{model} weights are not in the Hugging Face cache; get them where online with "
                 f"`{download_command(model)}`, point {setting} at a local copy, or allow the download "
                 f"with --set {setting.rsplit('.', 1)[0]}.allow_download=true") from exc
     try:
-        return Path(snapshot_download(model, allow_patterns=list(HUB_FILES)))
+        folder = Path(snapshot_download(model, allow_patterns=list(HUB_FILES)))
+        if not has_weights(folder):
+            folder = Path(snapshot_download(model, allow_patterns=[TORCH_WEIGHTS]))
     except Exception as exc:  # offline, unknown repo, gated model
         raise WeightsNotFoundError(f"could not download {model}: {exc}") from exc
+    if not has_weights(folder):
+        raise WeightsNotFoundError(f"{model} has no model weights that transformers can load")
+    return folder
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether a folder holds a transformers checkpoint: its config and its weights."""
+    return (folder / "config.json").is_file() and (any(folder.glob("model*.safetensors"))
+                                                   or any(folder.glob(TORCH_WEIGHTS)))
 
 
 def pick_device(spec: str) -> str:

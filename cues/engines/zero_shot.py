@@ -124,7 +124,7 @@ class ZeroShotClip:
             rows = np.add.reduceat(clip.embed_texts(flat), np.cumsum([0] + sizes[:-1]), axis=0)
             return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
-        key = fingerprint(clip.weights / "model.safetensors", clip.weights / "config.json", prompt_sets)
+        key = fingerprint(*sorted(clip.weights.glob("*")), prompt_sets)
         return shared(("zero_shot_classes", self.model, key), lambda: cached_array("clip-prompts", key, embed))
 
     def probabilities(self, photo: Photo, prompt_sets: Sequence[Sequence[str]]) -> np.ndarray:
