@@ -192,7 +192,7 @@ def looks_like(grid: "CellGrid", ll: np.ndarray, by: str) -> tuple[Evidence, lis
         if len(shown) < 3 and grid.places[c] not in {grid.places[k] for k in shown}:
             shown.append(int(c))
     ratio = np.exp(posterior[shown] - np.logaddexp.reduce(posterior) - log_prior[shown])
-    return Evidence("visual", f"looks most like photos from " + "; ".join(
+    return Evidence("visual", "looks most like photos from " + "; ".join(
         f"{grid.places[c]} (×{r:.1f})" for c, r in zip(shown, ratio)) + f" ({by})",
         confidence=float(min(1.0, np.log10(max(ratio[0], 1.0)) / 2)),
         details={"cells": [grid.tokens[c] for c in shown], "ratios": [round(float(r), 2) for r in ratio]}), shown

@@ -9,9 +9,10 @@ it (`allow_download`). Otherwise the cue abstains with the exact command that fe
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from geosleuth.errors import GeosleuthError, MissingDependencyError, WeightsNotF
 # without safetensors is fetched with its PyTorch weights instead.
 HUB_FILES = ("*.json", "*.txt", "model*.safetensors")
 TORCH_WEIGHTS = "pytorch_model*.bin"
+INSTALL = "pip install 'geosleuth[geoclip]'"
 
 
 def download_command(model: str) -> str:
@@ -36,10 +38,8 @@ def is_local(model: str) -> bool:
 
 
 def require_transformers() -> None:
-    import importlib.util
-
     if importlib.util.find_spec("transformers") is None:
-        raise MissingDependencyError("the CLIP backends need transformers: pip install 'geosleuth[geoclip]'")
+        raise MissingDependencyError(f"the CLIP backends need transformers: {INSTALL}")
 
 
 @contextmanager
@@ -62,6 +62,22 @@ def projected(output: Any) -> Any:
     """The projected embedding from `get_image_features` / `get_text_features` (a tensor in
     transformers 4, an output whose `pooler_output` holds it in transformers 5)."""
     return output if hasattr(output, "shape") else output.pooler_output
+
+
+def availability(model: str, *, allow_download: bool, setting: str, packages: Sequence[str],
+                 described: str) -> tuple[bool, str]:
+    """Whether a CLIP backend can run here: its packages installed and `model`'s weights found
+    (never downloads; with `allow_download`, missing weights are fetched on first use)."""
+    missing = [m for m in packages if importlib.util.find_spec(m) is None]
+    if missing:
+        return False, f"needs {', '.join(missing)} ({INSTALL})"
+    try:
+        folder = checkpoint_folder(model, allow_download=False, setting=setting)
+    except GeosleuthError as exc:
+        if allow_download:
+            return True, f"{described}: {model} is downloaded on first use"
+        return False, str(exc)
+    return True, f"{described} ({folder})"
 
 
 def checkpoint_folder(model: str, *, allow_download: bool, setting: str) -> Path:

@@ -9,7 +9,6 @@ the package's weights, so they are computed once per machine and cached.
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from geosleuth.cache import shared
-from geosleuth.cues.engines.clip import (cached_array, checkpoint_folder, fingerprint, pick_device, quiet_loading,
-                                         require_transformers)
-from geosleuth.errors import GeosleuthError, MissingDependencyError
+from geosleuth.cues.engines.clip import (INSTALL, availability, cached_array, checkpoint_folder, fingerprint,
+                                         pick_device, quiet_loading, require_transformers)
+from geosleuth.errors import MissingDependencyError
 from geosleuth.photo import Photo
-
-INSTALL = "pip install 'geosleuth[geoclip]'"
-
 
 @dataclass(frozen=True, eq=False)
 class LoadedGeoClip:
@@ -82,16 +78,9 @@ class GeoClip:
 
     def available(self) -> tuple[bool, str]:
         """Whether the packages and weights are here (never downloads)."""
-        missing = [m for m in ("geoclip", "transformers", "torch") if importlib.util.find_spec(m) is None]
-        if missing:
-            return False, f"needs {', '.join(missing)} ({INSTALL})"
-        try:
-            folder = checkpoint_folder(self.model, allow_download=False, setting="geoclip.model")
-        except GeosleuthError as exc:
-            if self.allow_download:
-                return True, f"GeoCLIP: {self.model} is downloaded on first use"
-            return False, str(exc)
-        return True, f"GeoCLIP (100,000-point MP-16 gallery) on CLIP {self.model} ({folder})"
+        return availability(self.model, allow_download=self.allow_download, setting="geoclip.model",
+                            packages=("geoclip", "transformers", "torch"),
+                            described=f"GeoCLIP (100,000-point MP-16 gallery) on CLIP {self.model}")
 
     def loaded(self) -> LoadedGeoClip:
         """The model, loaded once per process and settings."""

@@ -9,7 +9,6 @@ embeddings of a set of prompts depend only on the weights, so they are cached on
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,13 +17,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from geosleuth.cache import shared
-from geosleuth.cues.engines.clip import (cached_array, checkpoint_folder, fingerprint, pick_device, projected,
-                                         quiet_loading, require_transformers)
-from geosleuth.errors import ConfigError, GeosleuthError
+from geosleuth.cues.engines.clip import (availability, cached_array, checkpoint_folder, fingerprint, pick_device,
+                                         projected, quiet_loading, require_transformers)
+from geosleuth.errors import ConfigError
 from geosleuth.photo import Photo
 
 DEFAULT_PROMPTS = Path(__file__).parents[1] / "data" / "clip_prompts.yaml"
-INSTALL = "pip install 'geosleuth[geoclip]'"
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,16 +91,8 @@ class ZeroShotClip:
 
     def available(self) -> tuple[bool, str]:
         """Whether the packages and weights are here (never downloads)."""
-        missing = [m for m in ("transformers", "torch") if importlib.util.find_spec(m) is None]
-        if missing:
-            return False, f"needs {', '.join(missing)} ({INSTALL})"
-        try:
-            folder = checkpoint_folder(self.model, allow_download=False, setting="zero_shot.model")
-        except GeosleuthError as exc:
-            if self.allow_download:
-                return True, f"CLIP zero-shot: {self.model} is downloaded on first use"
-            return False, str(exc)
-        return True, f"CLIP zero-shot with {self.model} ({folder})"
+        return availability(self.model, allow_download=self.allow_download, setting="zero_shot.model",
+                            packages=("transformers", "torch"), described=f"CLIP zero-shot with {self.model}")
 
     def loaded(self) -> LoadedClip:
         """The model, loaded once per process and settings."""
