@@ -1,30 +1,39 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 with venv):
 #   make demo   install geosleuth (all cues) into .venv and locate the bundled example image
 #   make test   install geosleuth with its test extras into .venv and run the tests
-# Optional system packages (tests that need them skip when absent): `make system-deps` (Debian).
+# Both first install the system packages (`system-deps`) when run as root on Debian and a
+# Tesseract script model is missing; elsewhere, install Tesseract and its script packs yourself
+# (tests that need them skip when absent).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench clean system-deps
+.PHONY: demo test bench clean system-deps system-packages
 
-# Tesseract with script models and CJK fonts: the optional OCR backend and the rendered-sign tests.
-# Chromium (Debian's, so Playwright needs no browser download): the web app's browser test.
+# Tesseract script models read the text of signs (the `scripts` OCR reader); Noto fonts draw the
+# rendered-sign tests; Chromium (Debian's, so Playwright needs no browser download) runs the web
+# app's browser test.
+SCRIPTS = latn cyrl grek arab hebr deva beng thai khmr geor armn hang jpan hans hant
+MODELS = Latin Cyrillic Greek Arabic Hebrew Devanagari Bengali Thai Khmer Georgian Armenian Hangul Japanese HanS HanT
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q tesseract-ocr tesseract-ocr-osd \
-	  tesseract-ocr-script-latn tesseract-ocr-script-cyrl tesseract-ocr-script-grek \
-	  tesseract-ocr-script-jpan tesseract-ocr-script-hang fonts-dejavu-core fonts-noto-cjk \
+	  $(foreach s,$(SCRIPTS),tesseract-ocr-script-$(s)) fonts-dejavu-core fonts-noto-core fonts-noto-cjk \
 	  chromium chromium-driver
+
+system-packages:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  have="$$(tesseract --list-langs 2>/dev/null)"; \
+	  for m in $(MODELS) osd; do echo "$$have" | grep -qx "$$m" || { $(MAKE) system-deps; break; }; done; fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-demo: $(BIN)/python
+demo: $(BIN)/python system-packages
 	$(BIN)/python -m pip install -q -e ".[all]"
 	$(BIN)/geosleuth locate
 
-test: $(BIN)/python
+test: $(BIN)/python system-packages
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/pytest
 

@@ -1,9 +1,10 @@
 """The text cue on a labelled image set: OCR speed, firing rate, country precision, end-to-end gain.
 
-    python benchmarks/eval_text.py [--images DIR --labels CSV] [--limit N] [--canvas 640]
+    python benchmarks/eval_text.py [--images DIR --labels CSV] [--limit N] [--reader scripts|easyocr]
+                                   [--canvas 640] [--observations NPZ]
 
-OCR runs once per image and is cached in benchmarks/out/ocr_<canvas>.jsonl (so analysis settings
-can be re-run without OCR). Reports:
+OCR runs once per image and is cached in benchmarks/out/ocr_scripts.jsonl or ocr_<canvas>.jsonl
+(EasyOCR), so analysis settings can be re-run without OCR. Reports:
 - OCR seconds per image (median, p95) at the configured canvas;
 - share of images where the cue fires (a likelihood, not an abstention);
 - its country precision when the cue alone (with the photo-density prior) gives a country
@@ -26,6 +27,7 @@ import numpy as np
 
 from geosleuth.cues import create_cue
 from geosleuth.cues.engines.ocr import EasyOcrBackend, OcrEngine, TextRead
+from geosleuth.cues.engines.script_reader import ScriptReader
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.grid import CellGrid
@@ -44,7 +46,10 @@ def main() -> int:
     ap.add_argument("--images", type=Path, default=DEV / "images")
     ap.add_argument("--labels", type=Path, default=DEV / "dev.csv")
     ap.add_argument("--limit", type=int)
-    ap.add_argument("--canvas", type=int, default=640)
+    ap.add_argument("--reader", choices=("scripts", "easyocr"), default="scripts")
+    ap.add_argument("--canvas", type=int, default=640, help="EasyOCR's detector canvas")
+    ap.add_argument("--observations", type=Path, help="also write the text cue's outputs as a CalibrationSet "
+                    "(.npz), with the other cues' outputs of suite.py's cache, for nested.py --observations")
     ap.add_argument("--fold", type=int, choices=(0, 1), help="only authors of this hash fold")
     ap.add_argument("--residual-scale", type=float, default=None, help="override cues.text.residual_scale")
     args = ap.parse_args()
@@ -53,13 +58,13 @@ def main() -> int:
     if args.fold is not None:
         labels = [lb for lb, fold in zip(labels, author_folds([lb.author for lb in labels], k=2)) if fold == args.fold]
     OUT.mkdir(exist_ok=True)
-    cache_path = OUT / f"ocr_{args.canvas}.jsonl"
+    cache_path = OUT / ("ocr_scripts.jsonl" if args.reader == "scripts" else f"ocr_{args.canvas}.jsonl")
     cache: dict[str, dict] = {}
     if cache_path.is_file():
         for line in cache_path.read_text().splitlines():
             row = json.loads(line)
             cache[row["image"]] = row
-    backend = EasyOcrBackend(canvas_size=args.canvas)
+    backend = ScriptReader() if args.reader == "scripts" else EasyOcrBackend(canvas_size=args.canvas)
     with open(cache_path, "a") as fh:
         for k, lb in enumerate(labels):
             if lb.image_id in cache:
@@ -68,7 +73,7 @@ def main() -> int:
             t = time.perf_counter()
             reads = backend.read(photo.array())
             row = {"image": lb.image_id, "seconds": time.perf_counter() - t,
-                   "reads": [[r.text, r.confidence, list(r.box)] for r in reads]}
+                   "reads": [[r.text, r.confidence, list(r.box), r.backend, r.script] for r in reads]}
             if k == 0:
                 row["seconds_includes_model_load"] = True
             cache[lb.image_id] = row
@@ -89,7 +94,8 @@ def main() -> int:
     kinds: dict[str, int] = {}
     analysis_s = []
     for lb, cc in zip(labels, true_cc):
-        reads = [TextRead(t, c, tuple(b), "easyocr") for t, c, b in cache[lb.image_id]["reads"]]
+        reads = [TextRead(t, c, tuple(b), *rest) if rest else TextRead(t, c, tuple(b), "easyocr")
+                 for t, c, b, *rest in cache[lb.image_id]["reads"]]
         replay.replay(reads)
         t = time.perf_counter()
         out = cue.observe(Photo.open(np.zeros((8, 8, 3), np.uint8)), grid)

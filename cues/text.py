@@ -6,17 +6,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.clues import Clue, clue_log_likelihood
 from geosleuth.cues.clues.text import country_codes, extract_clues
 from geosleuth.cues.engines.ocr import OcrEngine, TesseractBackend, TextRead, read_text, reread_small
+from geosleuth.cues.engines.script_reader import ScriptReader, installed_models, tessdata_dir
 from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, script_likelihood
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
     from geosleuth.photo import Photo
+
+
+SHOWN_LINES = 20  # text lines listed in the report
+
+
+def line_evidence(read: TextRead) -> Evidence:
+    """One text line as the report shows it: the text, its script, the reader and its confidence."""
+    script = SCRIPT_NAMES.get(read.script, read.script) if read.script else "no letters"
+    return Evidence("ocr", f"read \u201c{read.text}\u201d ({script}; {read.backend}, confidence {read.confidence:.2f})",
+                    read.confidence, box=read.box, details={"script": read.script, "reader": read.backend})
 
 
 class TextCue(BaseCue):
@@ -36,33 +46,36 @@ class TextCue(BaseCue):
     def available(self) -> tuple[bool, str]:
         return self.ocr.available()
 
-    def reads(self, photo: "Photo") -> tuple[list[TextRead], list[str]]:
-        """Text from every available reader (memoised per photo), and notes on unavailable ones."""
-        reads: list[TextRead] = []
-        notes = []
-        for reader in self.ocr.readers:
-            ok, note = reader.available()
-            if ok:
-                found = read_text(photo, reader)
-                reads += reread_small(photo, reader, found) if self.reread_small and found else found
-            else:
-                notes.append(note)
-        return reads, notes
+    def reads(self, photo: "Photo") -> list[TextRead] | None:
+        """Text from the first reader that can run here (memoised per photo); None when none can."""
+        reader = self.ocr.first_available()
+        if reader is None:
+            return None
+        found = read_text(photo, reader)
+        if self.reread_small and found and not isinstance(reader, ScriptReader):  # it sizes every line itself
+            found = reread_small(photo, reader, found)
+        return list(found)
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        reads, notes = self.reads(photo)
-        if len(notes) == len(self.ocr.readers):
-            return CueOutput.abstain("no OCR reader available: " + ("; ".join(notes) or "none configured"))
-        if not reads:
+        reads = self.reads(photo)
+        if reads is None:
+            return CueOutput.abstain("no OCR reader available: " + self.ocr.available()[1])
+        unread = [r for r in reads if not r.text]
+        reads = [r for r in reads if r.text]
+        if not reads and not unread:
             return CueOutput.abstain("no text found")
-        clues = extract_clues(reads, fuzzy=self.fuzzy, max_places=self.max_places)
+        clues = extract_clues(reads, fuzzy=self.fuzzy, max_places=self.max_places) if reads else []
         clues += self._osd_clues(photo, clues)
-        seen = Evidence("ocr", "Read: " + " | ".join(r.text for r in reads[:12]) + (" ..." if len(reads) > 12 else ""),
-                        float(np.mean([r.confidence for r in reads])), details={"lines": len(reads)})
+        seen = tuple(line_evidence(r) for r in reads[:SHOWN_LINES]) + tuple(
+            Evidence("ocr", "text here that no installed script model could read (installed: "
+                            f"{', '.join(installed_models(tessdata_dir()))}); other scripts need their Tesseract "
+                            "packs, e.g. apt-get install tesseract-ocr-script-khmr", 0.0, box=r.box) for r in unread)
+        if len(reads) > SHOWN_LINES:
+            seen += (Evidence("ocr", f"... and {len(reads) - SHOWN_LINES} more lines", 0.0),)
         if not clues:
-            return CueOutput.abstain("text found, but nothing with a geographic signal", (seen,))
+            return CueOutput.abstain("text found, but nothing with a geographic signal", seen)
         ll = clue_log_likelihood(clues, grid, self.residual_scale)
-        return CueOutput(ll, (seen,) + tuple(c.evidence() for c in clues))
+        return CueOutput(ll, seen + tuple(c.evidence() for c in clues))
 
     def _osd_clues(self, photo: "Photo", clues: list[Clue]) -> list[Clue]:
         """Tesseract's own script detection, when that backend is in use and saw a script the

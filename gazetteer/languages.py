@@ -24,7 +24,9 @@ SCRIPT_NAMES = {"Latn": "Latin", "Cyrl": "Cyrillic", "Grek": "Greek", "Arab": "A
                 "Mymr": "Myanmar", "Tibt": "Tibetan", "Mong": "Mongolian", "Thaa": "Thaana", "Syrc": "Syriac",
                 "Tfng": "Tifinagh", "Cher": "Cherokee", "Cans": "Canadian syllabics"}
 # A writing system -> the scripts its text shows (Japanese mixes kana and Han, Korean may show Han).
-_SYSTEM_SCRIPTS = {"Jpan": ("Jpan", "Hani"), "Kore": ("Hang", "Hani"), "Hans": ("Hani",), "Hant": ("Hani",)}
+SYSTEM_SCRIPTS = {"Jpan": ("Jpan", "Hani"), "Kore": ("Hang", "Hani"), "Hans": ("Hani",), "Hant": ("Hani",)}
+# Scripts written without spaces between words.
+UNSPACED = frozenset({"Hani", "Jpan", "Thai", "Laoo", "Khmr", "Mymr"})
 # Tesseract OSD script names -> ISO 15924
 OSD_SCRIPTS = {"Latin": "Latn", "Cyrillic": "Cyrl", "Greek": "Grek", "Arabic": "Arab", "Hebrew": "Hebr",
                "Hangul": "Hang", "Japanese": "Jpan", "Han": "Hani", "Thai": "Thai", "Devanagari": "Deva",
@@ -74,7 +76,7 @@ def _script_of_language(lang: str, territory: str) -> tuple[str, ...]:
     tag = likely.get(f"{lang}_{territory}") or likely.get(lang) or ""
     parts = tag.split("_")
     script = parts[1] if len(parts) > 2 else ""
-    return _SYSTEM_SCRIPTS.get(script, (script,) if script else ())
+    return SYSTEM_SCRIPTS.get(script, (script,) if script else ())
 
 
 @lru_cache(maxsize=1)

@@ -50,7 +50,7 @@ RANGES: dict[str, tuple[float, float]] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "prior.kind": ("photo_density", "uniform"),
     "output.decision": ("expected_geoscore", "most_probable"),
-    "ocr.backends": ("easyocr", "tesseract"),
+    "ocr.backends": ("scripts", "easyocr", "tesseract"),
     "ocr.precision": ("auto", "bf16", "fp32"),
     "cues.visual.backend": ("heads", "geoclip", "clip_zero_shot"),
 }

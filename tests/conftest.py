@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (sign_suite)
 SHARED = Path(os.environ.get("GEOSLEUTH_SHARED", REPO.parent / "shared"))
 
 

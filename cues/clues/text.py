@@ -15,8 +15,8 @@ import numpy as np
 from geosleuth.cues.clues import Clue
 from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.gazetteer.countries import countries as country_facts
-from geosleuth.gazetteer.languages import (LANGDETECT_TO_CLDR, SCRIPT_NAMES, language_likelihood, script_counts,
-                                          script_likelihood)
+from geosleuth.gazetteer.languages import (LANGDETECT_TO_CLDR, SCRIPT_NAMES, SYSTEM_SCRIPTS, UNSPACED,
+                                          language_likelihood, script_counts, script_likelihood, script_of)
 from geosleuth.gazetteer.lexicon import lexicon
 from geosleuth.gazetteer.places import Gazetteer, Place, normalise
 
@@ -90,8 +90,8 @@ def language_clues(reads: Sequence[TextRead]) -> list[Clue]:
     if letters < 20 or not _word_like(text):
         return []
     guesses = detect_languages(text.lower())  # langdetect mistakes upper-case English for German
-    if not guesses or guesses[0][1] < 0.8:
-        return []
+    if not guesses or guesses[0][1] < 0.8 or not written_in(guesses[0][0], text):
+        return []  # unsure, or a language that is not written in these letters (Armenian is not Estonian)
     lang, p = guesses[0]
     countries = country_codes()
     vec = np.zeros(len(countries))
@@ -113,6 +113,20 @@ def language_clues(reads: Sequence[TextRead]) -> list[Clue]:
         name = lang
     return [Clue("language", f"language {name} (p = {p:.2f}; spoken in {', '.join(_top(countries, vec))}...)",
                  reliability, dict(zip(countries, vec.tolist())), details={"language": lang, "p": round(p, 3)})]
+
+
+def written_in(language: str, text: str) -> bool:
+    """Whether `language` (a langdetect code) is usually written in the script of most of the
+    letters of `text` (CLDR likely subtags: "et" -> Latn, "ja" -> Jpan)."""
+    from babel.core import get_global
+
+    counts = script_counts(text)
+    if not counts:
+        return False
+    code = LANGDETECT_TO_CLDR.get(language, language).split("-")[0]
+    likely = get_global("likely_subtags").get(code, "")
+    script = next((part for part in likely.split("_")[1:] if len(part) == 4), None)
+    return counts.most_common(1)[0][0] in SYSTEM_SCRIPTS.get(script, (script,))
 
 
 def detect_languages(text: str) -> list[tuple[str, float]]:
@@ -146,10 +160,16 @@ def place_clues(reads: Sequence[TextRead], fuzzy: bool = True, limit: int = 8) -
                     continue  # a lower-case word in mixed-case text is not a proper noun
                 places = gaz.lookup(phrase)
                 score = 100.0
-                if not places and fuzzy and n == 1 and len(key) >= 7 and read.confidence >= 0.5 and phrase[:1].isupper():
-                    matches = [m for m in gaz.fuzzy(phrase, min_score=90) if m.place.kind == "city"]
+                cased = phrase[:1].lower() != phrase[:1].upper()
+                if not places and fuzzy and n == 1 and read.confidence >= 0.5 and \
+                        (len(key) >= 7 and phrase[:1].isupper() if cased else len(key) >= 5):
+                    # Names in scripts without case are proper nouns as much as any word; a slip
+                    # costs more of a short word, so they are allowed a lower ratio.
+                    matches = [m for m in gaz.fuzzy(phrase, min_score=90 if cased else 85) if m.place.kind == "city"]
                     places = [m.place for m in matches]
                     score = max((m.score for m in matches), default=0.0)
+                if not places and n == 1 and len(phrase) >= 3 and script_of(phrase[0]) in UNSPACED:
+                    phrase, places = _name_inside(gaz, phrase)
                 if not places:
                     continue
                 for k in range(i, i + n):
@@ -158,6 +178,17 @@ def place_clues(reads: Sequence[TextRead], fuzzy: bool = True, limit: int = 8) -
                 found.append((clue.reliability, clue))
     found.sort(key=lambda t: -t[0])
     return [c for _, c in found[:limit]]
+
+
+def _name_inside(gaz: Gazetteer, word: str) -> tuple[str, list["Place"]]:
+    """The longest place name inside a word of a script written without spaces ("臺北市政府" holds
+    "臺北市"), and its places."""
+    for size in range(len(word) - 1, 1, -1):
+        for start in range(len(word) - size + 1):
+            places = gaz.lookup(word[start:start + size])
+            if places:
+                return word[start:start + size], places
+    return word, []
 
 
 WORD_LANGUAGES = ("en", "fr", "de", "es", "it", "pt")
@@ -227,7 +258,29 @@ def phone_clues(read: TextRead) -> list[Clue]:
         clues.append(Clue("phone", f"phone number {raw}: {how} ({', '.join(sorted(regions)[:6])}"
                                    f"{'...' if len(regions) > 6 else ''})", reliability, regions, box=read.box,
                           details={"number": raw, "regions": sorted(regions)}))
+        if exact:
+            clues += _phone_place(raw, read)
     return clues
+
+
+def _phone_place(raw: str, read: TextRead) -> list[Clue]:
+    """The area code's locality (phonenumbers' geocoder: "+7 495" is Moscow), found in the
+    gazetteer within the number's country: a place kernel, as trusted as the number."""
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    try:
+        number = phonenumbers.parse(re.sub(r"[^\d+]", "", raw.replace("00", "+", 1) if raw.startswith("00") else raw))
+    except phonenumbers.NumberParseException:
+        return []
+    area = geocoder.description_for_number(number, "en")
+    country = phonenumbers.region_code_for_number(number)
+    places = [pl for pl in Gazetteer.default().lookup(area.split(",")[0]) if pl.country == country] if area else []
+    if not places:
+        return []
+    clue = _place_clue(area, places, 100.0, read, is_common=False)
+    return [Clue("phone_place", f"phone area code of {raw} is {area}: " + clue.summary.split(" matches ", 1)[1],
+                 clue.reliability * 0.9, places=clue.places, box=read.box, details={**clue.details, "number": raw})]
 
 
 @lru_cache(maxsize=512)

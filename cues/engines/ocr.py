@@ -32,6 +32,7 @@ class TextRead:
     confidence: float  # 0..1
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in working-image pixels
     backend: str
+    script: str = ""  # ISO 15924 script of its letters, when the reader identified it
 
 
 class OcrBackend(Protocol):
@@ -259,7 +260,7 @@ class OcrEngine:
     (False, 'no OCR reader configured')
     """
 
-    KINDS = ("easyocr", "tesseract")
+    KINDS = ("scripts", "easyocr", "tesseract")
 
     def __init__(self, readers: Sequence[OcrBackend]) -> None:
         self.readers = tuple(readers)
@@ -271,7 +272,11 @@ class OcrEngine:
         """The engine for the config's `ocr` section (no model loads here)."""
         readers: list[OcrBackend] = []
         for name in backends:
-            if name == "easyocr":
+            if name == "scripts":
+                from geosleuth.cues.engines.script_reader import ScriptReader
+
+                readers.append(ScriptReader(min_confidence))
+            elif name == "easyocr":
                 readers.append(EasyOcrBackend(languages, model_dir, canvas_size, min_confidence, precision))
             elif name == "tesseract":
                 readers.append(TesseractBackend(tesseract_languages))
@@ -287,7 +292,7 @@ class OcrEngine:
         return any(ok for ok, _ in notes), "; ".join(note for _, note in notes)
 
     def first_available(self) -> OcrBackend | None:
-        """The reader that reads crops (plates, signs): the first configured one that can run."""
+        """The reader: the first configured one that can run here."""
         return next((r for r in self.readers if r.available()[0]), None)
 
 
