@@ -145,5 +145,7 @@ def ocr_engine():
 
 @pytest.fixture(scope="session")
 def ocr_reader(ocr_engine):
-    """The default config's reader of crops (plates, signs): its first available OCR reader."""
-    return ocr_engine.first_available()
+    """The default config's reader of crops (plates, signs), as the detect cue picks it."""
+    from geosleuth.cues.engines.ocr import EasyOcrBackend
+
+    return ocr_engine.first_available(prefer=EasyOcrBackend)

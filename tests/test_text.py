@@ -181,7 +181,7 @@ def test_small_text_is_read_again_from_an_upscaled_crop():
 
 
 def test_missing_models_abstain_with_a_note(grid, tmp_path):
-    geo = Geolocator.from_config("prior-only", cues={"text": True}, ocr={"model_dir": str(tmp_path / "no-models")})
+    geo = Geolocator.from_config("prior-only", cues={"text": True}, ocr={"backends": ["easyocr"], "model_dir": str(tmp_path / "no-models")})
     [cue] = geo.cues
     ok, note = cue.available()
     assert cue.name == "text" and not ok and ("not found" in note or "not installed" in note)

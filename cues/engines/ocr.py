@@ -291,9 +291,10 @@ class OcrEngine:
         notes = [r.available() for r in self.readers]
         return any(ok for ok, _ in notes), "; ".join(note for _, note in notes)
 
-    def first_available(self) -> OcrBackend | None:
-        """The reader: the first configured one that can run here."""
-        return next((r for r in self.readers if r.available()[0]), None)
+    def first_available(self, prefer: type | None = None) -> OcrBackend | None:
+        """The reader: the first configured one that can run here (of type `prefer` if one can)."""
+        ready = [r for r in self.readers if r.available()[0]]
+        return next((r for r in ready if prefer is not None and isinstance(r, prefer)), ready[0] if ready else None)
 
 
 def upscale(crop: np.ndarray, scale: float) -> np.ndarray:

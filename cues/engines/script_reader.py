@@ -107,6 +107,18 @@ def join_unspaced(text: str) -> str:
     return " ".join(out)
 
 
+def substantial(text: str) -> bool:
+    """Whether a read is more than the few confident letters Tesseract makes of texture ("ΠΠ",
+    "Е", "тт"): three letters of one script (two Han, kana or Hangul, each a syllable or word),
+    or a run of six digits (a phone number)."""
+    counts = script_counts(text)
+    if counts:
+        script, n = counts.most_common(1)[0]
+        if n >= (2 if script in ("Hani", "Jpan", "Hang") else 3):
+            return True
+    return sum(ch.isdigit() for ch in text) >= 6
+
+
 def polarities(strip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The strip with dark text on light (the minority of Otsu's two classes is the text), then
     inverted, each on a white margin."""
@@ -164,7 +176,7 @@ class ScriptReader:
                 counts = script_counts(text)
                 script = counts.most_common(1)[0][0] if counts else ""
                 reads.append(TextRead(text, conf, line.box, "tesseract", script))
-        kept = [r for r in reads if r.text and r.confidence >= threshold]
+        kept = [r for r in reads if r.text and r.confidence >= threshold and substantial(r.text)]
         if len(kept) < len(reads):  # lines no installed model could read: one marker read, no text
             boxes = np.array([r.box for r in reads if r not in kept])
             kept.append(TextRead("", 0.0, (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()),
