@@ -99,7 +99,7 @@ def main() -> int:
         reads = [TextRead(t, c, tuple(b), *rest) if rest else TextRead(t, c, tuple(b), "easyocr")
                  for t, c, b, *rest in cache[lb.image_id]["reads"]]
         if args.reader == "scripts":  # what the reader keeps now (the cache may predate a filter)
-            reads = [r for r in reads if r.text and substantial(r.text)]
+            reads = [r for r in reads if r.text and substantial(r.text, r.confidence)]
         replay.replay(reads)
         t = time.perf_counter()
         out = cue.observe(Photo.open(np.zeros((8, 8, 3), np.uint8)), grid)

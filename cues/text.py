@@ -11,8 +11,8 @@ from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.clues import Clue, clue_log_likelihood
 from geosleuth.cues.clues.text import country_codes, extract_clues
 from geosleuth.cues.engines.ocr import OcrEngine, TesseractBackend, TextRead, read_text, reread_small
-from geosleuth.cues.engines.script_reader import ScriptReader, installed_models, tessdata_dir
-from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, script_likelihood
+from geosleuth.cues.engines.script_reader import ScriptReader
+from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, script_counts, script_likelihood
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -24,9 +24,11 @@ SHOWN_LINES = 20  # text lines listed in the report
 
 def line_evidence(read: TextRead) -> Evidence:
     """One text line as the report shows it: the text, its script, the reader and its confidence."""
-    script = SCRIPT_NAMES.get(read.script, read.script) if read.script else "no letters"
+    counts = script_counts(read.text)
+    code = read.script or (counts.most_common(1)[0][0] if counts else "")
+    script = SCRIPT_NAMES.get(code, code) if code else "no letters"
     return Evidence("ocr", f"read \u201c{read.text}\u201d ({script}; {read.backend}, confidence {read.confidence:.2f})",
-                    read.confidence, box=read.box, details={"script": read.script, "reader": read.backend})
+                    read.confidence, box=read.box, details={"script": code, "reader": read.backend})
 
 
 class TextCue(BaseCue):
@@ -60,16 +62,11 @@ class TextCue(BaseCue):
         reads = self.reads(photo)
         if reads is None:
             return CueOutput.abstain("no OCR reader available: " + self.ocr.available()[1])
-        unread = [r for r in reads if not r.text]
-        reads = [r for r in reads if r.text]
-        if not reads and not unread:
+        if not reads:
             return CueOutput.abstain("no text found")
-        clues = extract_clues(reads, fuzzy=self.fuzzy, max_places=self.max_places) if reads else []
+        clues = extract_clues(reads, fuzzy=self.fuzzy, max_places=self.max_places)
         clues += self._osd_clues(photo, clues)
-        seen = tuple(line_evidence(r) for r in reads[:SHOWN_LINES]) + tuple(
-            Evidence("ocr", "text here that no installed script model could read (installed: "
-                            f"{', '.join(installed_models(tessdata_dir()))}); other scripts need their Tesseract "
-                            "packs, e.g. apt-get install tesseract-ocr-script-khmr", 0.0, box=r.box) for r in unread)
+        seen = tuple(line_evidence(r) for r in reads[:SHOWN_LINES])
         if len(reads) > SHOWN_LINES:
             seen += (Evidence("ocr", f"... and {len(reads) - SHOWN_LINES} more lines", 0.0),)
         if not clues:

@@ -7,6 +7,7 @@ text yields no clue at all.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
@@ -23,8 +24,7 @@ from geosleuth.gazetteer.places import Gazetteer, Place, normalise
 
 def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int = 8) -> list[Clue]:
     conf = float(np.mean([r.confidence for r in reads]))
-    text = "\n".join(r.text for r in reads)
-    clues = script_clues(text, conf)
+    clues = script_clues(reads, conf)
     clues += language_clues(reads)
     clues += place_clues(reads, fuzzy=fuzzy, limit=max_places)
     for read in reads:
@@ -33,8 +33,15 @@ def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int
     return clues
 
 
-def script_clues(text: str, confidence: float) -> list[Clue]:
-    counts = script_counts(text)
+def script_clues(reads: Sequence[TextRead], confidence: float) -> list[Clue]:
+    """Each script's letters, counted in the lines it dominates (a stray Cyrillic letter that OCR
+    put in a Latin line is not Cyrillic text)."""
+    counts: Counter = Counter()
+    for read in reads:
+        line = script_counts(read.text)
+        if line:
+            script, n = line.most_common(1)[0]
+            counts[script] += n
     countries = country_codes()
     clues = []
     for script, n in counts.items():

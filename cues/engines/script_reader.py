@@ -6,11 +6,12 @@ read each line with the model for its script.
   quadrilateral (perspective undone).
 - Reading: Tesseract's script models in process (`tesserocr`). One Tesseract instance holds every
   installed script model, Latin first, and keeps word by word the model that reads best, so the
-  line's script is the script of the letters read. A line is read dark-on-light; an unsure read
-  is tried again inverted (light text on a dark sign).
-- Lines that no installed model reads are reported as one read with no text (script `UNREAD`).
-  Naming their script would need a script classifier: Tesseract's OSD, tried on stacked lines,
-  named Thai "Latin" and Georgian "Malayalam", so it is not used.
+  line's script is the script of the letters read. A line is read dark on light; an unsure read
+  is tried again denoised, then inverted (light text on a dark sign). Short Latin reads on a sign
+  whose sure lines are in another script are read again by that script's model alone.
+- What Tesseract makes of texture (a few confident letters, polytonic Greek) is dropped. Lines no
+  installed model reads are dropped too: naming their script would need a script classifier
+  (Tesseract's OSD, tried on stacked lines, named Thai "Latin" and Georgian "Malayalam").
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import re
 import shutil
 import subprocess
 import threading
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,6 @@ PACKAGES = {"Latin": "latn", "Cyrillic": "cyrl", "Greek": "grek", "Arabic": "ara
 INSTALL = "pip install tesserocr rapidocr-onnxruntime (or pip install 'geosleuth[text]')"
 LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
 UNSURE = 0.6  # below this a line is read again in the other polarity
-UNREAD = "?"  # the script of the marker read for lines no installed model could read
 
 
 @lru_cache(maxsize=1)
@@ -107,14 +108,21 @@ def join_unspaced(text: str) -> str:
     return " ".join(out)
 
 
-def substantial(text: str) -> bool:
-    """Whether a read is more than the few confident letters Tesseract makes of texture ("ΠΠ",
-    "Е", "тт"): three letters of one script (two Han, kana or Hangul, each a syllable or word),
-    or a run of six digits (a phone number)."""
+# Fewest letters of its script a read must have: one Han character, kana or Hangul syllable is a
+# word; Brahmic and Southeast Asian letters are syllables; alphabets need words.
+MIN_LETTERS = {"Hani": 2, "Jpan": 2, "Hang": 2, "Deva": 3, "Beng": 3, "Thai": 3, "Khmr": 3}
+
+
+def substantial(text: str, confidence: float = 1.0) -> bool:
+    """Whether a read is more than what Tesseract makes of texture ("ΠΠ", "боп", "Νες."): enough
+    letters of one script (`MIN_LETTERS`, else 4), a short line outside Latin only when read
+    surely, no polytonic Greek (never on modern signs); or a run of six digits (a phone number)."""
+    if any("\u1f00" <= ch <= "\u1fff" for ch in text):
+        return False
     counts = script_counts(text)
     if counts:
         script, n = counts.most_common(1)[0]
-        if n >= (2 if script in ("Hani", "Jpan", "Hang") else 3):
+        if n >= MIN_LETTERS.get(script, 4) and (script == "Latn" or n >= 6 or confidence >= 0.8):
             return True
     return sum(ch.isdigit() for ch in text) >= 6
 
@@ -167,21 +175,12 @@ class ScriptReader:
         reads = []
         with models.lock:
             for line in lines:
-                strip, inverted = polarities(line.cut(image))
-                text, conf = models.recognise(strip)
-                if conf < UNSURE:
-                    again = models.recognise(inverted)
-                    if again[1] > conf:
-                        text, conf = again
+                text, conf = models.best_read(line.cut(image))
                 counts = script_counts(text)
                 script = counts.most_common(1)[0][0] if counts else ""
                 reads.append(TextRead(text, conf, line.box, "tesseract", script))
-        kept = [r for r in reads if r.text and r.confidence >= threshold and substantial(r.text)]
-        if len(kept) < len(reads):  # lines no installed model could read: one marker read, no text
-            boxes = np.array([r.box for r in reads if r not in kept])
-            kept.append(TextRead("", 0.0, (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()),
-                                 "tesseract", UNREAD))
-        return kept
+            reads = models.reread_in(dominant_script(reads), reads, image, lines)
+        return [r for r in reads if r.text and r.confidence >= threshold and substantial(r.text, r.confidence)]
 
     def _models(self) -> "_Models":
         folder = self.folder()
@@ -195,7 +194,9 @@ class _Models:
     detector: Any  # rapidocr TextDetector
     reader: Any  # tesserocr.PyTessBaseAPI over every installed script model, one line per image
     models: tuple[str, ...]
+    folder: str
     lock: threading.Lock
+    apis: dict[str, Any] = field(default_factory=dict)  # single-model instances, by model
 
     @classmethod
     def load(cls, folder: str | None, models: tuple[str, ...]) -> "_Models":
@@ -214,7 +215,7 @@ class _Models:
         settings = yaml.safe_load((root / "config.yaml").read_text())["Det"]
         settings["model_path"] = str(root / settings["model_path"])
         reader = tesserocr.PyTessBaseAPI(path=folder + "/", lang="+".join(models), psm=tesserocr.PSM.SINGLE_LINE)
-        return cls(TextDetector(settings), reader, models, threading.Lock())
+        return cls(TextDetector(settings), reader, models, folder, threading.Lock())
 
     def lines(self, image: np.ndarray) -> list[Line]:
         """Text lines, largest first."""
@@ -222,10 +223,56 @@ class _Models:
         lines = [Line(np.asarray(q, np.float32)) for q in (found if found is not None else [])]
         return sorted(lines, key=lambda ln: -(ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))
 
-    def recognise(self, strip: np.ndarray) -> tuple[str, float]:
+    def recognise(self, strip: np.ndarray, model: str | None = None) -> tuple[str, float]:
+        """A strip read by every installed model (Tesseract keeps the best per word), or by one."""
         from PIL import Image
 
-        self.reader.SetImage(Image.fromarray(strip))
-        text = join_unspaced(" ".join(self.reader.GetUTF8Text().split()))
-        return text, max(self.reader.MeanTextConf(), 0) / 100
+        api = self.reader if model is None else self.single(model)
+        api.SetImage(Image.fromarray(strip))
+        text = join_unspaced(" ".join(api.GetUTF8Text().split()))
+        return text, max(api.MeanTextConf(), 0) / 100
+
+    def best_read(self, line: np.ndarray, model: str | None = None) -> tuple[str, float]:
+        """A line read dark on light; if unsure, again after a 3 px median (noise), then inverted."""
+        import cv2
+
+        best = ("", 0.0)
+        dark, inverted = polarities(line)
+        for strip in (dark, polarities(cv2.medianBlur(line, 3))[0], inverted):
+            best = max(best, self.recognise(strip, model), key=lambda read: read[1])
+            if best[1] >= UNSURE:
+                break
+        return best
+
+    def reread_in(self, script: str | None, reads: list, image: np.ndarray, lines: list[Line]) -> list:
+        """Short Latin reads on a sign in another script, read again by that script's model alone
+        (Tesseract, trying Latin first, reads the Hebrew "חיפה" as "no'n"); kept when surer."""
+        model = next((m for m in self.models if SCRIPT_MODELS[m] == script), None)
+        if model is None or script == "Latn":
+            return reads
+        out = list(reads)
+        for i, (read, line) in enumerate(zip(reads, lines)):
+            if read.script == "Latn" and script_counts(read.text)["Latn"] <= 6:
+                text, conf = self.best_read(line.cut(image), model)
+                if text and conf >= read.confidence - 0.1 and script_counts(text).get(script, 0) >= 2:
+                    out[i] = replace(read, text=text, confidence=conf, script=script)
+        return out
+
+    def single(self, model: str) -> Any:
+        """A Tesseract instance with one script model (built on first use)."""
+        import tesserocr
+
+        if model not in self.apis:
+            self.apis[model] = tesserocr.PyTessBaseAPI(path=self.folder + "/", lang=model,
+                                                       psm=tesserocr.PSM.SINGLE_LINE)
+        return self.apis[model]
+
+
+def dominant_script(reads: list) -> str | None:
+    """The script of most letters among sure reads (confidence >= 0.8), if any."""
+    counts: Counter = Counter()
+    for read in reads:
+        if read.confidence >= 0.8:
+            counts.update(script_counts(read.text))
+    return counts.most_common(1)[0][0] if counts else None
 
