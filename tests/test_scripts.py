@@ -89,13 +89,12 @@ def results(reader):
 
 def test_sign_suite_through_the_pipeline(results):
     """With the default config, the most probable country is the sign's for most signs (measured:
-    32 of 43; the rest are capped by the text cue's floor, fitted on the dev photos, or fall in
-    grid cells shared by two countries), and no sign is confidently wrong."""
+    37 of 43; three others lie in grid cells two countries share), and no sign is confidently wrong."""
     guesses = [(sign.country, *next(iter(pred.countries.items()))) for sign, pred in results]
     right = sum(truth == guess for truth, guess, _ in guesses)
     confidently_wrong = [g for g in guesses if g[0] != g[1] and g[2] >= 0.5]
     assert len({sign.script for sign, _ in results}) >= 14
-    assert right >= 0.75 * len(guesses), guesses
+    assert right >= 0.8 * len(guesses), guesses
     assert confidently_wrong == [], confidently_wrong
 
 

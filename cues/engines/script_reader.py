@@ -29,20 +29,18 @@ from typing import Any
 import numpy as np
 
 from geosleuth.cache import shared
+from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.errors import MissingDependencyError
 from geosleuth.gazetteer.languages import UNSPACED, script_counts, script_of
 
-# Tesseract script models in the order they are tried, the ISO 15924 script each reads, and the
-# suffix of the Debian package that carries it (tesseract-ocr-script-<suffix>).
+# Tesseract script models in the order they are tried, and the ISO 15924 script each reads (the
+# Makefile's system-deps installs their Debian packs, tesseract-ocr-script-*).
 SCRIPT_MODELS = {"Latin": "Latn", "Cyrillic": "Cyrl", "Greek": "Grek", "Arabic": "Arab", "Hebrew": "Hebr",
-                 "Devanagari": "Deva", "Bengali": "Beng", "Thai": "Thai", "Khmer": "Khmr", "Georgian": "Geor", "Armenian": "Armn", "Hangul": "Hang",
-                 "Japanese": "Jpan", "HanS": "Hani", "HanT": "Hani"}
-PACKAGES = {"Latin": "latn", "Cyrillic": "cyrl", "Greek": "grek", "Arabic": "arab", "Hebrew": "hebr",
-            "Devanagari": "deva", "Bengali": "beng", "Thai": "thai", "Khmer": "khmr", "Georgian": "geor", "Armenian": "armn", "Hangul": "hang",
-            "Japanese": "jpan", "HanS": "hans", "HanT": "hant"}
+                 "Devanagari": "Deva", "Bengali": "Beng", "Thai": "Thai", "Khmer": "Khmr", "Georgian": "Geor",
+                 "Armenian": "Armn", "Hangul": "Hang", "Japanese": "Jpan", "HanS": "Hani", "HanT": "Hani"}
 INSTALL = "pip install tesserocr rapidocr-onnxruntime (or pip install 'geosleuth[text]')"
 LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
-UNSURE = 0.6  # below this a line is read again in the other polarity
+UNSURE = 0.6  # below this a line is read again (denoised, then inverted)
 
 
 @lru_cache(maxsize=1)
@@ -108,9 +106,10 @@ def join_unspaced(text: str) -> str:
     return " ".join(out)
 
 
-# Fewest letters of its script a read must have: one Han character, kana or Hangul syllable is a
-# word; Brahmic and Southeast Asian letters are syllables; alphabets need words.
-MIN_LETTERS = {"Hani": 2, "Jpan": 2, "Hang": 2, "Deva": 3, "Beng": 3, "Thai": 3, "Khmr": 3}
+# Fewest letters of its script a read must have: a Han character, kana or Hangul syllable is a
+# word, and Brahmic and Southeast Asian consonants carry their vowel signs (which are not
+# letters: "ঢাকা", Dhaka, has two); alphabets need words.
+MIN_LETTERS = {"Hani": 2, "Jpan": 2, "Hang": 2, "Deva": 2, "Beng": 2, "Thai": 2, "Khmr": 2}
 
 
 def substantial(text: str, confidence: float = 1.0) -> bool:
@@ -166,9 +165,7 @@ class ScriptReader:
                            "tesseract-ocr-script-latn ..., or `make system-deps`)")
         return True, f"PP-OCRv4 line detector + Tesseract {', '.join(models)} ({self.folder()})"
 
-    def read(self, image: np.ndarray, min_confidence: float | None = None) -> list:
-        from geosleuth.cues.engines.ocr import TextRead
-
+    def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]:
         threshold = self.min_confidence if min_confidence is None else min_confidence
         models = self._models()
         lines = models.lines(image)[: self.max_lines]
