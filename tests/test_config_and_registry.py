@@ -171,7 +171,8 @@ def test_settings_follow_overrides_and_engine_sections():
                                  cues={"detect": True})
     cues = {cue.name: cue for cue in geo.cues}
     assert cues["text"].max_places == 3 and create_cue("text").max_places == cue_section("text")["max_places"]
-    assert cues["text"].ocr.readers[0].canvas_size == 960
+    easyocr = next(r for r in cues["text"].ocr.readers if r.__class__.__name__ == "EasyOcrBackend")
+    assert easyocr.canvas_size == 960
     assert cues["visual"].features.image_size == 256 and cues["detect"].detector.conf == 0.4
 
 

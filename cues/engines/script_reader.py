@@ -108,20 +108,20 @@ def join_unspaced(text: str) -> str:
 
 # Fewest letters of its script a read must have: a Han character, kana or Hangul syllable is a
 # word, and Brahmic and Southeast Asian consonants carry their vowel signs (which are not
-# letters: "ঢাকা", Dhaka, has two); alphabets need words.
+# letters: "ঢাকা", Dhaka, has two); alphabets need a short word ("Rue", "Via").
 MIN_LETTERS = {"Hani": 2, "Jpan": 2, "Hang": 2, "Deva": 2, "Beng": 2, "Thai": 2, "Khmr": 2}
 
 
 def substantial(text: str, confidence: float = 1.0) -> bool:
     """Whether a read is more than what Tesseract makes of texture ("ΠΠ", "боп", "Νες."): enough
-    letters of one script (`MIN_LETTERS`, else 4), a short line outside Latin only when read
+    letters of one script (`MIN_LETTERS`, else 3), a short line outside Latin only when read
     surely, no polytonic Greek (never on modern signs); or a run of six digits (a phone number)."""
     if any("\u1f00" <= ch <= "\u1fff" for ch in text):
         return False
     counts = script_counts(text)
     if counts:
         script, n = counts.most_common(1)[0]
-        if n >= MIN_LETTERS.get(script, 4) and (script == "Latn" or n >= 6 or confidence >= 0.8):
+        if n >= MIN_LETTERS.get(script, 3) and (script == "Latn" or n >= 6 or confidence >= 0.8):
             return True
     return sum(ch.isdigit() for ch in text) >= 6
 
