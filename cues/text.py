@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.clues import Clue, clue_log_likelihood
 from geosleuth.cues.clues.text import country_codes, extract_clues

@@ -145,7 +145,8 @@ def detect_languages(text: str) -> list[tuple[str, float]]:
         detector = _lingua()
     except ImportError:
         return _langdetect(text)
-    return [(v.language.iso_code_639_1.name.lower(), float(v.value))
+    # Rounded: lingua's sums differ in the last bits from call to call.
+    return [(v.language.iso_code_639_1.name.lower(), round(float(v.value), 4))
             for v in detector.compute_language_confidence_values(text)[:5]]
 
 
