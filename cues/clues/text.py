@@ -1,7 +1,7 @@
-"""Clues from text lines: Unicode scripts and languages (langdetect, CLDR population shares)
-become country likelihoods; place names (GeoNames, exact and fuzzy) become place kernels; phone
-numbers, web domains, currencies, postal codes and street-type words add country votes. Garbage
-text yields no clue at all.
+"""Clues from text lines: Unicode scripts and languages (lingua, CLDR population shares) become
+country likelihoods; place names (GeoNames in every script, exact and fuzzy) and phone area codes
+become place kernels; phone numbers, web domains, currencies, postal codes and street-type words
+add country votes. Garbage text yields no clue at all.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def language_clues(reads: Sequence[TextRead]) -> list[Clue]:
     letters = sum(ch.isalpha() for ch in text)
     if letters < 20 or not _word_like(text):
         return []
-    guesses = detect_languages(text.lower())  # langdetect mistakes upper-case English for German
+    guesses = detect_languages(text.lower())  # detectors mistake upper-case English for German
     if not guesses or guesses[0][1] < 0.8 or not written_in(guesses[0][0], text):
         return []  # unsure, or a language that is not written in these letters (Armenian is not Estonian)
     lang, p = guesses[0]
@@ -123,7 +123,7 @@ def language_clues(reads: Sequence[TextRead]) -> list[Clue]:
 
 
 def written_in(language: str, text: str) -> bool:
-    """Whether `language` (a langdetect code) is usually written in the script of most of the
+    """Whether `language` (an ISO 639-1 code, or langdetect's) is usually written in the script of most of the
     letters of `text` (CLDR likely subtags: "et" -> Latn, "ja" -> Jpan)."""
     from babel.core import get_global
 
