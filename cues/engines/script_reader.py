@@ -71,8 +71,8 @@ class Line:
         return (float(self.points[:, 0].min()), float(self.points[:, 1].min()),
                 float(self.points[:, 0].max()), float(self.points[:, 1].max()))
 
-    def cut(self, image: np.ndarray) -> np.ndarray:
-        """The line as a grey upright strip LINE_HEIGHT px high (perspective undone)."""
+    def cut(self, grey: np.ndarray) -> np.ndarray:
+        """The line of a grey image as an upright strip LINE_HEIGHT px high (perspective undone)."""
         import cv2
 
         p = self.points.astype(np.float32)
@@ -81,9 +81,14 @@ class Line:
         scale = LINE_HEIGHT / height
         w, h = max(int(width * scale), 8), LINE_HEIGHT
         target = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         return cv2.warpPerspective(grey, cv2.getPerspectiveTransform(p, target), (w, h),
                                    flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
 def join_unspaced(text: str) -> str:
@@ -112,7 +117,7 @@ def join_unspaced(text: str) -> str:
 MIN_LETTERS = {"Hani": 2, "Jpan": 2, "Hang": 2, "Deva": 2, "Beng": 2, "Thai": 2, "Khmr": 2}
 
 
-def substantial(text: str, confidence: float = 1.0) -> bool:
+def substantial(text: str, confidence: float) -> bool:
     """Whether a read is more than what Tesseract makes of texture ("ΠΠ", "боп", "Νες."): enough
     letters of one script (`MIN_LETTERS`, else 3), a short line outside Latin only when read
     surely, no polytonic Greek (never on modern signs); or a run of six digits (a phone number)."""
@@ -169,14 +174,15 @@ class ScriptReader:
         threshold = self.min_confidence if min_confidence is None else min_confidence
         models = self._models()
         lines = models.lines(image)[: self.max_lines]
+        grey = to_grey(image)  # once per photo, not per line
         reads = []
         with models.lock:
             for line in lines:
-                text, conf = models.best_read(line.cut(image))
+                text, conf = models.best_read(line.cut(grey))
                 counts = script_counts(text)
                 script = counts.most_common(1)[0][0] if counts else ""
                 reads.append(TextRead(text, conf, line.box, "tesseract", script))
-            reads = models.reread_in(dominant_script(reads), reads, image, lines)
+            reads = models.reread_in(dominant_script(reads), reads, grey, lines)
         return [r for r in reads if r.text and r.confidence >= threshold and substantial(r.text, r.confidence)]
 
     def _models(self) -> "_Models":
@@ -241,7 +247,7 @@ class _Models:
                 break
         return best
 
-    def reread_in(self, script: str | None, reads: list, image: np.ndarray, lines: list[Line]) -> list:
+    def reread_in(self, script: str | None, reads: list, grey: np.ndarray, lines: list[Line]) -> list:
         """Short Latin reads on a sign in another script, read again by that script's model alone
         (Tesseract, trying Latin first, reads the Hebrew "חיפה" as "no'n"); kept when surer."""
         model = next((m for m in self.models if SCRIPT_MODELS[m] == script), None)
@@ -250,7 +256,7 @@ class _Models:
         out = list(reads)
         for i, (read, line) in enumerate(zip(reads, lines)):
             if read.script == "Latn" and script_counts(read.text)["Latn"] <= 6:
-                text, conf = self.best_read(line.cut(image), model)
+                text, conf = self.best_read(line.cut(grey), model)
                 if text and conf >= read.confidence - 0.1 and script_counts(text).get(script, 0) >= 2:
                     out[i] = replace(read, text=text, confidence=conf, script=script)
         return out

@@ -103,21 +103,25 @@ class ZeroShotClip:
         return Photo.memo_many(photos, (self, "image_embedding"),
                                lambda todo: list(self.loaded().embed_images([p.image for p in todo])))
 
-    def class_embeddings(self, prompt_sets: Sequence[Sequence[str]]) -> np.ndarray:
+    def class_embeddings(self, prompt_sets: tuple[tuple[str, ...], ...]) -> np.ndarray:
         """(K, d) one unit embedding per class: the mean of its prompts' embeddings (once per
-        machine for a checkpoint and set of prompts)."""
-        clip = self.loaded()
+        process, and once per machine for a checkpoint and set of prompts)."""
+        clip = self.loaded()  # not inside `build`: `shared` builds under its lock
 
-        def embed() -> np.ndarray:
-            flat = [p for prompts in prompt_sets for p in prompts]
-            sizes = [len(prompts) for prompts in prompt_sets]
-            rows = np.add.reduceat(clip.embed_texts(flat), np.cumsum([0] + sizes[:-1]), axis=0)
-            return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+        def build() -> np.ndarray:
+            def embed() -> np.ndarray:
+                flat = [p for prompts in prompt_sets for p in prompts]
+                sizes = [len(prompts) for prompts in prompt_sets]
+                rows = np.add.reduceat(clip.embed_texts(flat), np.cumsum([0] + sizes[:-1]), axis=0)
+                return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
-        key = fingerprint(*sorted(clip.weights.glob("*")), prompt_sets)
-        return shared(("zero_shot_classes", self.model, key), lambda: cached_array("clip-prompts", key, embed))
+            key = fingerprint(*sorted(clip.weights.glob("*")), prompt_sets)
+            return cached_array("clip-prompts", key, embed)
 
-    def probabilities(self, photo: Photo, prompt_sets: Sequence[Sequence[str]]) -> np.ndarray:
+        # Keyed by the prompts themselves: no file is looked at again for each photo.
+        return shared(("zero_shot_classes", self.model, self.device, prompt_sets), build)
+
+    def probabilities(self, photo: Photo, prompt_sets: tuple[tuple[str, ...], ...]) -> np.ndarray:
         """p(class | photo) over the classes the prompt sets describe (a softmax at CLIP's scale)."""
         image = self.image_embeddings([photo])[0]
         logits = self.loaded().logit_scale * (self.class_embeddings(prompt_sets) @ image)
