@@ -78,8 +78,9 @@ def main() -> int:
             out = cue.observe(photo, grid)
             if not out.abstained:
                 fired += 1
-                post = fuse(log_prior, {"detect": Term(out.log_likelihood, 1.0, cue.floor)}).posterior
-                cp = grid.country_probabilities(post)
+                fusion = fuse(log_prior, {"detect": Term(out.log_likelihood, 1.0, cue.floor,
+                                                         country_given_cell=out.country_given_cell)})
+                cp = grid.country_probabilities(fusion.posterior, fusion.country_given_cell)
                 j = int(np.argmax(cp))
                 if cp[j] >= 0.5:
                     claims += 1

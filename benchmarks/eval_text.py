@@ -113,10 +113,12 @@ def main() -> int:
         text_ll[row] = out.log_likelihood
         for e in out.evidence:
             kinds[e.kind] = kinds.get(e.kind, 0) + 1
-        post = fuse(log_prior, {"text": Term(out.log_likelihood, cue.weight, cue.floor)}).posterior
+        fusion = fuse(log_prior, {"text": Term(out.log_likelihood, cue.weight, cue.floor,
+                                               country_given_cell=out.country_given_cell)})
+        post = fusion.posterior
         best = int(np.argmax(post))
         text_pts.append((grid.lat[best], grid.lon[best]))
-        country_p = grid.country_probabilities(post)
+        country_p = grid.country_probabilities(post, fusion.country_given_cell)
         j = int(np.argmax(country_p))
         if country_p[j] >= 0.5:
             claims += 1

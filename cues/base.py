@@ -45,6 +45,8 @@ class CueOutput:
 
     `training_prior` is set by cues whose output is a posterior p(cell | x) learnt under a prior
     (the visual classifier): fusion divides it out so the data prior is not counted twice.
+    `country_given_cell` is set by cues that name countries: per pair of the grid's share table,
+    what they say of the country within its cell (`CellGrid.marginalise`).
     """
 
     log_likelihood: np.ndarray | None
@@ -52,6 +54,7 @@ class CueOutput:
     note: str = ""
     training_prior: np.ndarray | None = None
     points: tuple[GeoPoint, ...] = ()
+    country_given_cell: np.ndarray | None = None
 
     @classmethod
     def abstain(cls, note: str, evidence: tuple[Evidence, ...] | list[Evidence] = ()) -> "CueOutput":

@@ -101,7 +101,8 @@ class DetectCue(BaseCue):
             note = "no licence plate or sign text found" + ("" if det_ok else f" (objects skipped: {det_note})")
             return CueOutput.abstain(note, evidence)
         evidence += [c.evidence() for c in clues]
-        return CueOutput(clue_log_likelihood(clues, grid), tuple(evidence))
+        ll, country_given_cell = clue_log_likelihood(clues, grid)
+        return CueOutput(ll, tuple(evidence), country_given_cell=country_given_cell)
 
     @staticmethod
     def _extra_detections(photo: "Photo", detector: YoloDetector | None, role: str,

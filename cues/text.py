@@ -70,8 +70,8 @@ class TextCue(BaseCue):
             seen += (Evidence("ocr", f"... and {len(reads) - SHOWN_LINES} more lines", 0.0),)
         if not clues:
             return CueOutput.abstain("text found, but nothing with a geographic signal", seen)
-        ll = clue_log_likelihood(clues, grid, self.residual_scale)
-        return CueOutput(ll, seen + tuple(c.evidence() for c in clues))
+        ll, country_given_cell = clue_log_likelihood(clues, grid, self.residual_scale)
+        return CueOutput(ll, seen + tuple(c.evidence() for c in clues), country_given_cell=country_given_cell)
 
     def _osd_clues(self, photo: "Photo", clues: list[Clue]) -> list[Clue]:
         """Tesseract's own script detection, when that backend is in use and saw a script the

@@ -5,6 +5,8 @@
 Each cue's likelihood is scaled to peak at 1 and mixed with a uniform floor eps_k, so a cue can
 make a cell at most 1/eps_k times less likely: one wrong OCR read cannot zero out the truth.
 A cue that reports a posterior learnt under a training prior has that prior divided out first.
+A cue that names countries also says which country *within* a cell it favours (a border cell
+holds photos of two countries); those log-likelihoods add up, tempered by the same weight.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Term:
     weight: float = 1.0
     floor: float = 1e-3
     training_prior: np.ndarray | None = None
+    country_given_cell: np.ndarray | None = None  # per pair of the grid's share table (`CellGrid.marginalise`)
 
     def effective(self) -> np.ndarray:
         """The tempered, floored log-likelihood this term adds to the log posterior."""
@@ -53,6 +56,7 @@ class Contribution:
     bits: float  # KL(posterior with the cue || posterior without it), in bits
     favoured_cell: int  # most probable cell under the prior and this cue alone
     posterior_without: np.ndarray  # the posterior had this cue been left out
+    country_given_cell_without: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Fusion:
     log_posterior: np.ndarray
     contributions: dict[str, Contribution]
     effective: dict[str, np.ndarray]  # what each cue added to the log posterior
+    country_given_cell: np.ndarray | None = None  # what the cues said of the country within cells
 
     @property
     def posterior(self) -> np.ndarray:
@@ -72,10 +77,14 @@ def fuse(log_prior: np.ndarray, terms: Mapping[str, Term]) -> Fusion:
     total = np.asarray(log_prior, dtype=np.float64) + sum(effective.values(), np.zeros_like(log_prior))
     log_post = log_normalise(total)
     post = np.exp(log_post)
+    within = {name: term.weight * term.country_given_cell for name, term in terms.items()
+              if term.country_given_cell is not None}
+    all_within = sum(within.values()) if within else None
     contributions = {}
     for name, eff in effective.items():
         log_without = log_normalise(total - eff)
         bits = float(np.sum(post * (log_post - log_without)) / LN2)
-        contributions[name] = Contribution(bits=max(bits, 0.0), favoured_cell=int(np.argmax(log_prior + eff)),
-                                           posterior_without=np.exp(log_without))
-    return Fusion(log_post, contributions, effective)
+        contributions[name] = Contribution(
+            bits=max(bits, 0.0), favoured_cell=int(np.argmax(log_prior + eff)), posterior_without=np.exp(log_without),
+            country_given_cell_without=all_within - within[name] if name in within else all_within)
+    return Fusion(log_post, contributions, effective, all_within)

@@ -59,12 +59,12 @@ class Confidence:
                 "leading_countries": {c: round(p, 4) for c, p in self.leading}}
 
 
-def assess(grid: "CellGrid", posterior: np.ndarray, region_cells: np.ndarray, mass: float,
+def assess(grid: "CellGrid", posterior: np.ndarray, country_p: np.ndarray, region_cells: np.ndarray, mass: float,
            sharp_points: Sequence[tuple[float, float]] = ()) -> Confidence:
-    """The confidence level of a posterior whose `mass` credible region is `region_cells`;
-    `sharp_points` are (lat, lon) a cue vouched for within `EXACT_SIGMA_KM`."""
+    """The confidence level of a posterior whose country probabilities are `country_p` and whose
+    `mass` credible region is `region_cells`; `sharp_points` are (lat, lon) a cue vouched for
+    within `EXACT_SIGMA_KM`."""
     area = float(grid.area_km2[region_cells].sum())
-    country_p = grid.country_probabilities(posterior)
     order = np.argsort(-country_p)[:3]
     leading = tuple((grid.countries[i], float(country_p[i])) for i in order if country_p[i] > 0)
     top_country, top_cp = leading[0] if leading else ("", 0.0)

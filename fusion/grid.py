@@ -115,10 +115,47 @@ class CellGrid:
         levels = self.levels if level == "fine" else s2.levels_of(ids)
         return _deepest_member(s2.leaf_ids(lat, lon), np.full(len(lat), s2.MAX_LEVEL), ids, levels)
 
-    def country_probabilities(self, p: np.ndarray) -> np.ndarray:
-        """Aggregate a distribution over cells into one over `countries`."""
-        return np.bincount(self.share_country, weights=p[self.share_cell] * self.share_weight,
+    def country_probabilities(self, p: np.ndarray, country_given_cell: np.ndarray | None = None) -> np.ndarray:
+        """Aggregate a distribution over cells into one over `countries`; `country_given_cell`
+        (see `shares`) says what the cues said of the country within each cell."""
+        return np.bincount(self.share_country, weights=p[self.share_cell] * self.shares(country_given_cell),
                            minlength=len(self.countries))
+
+    def shares(self, country_given_cell: np.ndarray | None = None) -> np.ndarray:
+        """p(country | cell) for each pair of the share table: the photos' shares, times the
+        cues' log-likelihoods of each pair relative to its cell (`marginalise`), renormalised."""
+        if country_given_cell is None:
+            return self.share_weight.astype(np.float64)
+        top = np.full(len(self), -np.inf)
+        np.maximum.at(top, self.share_cell, country_given_cell)
+        top = np.where(np.isfinite(top), top, 0.0)
+        w = self.share_weight * np.exp(country_given_cell - top[self.share_cell])
+        total = np.bincount(self.share_cell, weights=w, minlength=len(self))[self.share_cell]
+        return np.divide(w, total, out=self.share_weight.astype(np.float64), where=total > 0)
+
+    def country_of(self, cell: int, country_given_cell: np.ndarray | None = None) -> str:
+        """The most probable country of one cell ('' when unknown)."""
+        if country_given_cell is None:
+            return str(self.cell_country[cell])
+        rows = np.flatnonzero(self.share_cell == cell)
+        if not len(rows):
+            return ""
+        return self.countries[int(self.share_country[rows[np.argmax(self.shares(country_given_cell)[rows])]])]
+
+    def marginalise(self, pair_log_likelihood: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A likelihood over (cell, country) pairs of the share table, as fusion takes it: per cell,
+        log L(c) = log sum_k s(k|c) L(c, k); per pair, log L(c, k) - log L(c), what it says of the
+        country within the cell (-1e4, a finite zero that tempering keeps, where it is ruled out)."""
+        top = np.full(len(self), -np.inf)
+        np.maximum.at(top, self.share_cell, pair_log_likelihood)
+        top = np.where(np.isfinite(top), top, 0.0)
+        total = np.bincount(self.share_cell, weights=self.share_weight * np.exp(pair_log_likelihood - top[self.share_cell]),
+                            minlength=len(self))
+        with np.errstate(divide="ignore"):
+            cell = top + np.log(total)
+        with np.errstate(invalid="ignore"):
+            given = np.maximum(pair_log_likelihood - cell[self.share_cell], -1e4)
+        return cell, np.where(np.isfinite(cell[self.share_cell]), given, 0.0)
 
     def cells_from_countries(self, country_values: np.ndarray) -> np.ndarray:
         """Spread per-country values (e.g. a likelihood) onto cells via their country shares."""

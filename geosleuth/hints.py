@@ -38,7 +38,9 @@ class Hint:
     lon: float = 0.0
     radius_km: float = 0.0
     weight: float = 1.0
-    floor: float = 1e-3  # a cell the hint rules out is at most 1000 times less likely, never impossible
+    # A cell the hint rules out is a million times less likely, never impossible: the prior
+    # favours the most photographed countries ~10^4 to one, and a hint must outweigh that.
+    floor: float = 1e-6
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -99,19 +101,18 @@ class Hint:
                                                     "radius_km": self.radius_km}),), "analyst hint")
         if self.country not in grid.countries:
             return CueOutput.abstain(f"no cell of the grid is in {self.country}")
-        onehot = np.zeros(len(grid.countries))
-        onehot[grid.countries.index(self.country)] = 1.0
-        share = grid.cells_from_countries(onehot)  # fraction of each cell's photos in the country
+        named = grid.share_country == grid.countries.index(self.country)  # pairs of the share table
         name = country_name(self.country)
         if self.kind == "country":
-            likelihood, summary = share, f"analyst: in {name} ({self.country})"
+            pairs, summary = named, f"analyst: in {name} ({self.country})"
         else:
-            likelihood, summary = 1.0 - share, f"analyst: not in {name} ({self.country})"
+            pairs, summary = ~named, f"analyst: not in {name} ({self.country})"
         with np.errstate(divide="ignore"):
-            ll = np.log(np.clip(likelihood, 0.0, 1.0))
+            ll, country_given_cell = grid.marginalise(np.log(pairs.astype(np.float64)))
         if not np.isfinite(ll).any():
             return CueOutput.abstain(f"every cell of the grid is in {self.country}")
-        return CueOutput(ll, (Evidence("hint", summary, 1.0, details={"country": self.country}),), "analyst hint")
+        return CueOutput(ll, (Evidence("hint", summary, 1.0, details={"country": self.country}),), "analyst hint",
+                         country_given_cell=country_given_cell)
 
 
 def parse_hints(hints: Iterable[str] = (), excludes: Iterable[str] = (), nears: Iterable[str] = ()) -> list[Hint]:

@@ -50,7 +50,7 @@ def observe(cues: Sequence[Cue], photo: "Photo", grid: "CellGrid") -> tuple[Obse
         t0 = time.perf_counter()
         try:
             said = cue.observe(photo, grid)
-            _check_output(said, len(grid))
+            _check_output(said, grid)
         except Exception as exc:  # a cue never crashes the pipeline
             said, status = CueOutput.abstain(f"{type(exc).__name__}: {exc}"), "failed"
         else:
@@ -87,8 +87,8 @@ def predict(grid: "CellGrid", log_prior: np.ndarray, observations: Sequence[Obse
     (fusion and the result) and "total" (since `started`)."""
     t0 = time.perf_counter()
     spoke = [o for o in observations if o.spoke]
-    fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.training_prior)
-                              for o in spoke})
+    fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.training_prior,
+                                           o.output.country_given_cell) for o in spoke})
     extra = {o.name: _review(o, fusion.effective, grid) for o in spoke if o.cue is not None}
     reports = {o.name: CueReport(name=o.name, status=o.status, note=o.output.note,
                                  evidence=o.output.evidence + extra.get(o.name, ()), seconds=o.seconds,
@@ -109,7 +109,8 @@ def _review(own: Observation, effective: Mapping[str, np.ndarray], grid: "CellGr
         return (Evidence("review", f"cross-check failed: {type(exc).__name__}: {exc}", 0.0),)
 
 
-def _check_output(out: CueOutput, n_cells: int) -> None:
+def _check_output(out: CueOutput, grid: "CellGrid") -> None:
+    n_cells, n_pairs = len(grid), len(grid.share_cell)
     if not isinstance(out, CueOutput):
         raise TypeError(f"observe() returned {type(out).__name__}, expected CueOutput")
     if out.log_likelihood is None:
@@ -121,3 +122,5 @@ def _check_output(out: CueOutput, n_cells: int) -> None:
         raise ValueError("log-likelihood must be finite or -inf, with at least one finite value")
     if out.training_prior is not None and np.asarray(out.training_prior).shape != (n_cells,):
         raise ValueError("training_prior must be a distribution over the grid's cells")
+    if out.country_given_cell is not None and np.asarray(out.country_given_cell).shape != (n_pairs,):
+        raise ValueError("country_given_cell must have one value per pair of the grid's share table")

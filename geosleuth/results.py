@@ -217,9 +217,11 @@ def _fmt_latlon(lat: float, lon: float) -> str:
     return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
 
 
-def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1) -> Candidate:
+def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1,
+              within: np.ndarray | None = None) -> Candidate:
+    """A cell as a candidate; `within` is what the cues said of the country within cells."""
     return Candidate(rank=rank, lat=float(grid.lat[cell]), lon=float(grid.lon[cell]), probability=float(probability),
-                     country=str(grid.cell_country[cell]), place=str(grid.places[cell]), cell=str(grid.tokens[cell]))
+                     country=grid.country_of(cell, within), place=str(grid.places[cell]), cell=str(grid.tokens[cell]))
 
 
 def credible_region(grid: "CellGrid", posterior: np.ndarray, mass: float) -> Region:
@@ -243,7 +245,8 @@ def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint
     if not inside:
         return cand
     best = min(inside, key=lambda p: p.sigma_km)
-    return replace(cand, lat=best.lat, lon=best.lon, place=reverse_lookup([best.lat], [best.lon])[0].label)
+    named = reverse_lookup([best.lat], [best.lon])[0]
+    return replace(cand, lat=best.lat, lon=best.lon, place=named.label, country=named.country)
 
 
 def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
@@ -254,7 +257,8 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
     contribution filled in. `output` is the config's output section."""
     post = fusion.posterior
     top = separated_top(grid, post, output["top_k"], output["min_separation_km"])
-    candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1) for i, c in enumerate(top))
+    candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1, within=fusion.country_given_cell)
+                       for i, c in enumerate(top))
     decider = GeoScoreDecider.for_grid(grid)
 
     def decide(p: np.ndarray) -> int:
@@ -262,17 +266,18 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
 
     cell = decide(post)
     expected = decider.expected(post, cell)
-    answer = Answer(float(grid.lat[cell]), float(grid.lon[cell]), float(post[cell]), str(grid.cell_country[cell]),
+    within = fusion.country_given_cell
+    answer = Answer(float(grid.lat[cell]), float(grid.lon[cell]), float(post[cell]), grid.country_of(cell, within),
                     str(grid.places[cell]), str(grid.tokens[cell]), output["decision"], expected)
     if points:
         point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
         candidates = tuple(refine(grid, cand, int(c), points, point_cells) for cand, c in zip(candidates, top))
         answer = refine(grid, answer, cell, points, point_cells)
     region = credible_cells(post, grid.area_km2, output["credible_mass"])
-    confidence = assess(grid, post, region, output["credible_mass"],
+    country_p = grid.country_probabilities(post, within)
+    confidence = assess(grid, post, country_p, region, output["credible_mass"],
                         [(p.lat, p.lon) for p in points if p.sigma_km <= EXACT_SIGMA_KM])
 
-    country_p = grid.country_probabilities(post)
     order = np.argsort(-country_p)
     countries = {grid.countries[i]: float(country_p[i]) for i in order if country_p[i] >= 1e-6}
 
@@ -283,16 +288,16 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
             filled[name] = rep
             continue
         without = contrib.posterior_without
-        shift = country_p - grid.country_probabilities(without)
+        shift = country_p - grid.country_probabilities(without, contrib.country_given_cell_without)
         j = int(np.argmax(shift))
         top_wo = decide(without)
         filled[name] = CueReport(
             name=rep.name, status=rep.status, note=rep.note, evidence=rep.evidence, seconds=rep.seconds,
             weight=rep.weight, bits=contrib.bits, favoured_cell=candidate(grid, contrib.favoured_cell,
-                                                                          post[contrib.favoured_cell]),
+                                                                          post[contrib.favoured_cell], within=within),
             favoured_country=grid.countries[j] if shift[j] > 0 else None,
             country_shift=float(shift[j]) if shift[j] > 0 else None,
-            top_without=candidate(grid, top_wo, without[top_wo]),
+            top_without=candidate(grid, top_wo, without[top_wo], within=contrib.country_given_cell_without),
             moved_km=float(haversine_km(grid.lat[cell], grid.lon[cell], grid.lat[top_wo], grid.lon[top_wo])),
         )
     post.flags.writeable = False

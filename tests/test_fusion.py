@@ -63,3 +63,32 @@ def test_no_cue_returns_the_prior():
     prior = log_normalise(np.log([1.0, 2.0, 7.0]))
     f = fuse(prior, {})
     assert f.posterior == pytest.approx([0.1, 0.2, 0.7]) and f.contributions == {}
+
+
+def test_a_cue_that_names_a_country_says_which_country_within_a_cell(grid):
+    """Gyumri's cell holds 6 % Armenian photos and 76 % Georgian ones: Armenian text there is
+    evidence for Armenia within the cell, not only for the cell."""
+    cell = grid.lookup([40.79], [43.85])[0]
+    rows = np.flatnonzero(grid.share_cell == cell)
+    am, ge = (grid.countries.index(c) for c in ("AM", "GE"))
+    assert grid.cell_country[cell] == "GE"
+    pairs = np.log(np.where(grid.share_country == am, 1.0, 0.01))  # L(c, k): 100 times more likely in AM
+    ll, within = grid.marginalise(pairs)
+    s = grid.share_weight[rows].astype(np.float64)
+    l_rows = np.exp(pairs[rows])
+    assert ll[cell] == pytest.approx(np.log(np.sum(s * l_rows)))
+    assert grid.shares(within)[rows] == pytest.approx(s * l_rows / np.sum(s * l_rows))
+    at_cell = np.zeros(len(grid))
+    at_cell[cell] = 1.0
+    assert grid.country_probabilities(at_cell)[ge] > 0.7
+    assert grid.country_probabilities(at_cell, within)[am] == pytest.approx(0.061 / (0.061 + 0.01 * 0.939), abs=1e-3)
+    assert grid.country_of(cell, within) == "AM"
+
+    prior = grid.log_prior()
+    f = fuse(prior, {"text": Term(ll, floor=1e-6, country_given_cell=within),
+                     "visual": Term(np.zeros(len(grid)), floor=1e-3)})
+    assert f.country_given_cell == pytest.approx(within)
+    assert f.contributions["text"].country_given_cell_without == pytest.approx(np.zeros(len(within)))
+    muted = fuse(prior, {"text": Term(ll, weight=0.0, country_given_cell=within)})  # a cue at weight 0 moves nothing
+    assert grid.country_probabilities(at_cell, muted.country_given_cell) == pytest.approx(
+        grid.country_probabilities(at_cell))

@@ -60,6 +60,16 @@ def test_hints_move_the_answer_and_are_reported(geo):
     assert near.countries["JP"] > 0.1 > 50 * base.countries.get("JP", 0)
 
 
+def test_country_hint_outweighs_the_prior_and_names_the_country_within_border_cells():
+    """Armenia has 1/2300 of the prior's mass of the US, and its photos share a cell with
+    Georgia's: the hint still makes it the answer's country."""
+    geo = Geolocator.from_config("prior-only")
+    photo = np.full((64, 64, 3), 128, np.uint8)
+    pred = geo.locate(photo, hints=[Hint.in_country("AM")])
+    assert pred.answer.country == "AM" and pred.top_k[0].country == "AM" and pred.countries["AM"] > 0.9
+    assert geo.locate(photo, hints=[Hint.not_in_country("GE")]).countries.get("GE", 0.0) < 1e-3
+
+
 def test_hint_floor_keeps_the_truth_possible(geo, grid):
     pred = geo.locate(geosleuth.example_image(), hints=[Hint.in_country("JP")])
     assert pred.posterior[grid.lookup([48.8566], [2.3522])[0]] > 0

@@ -88,13 +88,14 @@ def results(reader):
 
 
 def test_sign_suite_through_the_pipeline(results):
-    """With the default config, the most probable country is the sign's for most signs (measured:
-    37 of 43; three others lie in grid cells two countries share), and no sign is confidently wrong."""
+    """With the default config, the most probable country is the sign's for at least 90 % of
+    signs (measured: 42 of 43; Armenian letters alone, with the city misread, stay below the
+    prior's US), and no sign is confidently wrong."""
     guesses = [(sign.country, *next(iter(pred.countries.items()))) for sign, pred in results]
     right = sum(truth == guess for truth, guess, _ in guesses)
     confidently_wrong = [g for g in guesses if g[0] != g[1] and g[2] >= 0.5]
     assert len({sign.script for sign, _ in results}) >= 14
-    assert right >= 0.8 * len(guesses), guesses
+    assert right >= 0.9 * len(guesses), guesses
     assert confidently_wrong == [], confidently_wrong
 
 

@@ -141,7 +141,7 @@ def test_place_names_with_ambiguity_and_common_words():
 
 def test_clues_combine_into_cells(grid):
     clues = extract_clues([read("Rua Augusta"), read("Lisboa"), read("Preço 2,50 €")])
-    ll = clue_log_likelihood(clues, grid)
+    ll, _ = clue_log_likelihood(clues, grid)
     lisbon = grid.lookup([38.7223], [-9.1393])[0]
     assert np.argmax(ll + grid.log_prior()) == lisbon or grid.cell_country[np.argmax(ll + grid.log_prior())] == "PT"
     assert np.isfinite(ll).all()

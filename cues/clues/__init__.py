@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from geosleuth.gazetteer.places import Place
 
 Box = tuple[float, float, float, float]
+OTHER_SIDE = 0.1  # a named place's likelihood in a cell's pairs of other countries
 
 
 @dataclass(frozen=True)
@@ -37,34 +38,39 @@ class Clue:
         return Evidence(self.kind, self.summary, round(self.reliability, 3), self.box, self.details)
 
 
-def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid", residual_scale: float = 1.0) -> np.ndarray:
-    """sum over clues of log[(1 - r) + r * f(cell)], f the clue's likelihood scaled to peak at 1;
-    `residual_scale` multiplies every (1 - r)."""
+def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid",
+                        residual_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The clues' joint likelihood over the (cell, country) pairs of the grid's share table,
+    prod over clues of [(1 - r) + r * f(c, k)], f the clue's likelihood scaled to peak at 1,
+    as (log L(cell), log L(country | cell)) (`CellGrid.marginalise`): a border cell holding
+    photos of two countries counts the clues of each country together, and the report can say
+    which of them the text names. `residual_scale` multiplies every (1 - r)."""
     index = {c: k for k, c in enumerate(grid.countries)}
-    total = np.zeros(len(grid))
+    cells, in_country = grid.share_cell, grid.share_country
+    total = np.zeros(len(cells))
     for clue in clues:
-        f = np.zeros(len(grid))
+        f = np.zeros(len(cells))
         if clue.countries:
             vec = np.zeros(len(grid.countries))
             for cc, w in clue.countries.items():
                 if cc in index:
                     vec[index[cc]] = w
-            f += grid.cells_from_countries(vec)
+            f += vec[in_country]
         for place, w in clue.places:
+            own = in_country == index.get(place.country, -1)
             if place.kind == "country":
-                vec = np.zeros(len(grid.countries))
-                if place.country in index:
-                    vec[index[place.country]] = 1.0
-                f += w * grid.cells_from_countries(vec)
-            elif place.kind == "admin1" and (cells := _admin1_cells(grid, place)).any():
-                f += w * cells
-            else:
-                f += w * np.exp(kernel_log_likelihood(grid, place.lat, place.lon, place.radius_km, n=128))
+                f += w * own
+                continue
+            near = _admin1_cells(grid, place) if place.kind == "admin1" else None
+            if near is None or not near.any():
+                near = np.exp(kernel_log_likelihood(grid, place.lat, place.lon, place.radius_km, n=128))
+            # The place's own country, though a cell whose photos all lie across the border keeps a tenth.
+            f += w * near[cells] * np.where(own, 1.0, OTHER_SIDE)
         if f.max() <= 0:
             continue
         residual = (1 - clue.reliability) * residual_scale
         total += np.log(residual + (1 - residual) * f / f.max())
-    return total
+    return grid.marginalise(total)
 
 
 def _admin1_cells(grid: "CellGrid", place: "Place") -> np.ndarray:
