@@ -61,13 +61,16 @@ class TextCue(BaseCue):
         reads = self.reads(photo)
         if reads is None:
             return CueOutput.abstain("no OCR reader available: " + self.ocr.available()[1])
+        cannot = getattr(self.ocr.first_available(), "cannot_read", lambda: "")()
+        unread = (Evidence("ocr", cannot, 0.0),) if cannot else ()
         if not reads:
-            return CueOutput.abstain("no text found")
+            return CueOutput.abstain("no text found" + (f" ({unread[0].summary})" if unread else ""), unread)
         clues = extract_clues(reads, fuzzy=self.fuzzy, max_places=self.max_places)
         clues += self._osd_clues(photo, clues)
         seen = tuple(line_evidence(r) for r in reads[:SHOWN_LINES])
         if len(reads) > SHOWN_LINES:
             seen += (Evidence("ocr", f"... and {len(reads) - SHOWN_LINES} more lines", 0.0),)
+        seen += unread
         if not clues:
             return CueOutput.abstain("text found, but nothing with a geographic signal", seen)
         ll, country_given_cell = clue_log_likelihood(clues, grid, self.residual_scale)

@@ -106,3 +106,32 @@ def test_report_shows_each_line_with_script_reader_and_box(results):
     assert all(e.box is not None for e in lines)
     kinds = Counter(e.kind for e in pred.cues["text"].evidence)
     assert kinds["phone"] == 1 and kinds["phone_place"] == 1
+
+
+def test_the_install_command_names_the_makefiles_packs():
+    from pathlib import Path
+
+    from geosleuth.cues.engines.script_reader import SCRIPT_MODELS, install_command
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    scripts = next(line for line in makefile.splitlines() if line.startswith("SCRIPTS = ")).split()[2:]
+    assert install_command(tuple(SCRIPT_MODELS)).split()[2:] == [f"tesseract-ocr-script-{s}" for s in scripts]
+
+
+def test_a_missing_script_model_is_named_with_its_install_command(reader, tmp_path, grid):
+    """With only the Latin model installed, a Thai sign yields no Thai claim, and the report says
+    that Thai text cannot be read here and how to install its reader."""
+    from geosleuth.cues import create_cue
+    from geosleuth.cues.engines.ocr import OcrEngine
+    from geosleuth.photo import Photo
+
+    (tmp_path / "Latin.traineddata").symlink_to(f"{reader.folder().rstrip('/')}/Latin.traineddata")
+    latin_only = ScriptReader(tessdata=str(tmp_path))
+    ok, note = latin_only.available()
+    assert ok and "no reader installed here for text in Cyrillic" in note and "tesseract-ocr-script-thai" in note
+    ocr = OcrEngine([latin_only])
+    thai = next(i for i, sign in enumerate(SIGNS) if sign.script == "Thai")
+    out = create_cue("text", ocr=ocr).observe(Photo.open(render(SIGNS[thai], thai)), grid)
+    said = [e.summary for e in out.evidence]
+    assert any("Thai" in s and "apt-get install" in s and "tesseract-ocr-script-thai" in s for s in said), said
+    assert out.abstained or not any(e.details.get("script") == "Thai" for e in out.evidence)

@@ -88,6 +88,15 @@ class EasyOcrBackend:
             return False, f"EasyOCR model directory not found: {folder}"
         return True, f"EasyOCR {'+'.join(self.languages)} models in {folder}"
 
+    def cannot_read(self) -> str:
+        """What this reader cannot read here, with how to read it ('' when it reads every script)."""
+        from easyocr.config import latin_lang_list
+
+        if set(self.languages) <= set(latin_lang_list):
+            return ("EasyOCR reads Latin letters only here, and text in other scripts is not read: the scripts "
+                    "reader reads 15 (make system-deps, then pip install 'geosleuth[text]')")
+        return ""
+
     def _load(self) -> tuple[Any, threading.Lock]:
         """The EasyOCR reader and its lock, shared by every backend with the same models and
         precision: another threshold or canvas does not load the models again."""

@@ -11,7 +11,8 @@ read each line with the model for its script.
   whose sure lines are in another script are read again by that script's model alone.
 - What Tesseract makes of texture (a few confident letters, polytonic Greek) is dropped. Lines no
   installed model reads are dropped too: naming their script would need a script classifier
-  (Tesseract's OSD, tried on stacked lines, named Thai "Latin" and Georgian "Malayalam").
+  (Tesseract's OSD, tried on stacked lines, named Thai "Latin" and Georgian "Malayalam"), so the
+  report names the script models missing here and the command that installs them (`missing`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ SCRIPT_MODELS = {"Latin": "Latn", "Cyrillic": "Cyrl", "Greek": "Grek", "Arabic":
                  "Devanagari": "Deva", "Bengali": "Beng", "Thai": "Thai", "Khmer": "Khmr", "Georgian": "Geor",
                  "Armenian": "Armn", "Hangul": "Hang", "Japanese": "Jpan", "HanS": "Hani", "HanT": "Hani"}
 INSTALL = "pip install tesserocr rapidocr-onnxruntime (or pip install 'geosleuth[text]')"
+SCRIPT_NAMES = {"HanS": "Chinese (simplified)", "HanT": "Chinese (traditional)"}  # else the model's name
 LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
 UNSURE = 0.6  # below this a line is read again (denoised, then inverted)
 
@@ -51,6 +53,14 @@ def tessdata_dir() -> str | None:
     out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30).stdout
     found = re.search(r'"(.+?)"', out.splitlines()[0]) if out else None
     return found.group(1) if found else None
+
+
+def install_command(models: tuple[str, ...]) -> str:
+    """The Debian command that installs these script models (their packs are named by ISO 15924
+    code, HanS and HanT as hans and hant)."""
+    packs = [f"tesseract-ocr-script-{m.lower() if m in ('HanS', 'HanT') else SCRIPT_MODELS[m].lower()}"
+             for m in models]
+    return "apt-get install " + " ".join(packs)
 
 
 def installed_models(folder: str | None) -> tuple[str, ...]:
@@ -168,7 +178,22 @@ class ScriptReader:
         if not models:
             return False, ("no Tesseract script models found (Debian: apt-get install tesseract-ocr "
                            "tesseract-ocr-script-latn ..., or `make system-deps`)")
-        return True, f"PP-OCRv4 line detector + Tesseract {', '.join(models)} ({self.folder()})"
+        note = f"PP-OCRv4 line detector + Tesseract {', '.join(models)} ({self.folder()})"
+        return True, note + (f"; {unread}" if (unread := self.cannot_read()) else "")
+
+    def missing(self) -> tuple[str, ...]:
+        """The script models this reader would use that are not installed here."""
+        installed = installed_models(self.folder())
+        return tuple(m for m in SCRIPT_MODELS if m not in installed)
+
+    def cannot_read(self) -> str:
+        """What this reader cannot read here, with how to read it ('' when it reads every script)."""
+        return self.missing_note(missing) if (missing := self.missing()) else ""
+
+    @staticmethod
+    def missing_note(models: tuple[str, ...]) -> str:
+        names = ", ".join(SCRIPT_NAMES.get(m, m) for m in models)
+        return f"no reader installed here for text in {names}: such lines are not read ({install_command(models)})"
 
     def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]:
         threshold = self.min_confidence if min_confidence is None else min_confidence
