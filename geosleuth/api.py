@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,11 +21,12 @@ from geosleuth.config import Config, load_config
 from geosleuth.cues.base import Cue
 from geosleuth.cues.engines import Engines
 from geosleuth.cues.registry import create_cue
-from geosleuth.errors import ConfigError, GeosleuthError
+from geosleuth.errors import ConfigError, GeosleuthError, UsageError
 from geosleuth.fusion.calibration import CalibrationSet
 from geosleuth.fusion.grid import CellGrid, load_grid
 from geosleuth.hints import Hint
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
+from geosleuth.preflight import check_named_models
 from geosleuth.pipeline import Observation, observe, observe_hints, predict, prepare
 from geosleuth.results import Prediction
 
@@ -52,7 +55,9 @@ class Geolocator:
     """The pipeline: photo -> cues -> fusion -> `Prediction`.
 
     The config's shared models (`ocr`, `detector`, `features`) are built once here as `engines`
-    and handed to the cues that use them; cues passed in directly keep their own.
+    and handed to the cues that use them; cues passed in directly keep their own. A model or
+    file setting changed from the default must be usable here (`preflight`), unless
+    `check_models` is false (`geosleuth cues`, which reports what is missing).
 
     >>> geo = Geolocator.from_config("prior-only", output={"top_k": 3})
     >>> len(geo.locate(example_image()).top_k)
@@ -60,11 +65,13 @@ class Geolocator:
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None, *, cues: Sequence[Cue] | None = None,
-                 grid: CellGrid | str | None = None) -> None:
+                 grid: CellGrid | str | None = None, check_models: bool = True) -> None:
         self.config: Config = load_config(config if config is not None else "default")
         self._grid_spec = grid if grid is not None else self.config["grid"]
         self._grid: CellGrid | None = None
         self.engines = Engines.from_config(self.config)
+        if check_models:
+            check_named_models(self.config, self.engines)
         self.cues: list[Cue] = list(cues) if cues is not None else self._cues_from_config()
         for cue in self.cues:
             if not isinstance(cue, Cue):
@@ -73,9 +80,9 @@ class Geolocator:
 
     @classmethod
     def from_config(cls, config: str | Path | Mapping[str, Any] = "default", *, sets: Sequence[str] = (),
-                    **overrides: Any) -> "Geolocator":
+                    check_models: bool = True, **overrides: Any) -> "Geolocator":
         """Build from a shipped config name, a YAML path or a dict, with keyword overrides."""
-        return cls(load_config(config, overrides=overrides, sets=tuple(sets)))
+        return cls(load_config(config, overrides=overrides, sets=tuple(sets)), check_models=check_models)
 
     def _cues_from_config(self) -> list[Cue]:
         return [create_cue(name, self.engines, **{k: v for k, v in section.items() if k != "enabled"})
@@ -123,10 +130,18 @@ class Geolocator:
         return {cue.name: (cue.weight, cue.floor) for cue in self.cues}
 
     def locate_many(self, images: Iterable[ImageInput], *, workers: int | None = None,
-                    hints: Sequence[Hint] = ()) -> Iterator[BatchItem]:
+                    hints: Sequence[Hint] = (), stop: threading.Event | None = None) -> Iterator[BatchItem]:
         """Locate many images, streaming results in input order; a bad input becomes a failed item.
-        Inputs are decoded `batch.size` at a time and the image models run on each batch at once."""
-        workers = workers or self.config["batch"]["workers"]
+        Inputs are decoded `batch.size` at a time and the image models run on each batch at once.
+        Once `stop` is set, images not yet started are left out and the batch ends after the
+        ones in progress."""
+        if isinstance(images, (str, bytes, os.PathLike)):
+            raise UsageError("locate_many takes a list of images; for one image use locate()")
+        if workers is None:
+            workers = self.config["batch"]["workers"]
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
+        stop = stop or threading.Event()
         _ = self.grid  # load once, before threads start
 
         def safely(src: ImageInput, work: Callable[[], Any]) -> Any:
@@ -138,16 +153,20 @@ class Geolocator:
             except Exception as exc:  # an unexpected bug in one image must not end the batch
                 return BatchItem(label, error=f"{label}: unexpected {type(exc).__name__}: {exc}")
 
-        def one(src: ImageInput, photo: Photo | BatchItem) -> BatchItem:
-            if isinstance(photo, BatchItem):
+        def one(src: ImageInput, photo: Photo | BatchItem) -> BatchItem | None:
+            if isinstance(photo, BatchItem):  # could not be decoded: reported even when stopping
                 return photo
+            if stop.is_set():
+                return None
             return safely(src, lambda: BatchItem(_label(src), prediction=self.locate(photo, hints=hints)))
 
         with ThreadPoolExecutor(max_workers=workers) as pool:  # bounded: one batch in memory
             for chunk in _batches(images, self.config["batch"]["size"]):
+                if stop.is_set():
+                    return
                 photos = list(pool.map(lambda src: safely(src, lambda: self.open(src)), chunk))
                 prepare(self.cues, [p for p in photos if isinstance(p, Photo)])
-                yield from pool.map(one, chunk, photos)
+                yield from (item for item in pool.map(one, chunk, photos) if item is not None)
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -160,17 +179,62 @@ def _label(src: Any) -> str:
     return str(src) if isinstance(src, (str, Path)) else f"<{type(src).__name__}>"
 
 
-def expand_inputs(paths: Iterable[str | Path]) -> tuple[list[str], list[str]]:
-    """Files to locate from paths and directories (recursively, image suffixes), and what was skipped."""
-    files, skipped = [], []
+@dataclass(frozen=True)
+class Inputs:
+    """The files a command line names: each with an ID unique in the batch (its path relative to
+    the folder it was found in, or its name), and what was skipped, with why."""
+
+    files: list[str]
+    ids: list[str]
+    skipped: list[tuple[str, str]]
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> Inputs:
+    """Files to locate from paths and folders (searched recursively for image suffixes; links to
+    folders are not followed). Every entry of a folder that is not located is in `skipped`."""
+    files: list[str] = []
+    ids: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    (files if f.suffix.lower() in IMAGE_SUFFIXES else skipped).append(str(f))
-        else:
+        try:
+            is_folder = p.is_dir()
+        except OSError:  # a name too long: reported by locate
+            is_folder = False
+        if not is_folder:
             files.append(str(p))  # missing or odd files are reported by locate, not dropped here
-    return files, skipped
+            ids.append(p.name)
+            continue
+        for folder, dirs, names in os.walk(p):
+            linked = [d for d in dirs if Path(folder, d).is_symlink()]
+            hidden = [d for d in dirs if d.startswith(".") and d not in linked]
+            skipped += [(str(Path(folder, d)), "hidden folder") for d in sorted(hidden)]
+            dirs[:] = sorted(d for d in dirs if d not in linked and d not in hidden)
+            for name in sorted(names + linked):
+                f = Path(folder, name)
+                why = _not_located(f, f.relative_to(p))
+                if why:
+                    skipped.append((str(f), why))
+                else:
+                    files.append(str(f))
+                    ids.append(f.relative_to(p).as_posix())
+    if len(set(ids)) < len(ids):  # the same name given twice: the paths tell them apart
+        ids = files[:]
+    return Inputs(files, ids, skipped)
+
+
+def _not_located(f: Path, relative: Path) -> str:
+    """Why a file found in a folder is not located ('' when it is)."""
+    if any(part.startswith(".") for part in relative.parts):
+        return "hidden file"
+    if f.is_symlink() and not f.exists():
+        return "broken or looping link"
+    if f.is_symlink() and f.is_dir():
+        return "link to a folder (not followed)"
+    if not f.is_file():
+        return "not a regular file"
+    if f.suffix.lower() not in IMAGE_SUFFIXES:
+        return "not an image file name"
+    return ""
 
 
 def locate(image: ImageInput, config: str | Path | Mapping[str, Any] = "default", **overrides: Any) -> Prediction:

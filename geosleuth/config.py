@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from importlib import resources
@@ -119,6 +120,8 @@ def load_config(spec: str | Path | Mapping[str, Any] | None = "default", *, over
     3
     """
     config = default_config()
+    if not isinstance(spec, (str, os.PathLike, Mapping, type(None))):
+        raise ConfigError(f"a config is a shipped name, a YAML path or a mapping, not {type(spec).__name__}")
     if spec is None or (isinstance(spec, str) and spec == "default"):
         layer: Mapping[str, Any] = {}
     elif isinstance(spec, Mapping):

@@ -15,6 +15,10 @@ class ImageError(GeosleuthError, ValueError):
     """An input that cannot be read as an image (missing, empty, corrupt, too large...)."""
 
 
+class UsageError(GeosleuthError, TypeError):
+    """A Python API call with an argument of the wrong kind."""
+
+
 class MissingDependencyError(GeosleuthError, ImportError):
     """An optional package needed for this feature is not installed."""
 

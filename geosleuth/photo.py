@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -103,17 +104,20 @@ class Photo:
             return cls._decode(io.BytesIO(bytes(src)), "<bytes>", max_pixels, max_side)
         if isinstance(src, (str, os.PathLike)):
             path = Path(src).expanduser()
-            if not path.exists():
-                raise ImageError(f"{path}: no such file")
-            if path.is_dir():
-                raise ImageError(f"{path}: is a directory, not an image")
             try:
+                mode = path.stat().st_mode
+                if stat.S_ISDIR(mode):
+                    raise ImageError(f"{_short(path)}: is a directory, not an image")
+                if not stat.S_ISREG(mode):  # a FIFO would block, /dev/zero never ends
+                    raise ImageError(f"{_short(path)}: not a regular file ({_file_kind(mode)})")
                 if path.stat().st_size == 0:
-                    raise ImageError(f"{path}: empty file (0 bytes)")
+                    raise ImageError(f"{_short(path)}: empty file (0 bytes)")
                 with open(path, "rb") as fh:
                     return cls._decode(fh, str(path), max_pixels, max_side)
-            except PermissionError as exc:
-                raise ImageError(f"{path}: cannot read ({exc.strerror})") from exc
+            except FileNotFoundError:
+                raise ImageError(f"{_short(path)}: no such file") from None
+            except OSError as exc:  # permission, a name too long, a loop of links...
+                raise ImageError(f"{_short(path)}: cannot read ({exc.strerror or exc})") from None
         raise ImageError(f"cannot read an image from {type(src).__name__}; "
                          "pass a path, bytes, a PIL image or a numpy array")
 
@@ -169,6 +173,18 @@ class Photo:
 
 
 _HEIF: list[bool] = []
+
+
+def _short(path: Path, most: int = 200) -> str:
+    """A path for a message, its middle cut when very long."""
+    text = str(path)
+    return text if len(text) <= most else f"{text[:most // 2]}...{text[-most // 2:]}"
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
 def _register_heif() -> None:

@@ -16,6 +16,7 @@ import pytest
 import geosleuth
 from geosleuth.api import Geolocator
 from geosleuth.app.cli import main
+from geosleuth.errors import ConfigError
 from geosleuth.cues.visual import ZeroShotClasses, gallery_log_likelihood
 
 pytest.importorskip("transformers")
@@ -131,8 +132,8 @@ def test_zero_shot_classes_and_the_uniform_prior(zero_shot_geo, grid):
     assert np.isclose(ll[paris], np.log(fr_regions))
 
 
-def test_missing_weights_abstain_without_network(monkeypatch, capsys):
-    """An uncached Hub id: a clear note with the command that fetches it, exit 0, no connection."""
+def test_missing_weights_are_named_without_network(monkeypatch, capsys):
+    """An uncached Hub id the user named: exit 2 with the command that fetches it, no connection."""
     def no_network(*args, **kwargs):
         raise AssertionError("geosleuth tried to reach the network")
 
@@ -141,14 +142,18 @@ def test_missing_weights_abstain_without_network(monkeypatch, capsys):
     for config, section in (("geoclip", "geoclip"), ("clip-zero-shot", "zero_shot")):
         code = main(["locate", geosleuth.example_image(), "--config", config, "--json",
                      "--set", f"{section}.model=nobody/no-such-clip"])
-        out, _ = capsys.readouterr()
-        visual = json.loads(out)["cue_reports"]["visual"]
-        assert code == 0 and visual["status"] == "abstained"
-        assert "hf download nobody/no-such-clip" in visual["note"] and f"{section}.allow_download" in visual["note"]
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and f"{section}.model=nobody/no-such-clip" in err
+        assert "hf download nobody/no-such-clip" in err and f"{section}.allow_download" in err
+        geo = Geolocator.from_config(config, sets=[f"{section}.model=nobody/no-such-clip"], check_models=False)
+        visual = geo.locate(geosleuth.example_image()).cues["visual"]  # as when a default model is missing
+        assert visual.status == "abstained" and "hf download nobody/no-such-clip" in visual.note
 
 
 def test_missing_local_folder_and_bad_backend(tmp_path, capsys):
-    geo = only_visual("geoclip", **{"geoclip.model": str(tmp_path / "nothing")})
+    with pytest.raises(ConfigError, match="no CLIP checkpoint"):
+        only_visual("geoclip", **{"geoclip.model": str(tmp_path / "nothing")})
+    geo = Geolocator.from_config("geoclip", sets=[f"geoclip.model={tmp_path / 'nothing'}"], check_models=False)
     pred = geo.locate(geosleuth.example_image())
     assert pred.cues["visual"].status == "abstained" and "no CLIP checkpoint" in pred.cues["visual"].note
     code = main(["locate", "--set", "cues.visual.backend=geoclp"])

@@ -9,6 +9,7 @@ from geosleuth import Geolocator
 from geosleuth.cues import create_cue
 from geosleuth.cues.engines.detector import Detection, YoloDetector, detect_objects
 from geosleuth.cues.engines.ocr import OcrEngine
+from geosleuth.errors import ConfigError
 from geosleuth.photo import Photo
 
 
@@ -26,7 +27,10 @@ def test_missing_weights_abstain_with_a_note(grid, tmp_path):
     detector = YoloDetector(str(tmp_path / "none.pt"))
     ok, note = detector.available()
     assert not ok and ("not found" in note or "not installed" in note)
-    geo = Geolocator.from_config("prior-only", cues={"detect": True}, detector={"weights": str(tmp_path / "none.pt")})
+    with pytest.raises(ConfigError, match="detector.weights=.*none.pt: YOLO weights not found"):  # named, so exit 2
+        Geolocator.from_config("prior-only", cues={"detect": True}, detector={"weights": str(tmp_path / "none.pt")})
+    geo = Geolocator.from_config("prior-only", cues={"detect": True}, detector={"weights": str(tmp_path / "none.pt")},
+                                 check_models=False)  # as when a default model is missing
     [cue] = geo.cues
     assert cue.name == "detect" and cue.detector is geo.engines.detector
     out = cue.observe(Photo.open(np.zeros((64, 64, 3), np.uint8)), grid)

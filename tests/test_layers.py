@@ -19,7 +19,7 @@ LAYERS = (
     ("geosleuth.cues",),
     ("geosleuth.results",),
     ("geosleuth.hints",),
-    ("geosleuth.pipeline",),
+    ("geosleuth.pipeline", "geosleuth.preflight"),
     ("geosleuth.api",),
     ("geosleuth.album",),
     ("geosleuth.app",),

@@ -10,6 +10,7 @@ from geosleuth.cues import create_cue
 from geosleuth.cues.clues import clue_log_likelihood
 from geosleuth.cues.clues.text import domain_clues, extract_clues, phone_clues, phone_regions, street_clues
 from geosleuth.cues.engines.ocr import OcrEngine, TesseractBackend, TextRead
+from geosleuth.errors import ConfigError
 from geosleuth.gazetteer.languages import script_counts, territory_scripts
 from geosleuth.photo import Photo
 
@@ -181,7 +182,10 @@ def test_small_text_is_read_again_from_an_upscaled_crop():
 
 
 def test_missing_models_abstain_with_a_note(grid, tmp_path):
-    geo = Geolocator.from_config("prior-only", cues={"text": True}, ocr={"backends": ["easyocr"], "model_dir": str(tmp_path / "no-models")})
+    settings = dict(cues={"text": True}, ocr={"backends": ["easyocr"], "model_dir": str(tmp_path / "no-models")})
+    with pytest.raises(ConfigError, match="ocr.model_dir=.*no-models: no such folder"):  # named, so exit 2
+        Geolocator.from_config("prior-only", **settings)
+    geo = Geolocator.from_config("prior-only", check_models=False, **settings)  # as when a default model is missing
     [cue] = geo.cues
     ok, note = cue.available()
     assert cue.name == "text" and not ok and ("not found" in note or "not installed" in note)

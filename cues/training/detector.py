@@ -19,6 +19,9 @@ def train_detector(data: str | Path, model: str = "yolov8n.yaml", epochs: int = 
     if not data.is_file():
         raise ConfigError(f"dataset file not found: {data}")
     try:
+        from geosleuth.cues.engines.detector import import_ultralytics
+
+        import_ultralytics(online=not Path(model).expanduser().is_file() and model.endswith(".pt"))
         from ultralytics import YOLO
     except ImportError as exc:
         raise MissingDependencyError("training needs Ultralytics: pip install -e '.[detect]'") from exc

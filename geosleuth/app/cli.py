@@ -9,48 +9,58 @@ commands start fast; the training modules load only for the commands that train.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
+import os
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from geosleuth import __version__
+from geosleuth.app.outputs import CSV_COLUMNS, check_output, csv_rows
 from geosleuth.cues.training import TrainSettings
 from geosleuth.errors import ConfigError, GeosleuthError
 
 if TYPE_CHECKING:
-    from geosleuth.api import Geolocator
+    from geosleuth.api import BatchItem, Geolocator
     from geosleuth.results import Prediction
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-CSV_COLUMNS = ("IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY", "CONFIDENCE")
+
+class Interruption:
+    """The first SIGINT or SIGTERM of a batch: `stop` is set, `signal` names it."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.signal: str | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.stop.is_set():  # the second one: stop at once
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+        self.stop.set()
+        print(f"geosleuth: {self.signal}: finishing the photos in progress (send it again to stop now)",
+              file=sys.stderr)
 
 
 @contextmanager
-def csv_rows(path: str | Path | None) -> Iterator[Callable[[str, "Prediction | None"], None] | None]:
-    """`write(image_id, prediction)` for one `CSV_COLUMNS` row per image into `path`, header first,
-    rows written as they come (blank fields for a failed image: prediction None); None when no CSV
-    was asked for."""
-    if not path:
-        yield None
+def stop_on_signals() -> Iterator[Interruption]:
+    """SIGINT and SIGTERM during a batch: the first lets the photos in progress finish (their rows
+    are written), a second stops at once (KeyboardInterrupt)."""
+    interruption = Interruption()
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield interruption
         return
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(CSV_COLUMNS)
-
-        def write(image_id: str, prediction: "Prediction | None") -> None:
-            if prediction is None:
-                writer.writerow([image_id, "", "", "", "", ""])
-                return
-            b = prediction.best
-            writer.writerow([image_id, f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}",
-                             prediction.confidence.level])
-
-        yield write
+    previous = {sig: signal.signal(sig, interruption) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield interruption
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -179,6 +189,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # whoever read stdout stopped (`| head`): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except Exception as exc:  # a bug: one line, not a traceback (GEOSLEUTH_DEBUG=1 shows it)
+        if os.environ.get("GEOSLEUTH_DEBUG"):
+            raise
+        print(f"geosleuth: internal error: {type(exc).__name__}: {exc} (run with GEOSLEUTH_DEBUG=1 for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 def _locate(args: argparse.Namespace) -> int:
@@ -191,70 +210,81 @@ def _locate(args: argparse.Namespace) -> int:
     if args.workers is not None:
         sets.append(f"batch.workers={args.workers}")
     hints = parse_hints(args.hint, args.exclude, args.near)
-    if args.report and not args.album and len(args.images) > 1:  # before any model loads
-        raise ConfigError("--report takes one image (or --album DIR for photos taken in one place)")
-    geo = Geolocator.from_config(args.config, sets=sets)
     if args.album:
-        return _album(args, geo, hints)
-    if args.images:
-        files, skipped = expand_inputs(args.images)
+        inputs = expand_inputs([args.album, *args.images])
+    elif args.images:
+        inputs = expand_inputs(args.images)
     else:
-        files, skipped = [example_image()], []
-        print(f"geosleuth: no image given, locating the bundled example {Path(files[0]).name}", file=sys.stderr)
-    for s in skipped:
-        print(f"geosleuth: skipped {s}: not an image file name", file=sys.stderr)
-    if not files:
-        print("geosleuth: error: no image files found", file=sys.stderr)
-        return EXIT_FAILURE
-
-    if args.report and len(files) > 1:
+        inputs = expand_inputs([example_image()])
+    if args.report and not args.album and len(inputs.files) > 1:  # before any model loads
         raise ConfigError("--report takes one image (or --album DIR for photos taken in one place)")
+    for out, what in ((args.csv, "--csv"), (args.report, "--report")):
+        if out:
+            check_output(out, inputs.files, what)
+    geo = Geolocator.from_config(args.config, sets=sets)
+    if not args.images and not args.album:
+        print(f"geosleuth: no image given, locating the bundled example {inputs.ids[0]}", file=sys.stderr)
+    for path, why in inputs.skipped:
+        print(f"geosleuth: skipped {path}: {why}", file=sys.stderr)
+    if not inputs.files:
+        print(f"geosleuth: error: no image files found{f' in {args.album}' if args.album else ''}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.album:
+        return _album(args, geo, hints, inputs.files)
     from tqdm import tqdm
 
+    files, image_id = inputs.files, dict(zip(inputs.files, inputs.ids))
     batch = len(files) > 1
-    failures = 0
-    with csv_rows(args.csv) as write_csv:
+    failures = done = 0
+    with csv_rows(args.csv) as write_csv, stop_on_signals() as interruption:
         bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=True if len(files) < 10 else None)
-        for item in geo.locate_many(files, hints=hints):
-            bar.update(1)
-            if write_csv:
-                write_csv(Path(item.source).name, item.prediction)
-            if not item.ok:
-                failures += 1
-                bar.clear()
-                print(f"geosleuth: failed: {item.error}", file=sys.stderr)
-                if args.json or args.geojson:
-                    print(json.dumps({"image": item.source, "error": item.error}))
-                continue
-            pred = item.prediction
-            if args.report:
-                from geosleuth.app.report import write_report
-
-                write_report(args.report, pred, [(item.source, pred)], max_side=geo.config["image"]["max_side"])
-                print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
-            if args.json:
-                print(pred.to_json(indent=None if batch else 2))
-            elif args.geojson:
-                print(json.dumps(pred.to_geojson(), indent=None if batch else 2, ensure_ascii=False))
-            elif not write_csv:
-                bar.clear()
-                print(pred.explain() + ("\n" if batch else ""))
+        try:
+            for item in geo.locate_many(files, hints=hints, stop=interruption.stop):
+                done += 1
+                bar.update(1)
+                if write_csv:
+                    write_csv(image_id.get(item.source, Path(item.source).name), item.prediction)
+                if not item.ok:
+                    failures += 1
+                    bar.clear()
+                    print(f"geosleuth: failed: {item.error}", file=sys.stderr)
+                    if args.json or args.geojson:
+                        print(json.dumps({"image": item.source, "error": item.error}))
+                    continue
+                _show(args, item, geo, batch, write_csv is not None, bar)
+        except KeyboardInterrupt:  # a second signal, or Ctrl-C outside the handler
+            interruption.signal = interruption.signal or "SIGINT"
         bar.close()
+    if interruption.signal:
+        kept = f"; {args.csv} holds the rows of all {done}" if args.csv else ""
+        print(f"geosleuth: interrupted ({interruption.signal}) after {done} of {len(files)} images{kept}",
+              file=sys.stderr)
+        return 128 + signal.Signals[interruption.signal].value
     if failures:
         print(f"geosleuth: {failures} of {len(files)} images failed", file=sys.stderr)
     return EXIT_FAILURE if failures else EXIT_OK
 
 
-def _album(args: argparse.Namespace, geo: "Geolocator", hints: list) -> int:
-    from geosleuth.album import locate_album
-    from geosleuth.api import expand_inputs
+def _show(args: argparse.Namespace, item: "BatchItem", geo: "Geolocator", batch: bool, to_csv: bool, bar) -> None:
+    """One located image on stdout (text, JSON or GeoJSON) and in the HTML report if asked."""
+    pred = item.prediction
+    if args.report:
+        from geosleuth.app.report import write_report
 
-    files, skipped = expand_inputs([args.album, *args.images])
-    for s in skipped:
-        print(f"geosleuth: skipped {s}: not an image file name", file=sys.stderr)
-    if not files:
-        print(f"geosleuth: error: no image files in {args.album}", file=sys.stderr)
-        return EXIT_FAILURE
+        write_report(args.report, pred, [(item.source, pred)], max_side=geo.config["image"]["max_side"])
+        print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
+    if args.json:
+        print(pred.to_json(indent=None if batch else 2))
+    elif args.geojson:
+        print(json.dumps(pred.to_geojson(), indent=None if batch else 2, ensure_ascii=False))
+    elif not to_csv:
+        bar.clear()
+        print(pred.explain() + ("\n" if batch else ""))
+
+
+def _album(args: argparse.Namespace, geo: "Geolocator", hints: list, files: list[str]) -> int:
+    from geosleuth.album import locate_album
+
     result = locate_album(geo, files, hints=hints, name=Path(args.album).name or str(args.album))
     for item in result.failed:
         print(f"geosleuth: failed: {item.error}", file=sys.stderr)
@@ -294,7 +324,7 @@ def _cues(args: argparse.Namespace) -> int:
     from geosleuth.cues.engines import Engines
     from geosleuth.cues.registry import create_cue, list_cues
 
-    geo = Geolocator.from_config(args.config, sets=args.sets)
+    geo = Geolocator.from_config(args.config, sets=args.sets, check_models=False)  # it reports what is missing
     on = {cue.name: cue for cue in geo.cues}
     sections = geo.config["cues"]
     cues = [on[name] if name in on else  # an off cue is built the same way, to say whether it could run

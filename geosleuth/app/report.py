@@ -284,7 +284,9 @@ tr.abstained td{color:#777}ul{margin:0;padding-left:1.1em}"""
 
 def write_report(path: str | Path, prediction: "Prediction", photos: Sequence[tuple[ImageInput, "Prediction"]] = (),
                  **kwargs: object) -> Path:
-    """Write `render_report(...)` to `path` (UTF-8); returns the path."""
+    """Write `render_report(...)` to `path` (UTF-8), whole or not at all; returns the path."""
+    from geosleuth.app.outputs import write_whole
+
     path = Path(path)
-    path.write_text(render_report(prediction, photos, **kwargs), encoding="utf-8")  # type: ignore[arg-type]
+    write_whole(path, render_report(prediction, photos, **kwargs))  # type: ignore[arg-type]
     return path
