@@ -109,6 +109,8 @@ def _sequence(value: Any) -> list[float]:
 
 def parse_coordinate(value: Any, ref: Any, axis: str) -> float:
     """Degrees from decimal / DM / DMS in any rational form and an N/S/E/W ref (ValueError if impossible)."""
+    if value is None:
+        raise ValueError(f"{axis} is missing")
     parts = _sequence(value)
     if not parts or len(parts) > 3:
         raise ValueError(f"{axis} has {len(parts)} components")

@@ -25,7 +25,13 @@ T = TypeVar("T")
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",
                             ".heic", ".heif", ".avif"})
-DEFAULT_MAX_PIXELS = 150_000_000
+DEFAULT_MAX_PIXELS = 50_000_000
+# The formats geosleuth reads (Pillow's names; HEIF and AVIF with their plugins), and how to say so.
+FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "GIF", "BMP", "HEIF", "AVIF")
+FORMAT_NAMES = "JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF"
+DRAFT_FORMATS = frozenset({"JPEG", "MPO"})  # decoded at 1/2, 1/4 or 1/8 size on request
+REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"})
+_PIL_LIMIT = threading.Lock()  # Pillow's pixel limit is one global, lifted only while a header is read
 DEFAULT_MAX_SIDE = 2048
 
 
@@ -128,19 +134,14 @@ class Photo:
         if isinstance(fh, io.BytesIO) and fh.getbuffer().nbytes == 0:
             raise ImageError(f"{source}: empty input (0 bytes)")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # corrupt EXIF: reported by the metadata reader
-                im = Image.open(fh)
+            im = _open_header(fh)
             with im:
-                _check_pixels(im.size, source, max_pixels)
                 return cls._from_pil(im, source, max_pixels, max_side)
         except (UnidentifiedImageError, ImportError):
             # ImportError: Ultralytics patches Image.open to retry unknown files with an optional
             # HEIF plugin and lets a missing plugin's ImportError escape.
-            raise ImageError(f"{source}: not a recognised image format") from None
-        except Image.DecompressionBombError as exc:
-            raise ImageError(f"{source}: refused, too many pixels ({exc})") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageError(f"{source}: not a recognised image format (geosleuth reads {FORMAT_NAMES})") from None
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             if isinstance(exc, ImageError):
                 raise
             truncated = "truncated" in str(exc).lower() or isinstance(exc, EOFError)
@@ -149,27 +150,35 @@ class Photo:
 
     @classmethod
     def _from_pil(cls, im: "Image.Image", source: str, max_pixels: int, max_side: int) -> "Photo":
-        from PIL import ImageOps
-
-        _check_pixels(im.size, source, max_pixels)
-        fmt, size = im.format, im.size
-        if fmt == "JPEG" and max(im.size) > 2 * max_side:
-            im.draft("RGB", (max_side, max_side))  # fast DCT-domain downscale
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # corrupt EXIF: reported by the metadata reader
-            exif = im.getexif()
-            upright = ImageOps.exif_transpose(im)
-        info = {k: v for k, v in im.info.items() if k in ("exif", "xmp", "XML:com.adobe.xmp", "dpi")}
-        n_frames = getattr(im, "n_frames", 1)
-        if n_frames > 1:
-            im.seek(0)
-            info["frames"] = n_frames
-        size_upright = _upright_size(size, exif)
-        rgb = _to_rgb(upright)
-        if max(rgb.size) > max_side:
-            rgb.thumbnail((max_side, max_side), resample=3)
-        rgb.load()
-        return cls(image=rgb, source=source, original_size=size_upright, format=fmt, exif=exif, info=info)
+        """Checked, then decoded at most once at full size: a large image is shrunk by an integer
+        factor before any copy (mode conversion, rotation), so a file costs about its decoded size."""
+        try:
+            size, fmt = im.size, im.format
+            if fmt in DRAFT_FORMATS and max(size) > 2 * max_side:
+                im.draft("RGB", (max_side, max_side))  # fast DCT-domain downscale: fewer pixels decoded
+            _check_pixels(im.size, source, max_pixels)
+            with warnings.catch_warnings():
+                # Corrupt EXIF is reported by the metadata reader; Pillow's pixel warning (TIFF
+                # checks again as it loads) is moot under image.max_pixels.
+                warnings.simplefilter("ignore", UserWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)  # DecompressionBombWarning
+                exif = im.getexif()
+                info = {k: v for k, v in im.info.items() if k in ("exif", "xmp", "XML:com.adobe.xmp", "dpi")}
+                n_frames = getattr(im, "n_frames", 1)
+                if n_frames > 1:
+                    im.seek(0)
+                    info["frames"] = n_frames
+                rgb = _to_rgb(_shrink(im, max_side))
+            if max(rgb.size) > max_side:
+                rgb.thumbnail((max_side, max_side), resample=3)
+            rgb = _upright(rgb, exif)
+            rgb.load()
+        except ValueError as exc:  # a closed image, an unsupported mode...
+            if isinstance(exc, ImageError):
+                raise
+            raise ImageError(f"{source}: cannot use this image ({exc})") from None
+        return cls(image=rgb, source=source, original_size=_upright_size(size, exif), format=fmt, exif=exif,
+                   info=info)
 
 
 _HEIF: list[bool] = []
@@ -200,12 +209,59 @@ def _register_heif() -> None:
 
 
 def _check_pixels(size: tuple[int, int], source: str, max_pixels: int) -> None:
+    """Refuse an image with no pixels, or more than `max_pixels` to decode."""
     w, h = size
     if w <= 0 or h <= 0:
         raise ImageError(f"{source}: image has no pixels ({w}x{h})")
     if w * h > max_pixels:
         raise ImageError(f"{source}: refused, {w}x{h} = {w * h:,} pixels exceeds the limit of {max_pixels:,} "
                          "(image.max_pixels)")
+
+
+def _open_header(fh: Any) -> "Image.Image":
+    """Pillow's lazy open (the header only) of the formats geosleuth reads, with geosleuth's own
+    pixel limit in place of Pillow's (which would warn, or refuse below image.max_pixels)."""
+    from PIL import Image
+
+    Image.init()  # every installed plugin, so that FORMATS can be looked up
+    formats = [f for f in FORMATS if f in Image.OPEN]  # HEIF and AVIF only with their plugins
+    with _PIL_LIMIT:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # corrupt EXIF: reported by the metadata reader
+                return Image.open(fh, formats=formats)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _shrink(im: "Image.Image", max_side: int) -> "Image.Image":
+    """A large image reduced by an integer factor as it is decoded, before any full-size copy of
+    it: box-averaged band by band (Pillow's own `reduce` copies an image with alpha whole first),
+    1-bit images as grey; palette and 16-bit images by nearest neighbour."""
+    from PIL import Image
+
+    factor = max(im.size) // max_side
+    if factor < 2:
+        return im
+    if im.mode == "1":
+        return im.convert("L").reduce(factor)
+    if im.mode not in REDUCIBLE_MODES:
+        small = im.resize((max(im.width // factor, 1), max(im.height // factor, 1)), Image.Resampling.NEAREST)
+        small.info.update({k: v for k, v in im.info.items() if k == "transparency"})
+        return small
+    im.load()
+    return Image.merge(im.mode, [im.getchannel(band).reduce(factor) for band in im.getbands()])
+
+
+def _upright(im: "Image.Image", exif: Any) -> "Image.Image":
+    """The image turned as its EXIF orientation says."""
+    from PIL import Image
+
+    turn = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}.get(exif.get(0x0112, 1) if exif is not None else 1)
+    return im.transpose(turn) if turn is not None else im
 
 
 def _upright_size(size: tuple[int, int], exif: Any) -> tuple[int, int]:
@@ -222,11 +278,11 @@ def _to_rgb(im: "Image.Image") -> "Image.Image":
         peak = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
         return Image.fromarray(np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
     if im.mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         arr = arr / arr.max() if arr.max() > 1 else arr
         return Image.fromarray(np.clip(arr * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
     if im.mode == "P" and "transparency" in im.info or im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = im.convert("RGBA")
+        rgba = im.convert("LA" if im.mode == "La" else "RGBA").convert("RGBA")  # Pillow takes La only to LA
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return im.convert("RGB") if im.mode != "RGB" else im.copy()

@@ -20,7 +20,7 @@ pytest.importorskip("multipart")
 uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from geosleuth.app.server import create_app  # noqa: E402
+from geosleuth.app.server import create_app, uvicorn_server  # noqa: E402
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
 LIMIT = 400_000
@@ -98,7 +98,7 @@ def live_server(app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn_server(app, "127.0.0.1", port, head_timeout=1.0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -131,3 +131,48 @@ def test_browser_upload_shows_map_and_cue_table(live_server, tmp_path):
             assert "France" in page.inner_text("#countries")
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("kind, accepted", [("BMP", True), ("GIF", True), ("ICO", False), ("EPS", False),
+                                            ("PCX", False), ("TGA", False)])
+def test_only_the_listed_formats_are_decoded_whatever_the_declared_type(client, kind, accepted):
+    buf = io.BytesIO()
+    if kind == "EPS":
+        buf.write(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    else:
+        Image.new("RGB", (16, 16), (90, 120, 200)).save(buf, kind)
+    r = client.post("/api/locate", content=buf.getvalue(), headers={"content-type": "image/jpeg"})
+    if accepted:
+        assert r.status_code == 200
+    else:
+        assert r.status_code == 400 and "not a recognised image format (geosleuth reads JPEG, PNG" in r.json()["error"]
+
+
+def test_slow_clients_are_cut_off_and_others_served(live_server):
+    """Half a request head (slowloris): closed after the 1 s head deadline, while a whole request
+    on another connection is answered."""
+    host, port = live_server.removeprefix("http://").split(":")
+    slow = socket.create_connection((host, int(port)))
+    slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ")
+    time.sleep(0.3)
+    with socket.create_connection((host, int(port))) as fast:
+        fast.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert fast.recv(100).startswith(b"HTTP/1.1 200")
+    slow.settimeout(5)
+    started = time.monotonic()
+    assert slow.recv(100) == b"" and time.monotonic() - started < 3  # closed by the server
+    slow.close()
+
+
+def test_a_client_leaving_mid_upload_is_one_log_line(live_server, caplog):
+    host, port = live_server.removeprefix("http://").split(":")
+    with caplog.at_level("WARNING"):
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"POST /api/locate HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                      b"Content-Length: 100000\r\n\r\n" + b"\xff" * 1000)
+        deadline = time.monotonic() + 5
+        while not any("left during its upload" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("left during its upload (1000 bytes received)" in m for m in said), said
+    assert not any("Exception in ASGI application" in m or r.exc_info for m, r in zip(said, caplog.records))

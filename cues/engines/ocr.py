@@ -76,9 +76,9 @@ class EasyOcrBackend:
         return str(easyocr_en_models.model_dir())
 
     def available(self) -> tuple[bool, str]:
-        try:
-            import easyocr  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("easyocr") is None:  # not imported here: it brings torch
             return False, "EasyOCR is not installed (pip install -e '.[text]')"
         try:
             folder = self._model_dir()
@@ -302,8 +302,10 @@ class OcrEngine:
 
     def first_available(self, prefer: type | None = None) -> OcrBackend | None:
         """The reader: the first configured one that can run here (of type `prefer` if one can)."""
-        ready = [r for r in self.readers if r.available()[0]]
-        return next((r for r in ready if prefer is not None and isinstance(r, prefer)), ready[0] if ready else None)
+        if prefer is not None and (chosen := next((r for r in self.readers if isinstance(r, prefer)
+                                                   and r.available()[0]), None)):
+            return chosen
+        return next((r for r in self.readers if r.available()[0]), None)  # the later ones are not even imported
 
 
 def upscale(crop: np.ndarray, scale: float) -> np.ndarray:

@@ -7,11 +7,14 @@
 
 Uploads are held in memory only (never spooled to disk, never named by the client's file name),
 refused past a byte limit (while streaming) and a pixel limit (before decoding), must declare an
-image content type and decode as one, and are dropped when the response is sent.
+image content type and decode as one of the formats geosleuth reads, and are dropped when the
+response is sent. A client gets HEAD_TIMEOUT seconds for a request's head and BODY_TIMEOUT for its
+body; one that leaves mid-upload is logged in one line.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
 import html
+import logging
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
@@ -30,6 +33,9 @@ IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff", 
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 50_000_000
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small hint fields
+HEAD_TIMEOUT = 10.0  # s: from connecting (or the previous response) to a whole request head
+BODY_TIMEOUT = 60.0  # s: for the whole body (20 MB at 350 KB/s)
+LOG = logging.getLogger("uvicorn.error")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -154,15 +160,26 @@ async def _read_upload(request: Any, limit: int) -> tuple[bytes, dict[str, str],
 
 
 async def _read_limited(request: Any, limit: int) -> bytes:
+    import anyio
+    from starlette.requests import ClientDisconnect
+
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise UploadRejected(413, f"upload of {int(declared):,} bytes exceeds the limit of {limit:,}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise UploadRejected(413, f"upload exceeds the limit of {limit:,} bytes")
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise UploadRejected(413, f"upload exceeds the limit of {limit:,} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise UploadRejected(408, f"upload not complete after {BODY_TIMEOUT:g} s") from None
+    except ClientDisconnect:
+        client = f"{request.client.host}:{request.client.port}" if request.client else "a client"
+        LOG.warning("geosleuth: %s left during its upload (%d bytes received)", client, size)
+        raise UploadRejected(400, "the client left during the upload") from None
     if not size:
         raise UploadRejected(400, "empty upload")
     return b"".join(chunks)
@@ -187,11 +204,35 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, config: str = "default",
           max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> None:
     """Run the app with uvicorn until interrupted."""
     _require()
-    import uvicorn
-
     app = create_app(config=config, sets=sets, max_upload_bytes=max_upload_bytes)
     print(f"geosleuth: serving on http://{host}:{port}/ (local processing; uploads are not kept)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn_server(app, host, port).run()
+
+
+def uvicorn_server(app: Any, host: str, port: int, head_timeout: float = HEAD_TIMEOUT) -> Any:
+    """The uvicorn server of `serve`, which closes a connection that takes more than
+    `head_timeout` seconds to send a request head."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                         http=head_deadline_protocol(), timeout_keep_alive=head_timeout))
+
+
+def head_deadline_protocol() -> type:
+    """uvicorn's HTTP/1.1 protocol with a deadline for request heads: uvicorn closes an idle
+    keep-alive connection, but waits forever for a client that sends half a head (slowloris)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadDeadline(H11Protocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+        def data_received(self, data: bytes) -> None:  # only a whole request head stops the clock
+            self.conn.receive_data(data)
+            self.handle_events()
+
+    return HeadDeadline
 
 
 UPLOAD_PAGE = """<!doctype html><html lang=en><head><meta charset=utf-8><title>geosleuth</title>
