@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -137,9 +138,7 @@ class Photo:
             im = _open_header(fh)
             with im:
                 return cls._from_pil(im, source, max_pixels, max_side)
-        except (UnidentifiedImageError, ImportError):
-            # ImportError: Ultralytics patches Image.open to retry unknown files with an optional
-            # HEIF plugin and lets a missing plugin's ImportError escape.
+        except (UnidentifiedImageError, ImportError):  # ImportError: a format plugin that cannot load
             raise ImageError(f"{source}: not a recognised image format (geosleuth reads {FORMAT_NAMES})") from None
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             if isinstance(exc, ImageError):
@@ -230,9 +229,18 @@ def _open_header(fh: Any) -> "Image.Image":
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # corrupt EXIF: reported by the metadata reader
-                return Image.open(fh, formats=formats)
+                return _pillow_open()(fh, formats=formats)
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+
+
+def _pillow_open() -> Callable[..., "Image.Image"]:
+    """Pillow's own `Image.open`: once Ultralytics is imported, `Image.open` is its patch, which
+    pip-installs a HEIF plugin, online, on the first file it cannot identify."""
+    from PIL import Image
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    return getattr(patches, "_image_open", Image.open) if patches is not None else Image.open
 
 
 def _shrink(im: "Image.Image", max_side: int) -> "Image.Image":
