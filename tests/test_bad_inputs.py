@@ -387,3 +387,14 @@ def test_a_batch_reports_bad_items_and_goes_on(geo, tmp_path):
 def test_every_geosleuth_error_is_a_builtin_too():
     assert issubclass(UsageError, TypeError) and issubclass(ImageError, ValueError) and \
         issubclass(ConfigError, ValueError) and issubclass(UsageError, GeosleuthError)
+
+
+def test_the_pixel_limit_is_geosleuths_own(recwarn):
+    """Pillow would warn above 89 MP and refuse above 179 MP whatever image.max_pixels says; the
+    header of a 195 MP image opens quietly, and the refusal quotes image.max_pixels."""
+    from geosleuth.photo import Photo, _open_header
+
+    data = png_header(15_000, 13_000)
+    assert _open_header(io.BytesIO(data)).size == (15_000, 13_000) and not recwarn.list
+    with pytest.raises(ImageError, match="exceeds the limit of 100,000,000 .image.max_pixels."):
+        Photo.open(data, max_pixels=100_000_000)

@@ -43,7 +43,7 @@ INSTALL = "pip install tesserocr rapidocr-onnxruntime (or pip install 'geosleuth
 SCRIPT_NAMES = {"HanS": "Chinese (simplified)", "HanT": "Chinese (traditional)"}  # else the model's name
 LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
 UNSURE = 0.6  # below this a line is read again (denoised, then inverted)
-DETECT_SIDE = 1280  # px: the longest side the line detector sees (2048 px takes 0.6 GB more)
+DETECT_SIDE = 1024  # px: the longest side the line detector sees, as for a dev photo (2048 px takes 0.5 GB more)
 
 
 @lru_cache(maxsize=1)
@@ -249,7 +249,7 @@ class _Models:
     def lines(self, image: np.ndarray) -> list[Line]:
         """Text lines, largest first, in `image` pixels. The detector sees the image at most
         DETECT_SIDE px long (its memory grows with the area; lines are still read from the full
-        image), and a thin strip padded (white, right and below) to at most 4:1: the detector
+        image), and a strip longer than 4:1 padded (white, right and below) to 4:3: the detector
         scales the short side up to 736 px, which would make a 2048x28 strip 53,000 px wide."""
         import cv2
 
@@ -258,8 +258,8 @@ class _Models:
         if scale < 1.0:
             image = cv2.resize(image, (max(round(w * scale), 1), max(round(h * scale), 1)), interpolation=cv2.INTER_AREA)
             h, w = image.shape[:2]
-        pad_h, pad_w = max(0, max(w // 4, 32) - h), max(0, max(h // 4, 32) - w)
-        if pad_h or pad_w:
+        pad_h, pad_w = max(0, max(w * 3 // 4, 32) - h), max(0, max(h * 3 // 4, 32) - w)
+        if max(h, w) > 4 * min(h, w) or min(h, w) < 32:
             image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), constant_values=255)
         found, _ = self.detector(np.ascontiguousarray(image[:, :, ::-1]))  # the detector takes BGR
         lines = [Line(np.asarray(q, np.float32) / scale) for q in (found if found is not None else [])]
