@@ -33,11 +33,13 @@ class Candidate:
     country: str  # ISO alpha-2 ('' when unknown)
     place: str  # nearest named place
     cell: str  # S2 token
+    radius_km: float = 0.0  # how far from the point the place may be: the cell's equal-area radius,
+    # or the accuracy of a point a cue vouched for
 
     def to_dict(self) -> dict[str, Any]:
         return {"rank": self.rank, "lat": round(self.lat, 6), "lon": round(self.lon, 6),
                 "probability": round(self.probability, 6), "country": self.country, "place": self.place,
-                "cell": self.cell}
+                "cell": self.cell, "radius_km": round(self.radius_km, 3)}
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,12 @@ class Answer:
     cell: str
     decision: str  # expected_geoscore | most_probable
     expected_geoscore: float  # under the posterior (as good as the posterior is calibrated)
+    radius_km: float = 0.0  # as for a candidate
 
     def to_dict(self) -> dict[str, Any]:
         return {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "probability": round(self.probability, 6),
                 "country": self.country, "place": self.place, "cell": self.cell, "decision": self.decision,
-                "expected_geoscore": round(self.expected_geoscore, 1)}
+                "expected_geoscore": round(self.expected_geoscore, 1), "radius_km": round(self.radius_km, 3)}
 
 
 @dataclass(frozen=True)
@@ -147,20 +150,30 @@ class Prediction:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def to_geojson(self) -> dict[str, Any]:
-        """A FeatureCollection: the top-k points and the credible region as a MultiPolygon."""
+        """A FeatureCollection for GIS: the answer and the candidates as points (rank, probability,
+        radius), and one polygon per cell of the credible region with its probability and its
+        density per km², to draw as a heatmap."""
         d = self.to_dict()
+        points = [("answer", {**d["answer"], "rank": 0})] + [("candidate", c) for c in d["top_k"]]
         features: list[dict[str, Any]] = [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]},
-             "properties": {"kind": "candidate", **{k: v for k, v in c.items() if k not in ("lat", "lon")}}}
-            for c in d["top_k"]
+             "properties": {"kind": kind, **{k: v for k, v in c.items() if k not in ("lat", "lon")}}}
+            for kind, c in points
         ]
-        if self.grid is not None:
+        if self.grid is not None and self.posterior is not None:
             index = {t: i for i, t in enumerate(self.grid.tokens)}
-            polygons = [self.grid.polygon(index[t]) for t in d["credible_region"]["tokens"] if t in index]
-            features.append({"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": polygons},
-                             "properties": {"kind": "credible_region",
-                                            **{k: v for k, v in d["credible_region"].items() if k != "tokens"}}})
-        return {"type": "FeatureCollection", "features": features, "properties": {"image": self.image}}
+            for token in d["credible_region"]["tokens"]:
+                i = index[token]
+                p, area = float(self.posterior[i]), float(self.grid.area_km2[i])
+                digits = 3 if area > 100 else 5  # ~100 m on a cell over 10 km wide, ~1 m below
+                rings = [[[round(x, digits), round(y, digits)] for x, y in ring]
+                         for ring in self.grid.polygon(i, points_per_edge=1)]
+                features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": rings},
+                                 "properties": {"kind": "cell", "cell": token, "probability": float(f"{p:.3g}"),
+                                                "density_per_km2": float(f"{p / area:.3g}"), "area_km2": float(f"{area:.3g}")}})
+        region = {k: v for k, v in d["credible_region"].items() if k != "tokens"}
+        return {"type": "FeatureCollection", "features": features,
+                "properties": {"image": self.image, "credible_region": region}}
 
     def explain(self) -> str:
         """A plain-text report: answer, alternatives, countries, region, and every cue."""
@@ -221,7 +234,13 @@ def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1,
               within: np.ndarray | None = None) -> Candidate:
     """A cell as a candidate; `within` is what the cues said of the country within cells."""
     return Candidate(rank=rank, lat=float(grid.lat[cell]), lon=float(grid.lon[cell]), probability=float(probability),
-                     country=grid.country_of(cell, within), place=str(grid.places[cell]), cell=str(grid.tokens[cell]))
+                     country=grid.country_of(cell, within), place=str(grid.places[cell]), cell=str(grid.tokens[cell]),
+                     radius_km=cell_radius_km(grid, cell))
+
+
+def cell_radius_km(grid: "CellGrid", cell: int) -> float:
+    """The radius of a disc as large as the cell."""
+    return float(np.sqrt(grid.area_km2[cell] / np.pi))
 
 
 def credible_region(grid: "CellGrid", posterior: np.ndarray, mass: float) -> Region:
@@ -246,7 +265,7 @@ def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint
         return cand
     best = min(inside, key=lambda p: p.sigma_km)
     named = reverse_lookup([best.lat], [best.lon])[0]
-    return replace(cand, lat=best.lat, lon=best.lon, place=named.label, country=named.country)
+    return replace(cand, lat=best.lat, lon=best.lon, place=named.label, country=named.country, radius_km=best.sigma_km)
 
 
 def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
@@ -268,7 +287,8 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
     expected = decider.expected(post, cell)
     within = fusion.country_given_cell
     answer = Answer(float(grid.lat[cell]), float(grid.lon[cell]), float(post[cell]), grid.country_of(cell, within),
-                    str(grid.places[cell]), str(grid.tokens[cell]), output["decision"], expected)
+                    str(grid.places[cell]), str(grid.tokens[cell]), output["decision"], expected,
+                    cell_radius_km(grid, cell))
     if points:
         point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
         candidates = tuple(refine(grid, cand, int(c), points, point_cells) for cand, c in zip(candidates, top))

@@ -135,11 +135,17 @@ def test_geojson(prior_only):
     pred = Geolocator(cues=[PointCue(48.8566, 2.3522)]).locate(geosleuth.example_image())
     gj = pred.to_geojson()
     kinds = [f["properties"]["kind"] for f in gj["features"]]
-    assert kinds.count("candidate") == 5 and kinds[-1] == "credible_region"
-    lon, lat = gj["features"][0]["geometry"]["coordinates"]
+    cells = [f for f in gj["features"] if f["properties"]["kind"] == "cell"]
+    assert kinds[0] == "answer" and kinds.count("candidate") == 5 and len(cells) == len(pred.region.cells)
+    lon, lat = gj["features"][1]["geometry"]["coordinates"]
     assert abs(lat - 48.86) < 0.1 and abs(lon - 2.35) < 0.1
-    polys = gj["features"][-1]["geometry"]["coordinates"]
-    assert len(polys) == 1 and polys[0][0][0] == polys[0][0][-1]
+    assert gj["features"][1]["properties"]["rank"] == 1 and gj["features"][1]["properties"]["radius_km"] > 0
+    for f in cells:  # a heatmap layer: probability, density and a closed ring per cell
+        props, ring = f["properties"], f["geometry"]["coordinates"][0]
+        assert props["density_per_km2"] == pytest.approx(props["probability"] / props["area_km2"], rel=1e-2)
+        assert ring[0] == ring[-1] and f["geometry"]["type"] == "Polygon"
+    assert sum(f["properties"]["probability"] for f in cells) >= pred.region.mass - 1e-3
+    assert gj["properties"]["credible_region"]["cells"] == len(cells)
 
 
 def test_locate_many_streams_and_reports_bad_files(prior_only, tmp_path):

@@ -36,8 +36,13 @@ def test_locate_json_keys(capsys):
 
 
 def test_locate_geojson(capsys):
+    """Compact by default, and at most 1 MB even with nothing but the prior (3,363 cells)."""
     code, out, _ = run(capsys, "locate", geosleuth.example_image(), "--geojson", "--config", "prior-only")
     assert code == 0 and json.loads(out)["type"] == "FeatureCollection"
+    assert len(out.encode()) <= 1_000_000 and "\n" not in out.strip() and '": ' not in out
+    code, pretty, _ = run(capsys, "locate", geosleuth.example_image(), "--geojson", "--config", "prior-only",
+                          "--indent", "1")
+    assert code == 0 and json.loads(pretty) == json.loads(out) and pretty.count("\n") > 1000
 
 
 def test_batch_directory_with_junk(capsys, tmp_path):

@@ -79,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     loc.add_argument("--top-k", type=int, help="number of candidates")
     out = loc.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the prediction as JSON (JSON lines for batches)")
-    out.add_argument("--geojson", action="store_true", help="print a GeoJSON FeatureCollection per image")
+    out.add_argument("--geojson", action="store_true", help="print a GeoJSON FeatureCollection per image: the "
+                     "answer and candidates as points, each cell of the credible region with its probability")
+    loc.add_argument("--indent", type=int, metavar="N", help="pretty-print --json / --geojson with N spaces "
+                     "(default: compact; a single image's --json is indented by 2)")
     loc.add_argument("--csv", metavar="OUT", help=f"write {','.join(CSV_COLUMNS)} rows to OUT")
     loc.add_argument("--workers", type=int, help="parallel workers for batches")
     loc.add_argument("--report", metavar="OUT.html", help="write a self-contained HTML report (one image or --album)")
@@ -274,12 +277,17 @@ def _show(args: argparse.Namespace, item: "BatchItem", geo: "Geolocator", batch:
         write_report(args.report, pred, [(item.source, pred)], max_side=geo.config["image"]["max_side"])
         print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
     if args.json:
-        print(pred.to_json(indent=None if batch else 2))
+        print(pred.to_json(indent=args.indent if args.indent is not None else None if batch else 2))
     elif args.geojson:
-        print(json.dumps(pred.to_geojson(), indent=None if batch else 2, ensure_ascii=False))
+        print(json.dumps(pred.to_geojson(), indent=args.indent, ensure_ascii=False, separators=_separators(args)))
     elif not to_csv:
         bar.clear()
         print(pred.explain() + ("\n" if batch else ""))
+
+
+def _separators(args: argparse.Namespace) -> tuple[str, str] | None:
+    """JSON separators: none of json's spaces when compact."""
+    return None if args.indent is not None else (",", ":")
 
 
 def _album(args: argparse.Namespace, geo: "Geolocator", hints: list, files: list[str]) -> int:
@@ -301,7 +309,7 @@ def _album(args: argparse.Namespace, geo: "Geolocator", hints: list, files: list
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif args.geojson:
-        print(json.dumps(pred.to_geojson(), indent=2, ensure_ascii=False))
+        print(json.dumps(pred.to_geojson(), indent=args.indent, ensure_ascii=False, separators=_separators(args)))
     elif not args.csv:
         print(pred.explain())
     if result.failed:
