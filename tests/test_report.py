@@ -44,7 +44,8 @@ def images_in(page: str) -> list[Image.Image]:
 def test_report_is_self_contained(located):
     photo, pred = located
     page = render_report(pred, [(photo, pred)])
-    assert "http://" not in page and "https://" not in page and "<script src" not in page
+    loaded = re.sub(r"<a href='[^']*'", "<a", page)  # links are followed only by a click: nothing loads from them
+    assert "http://" not in loaded and "https://" not in loaded and "<script src" not in page and "<link" not in page
     for needle in ("id=confidence", "id=map-world", "id=top-k", "id=countries", "id=region", "id=cues", "street word 'via'",
                    "Italy", "bits"):
         assert needle in page
@@ -100,3 +101,21 @@ def test_cli_report(tmp_path, capsys):
     assert code == 0 and "wrote report" in capsys.readouterr().err
     page = out.read_text(encoding="utf-8")
     assert "hint:country=FR" in page and "id=map-world" in page
+
+
+def test_each_place_has_coordinates_to_copy_and_links_to_check_it(tmp_path):
+    from geosleuth.app.links import coordinates, links, zoom_for
+
+    assert coordinates(48.8566, 2.3522, 35.7) == "48.856600, 2.352200 ± 36 km"
+    assert coordinates(48.8566, 2.3522, 0.05) == "48.856600, 2.352200 ± 50 m"
+    assert zoom_for(5000) < zoom_for(36) < zoom_for(0.05) <= 18
+    urls = links(48.8566, 2.3522, 0.05, taken="2024-05-01 14:30:00")
+    assert set(urls) == {"OpenStreetMap", "Google Maps", "Street View", "Mapillary", "SunCalc", "Overpass"}
+    assert urls["SunCalc"].endswith("/2024.05.01/14:30/1/3") and "48.856600,2.352200" in urls["Google Maps"]
+    assert "around%3A1000%2C48.856600%2C2.352200" in urls["Overpass"] and "mlat=48.856600" in urls["OpenStreetMap"]
+    pred = geosleuth.Geolocator.from_config("default").locate(geosleuth.example_image())
+    page = render_report(pred, [(geosleuth.example_image(), pred)])
+    assert page.count("<code class=coords>") == len(pred.top_k) + 1  # the answer and each candidate
+    assert page.count(">Street View</a>") == len(pred.top_k) + 1 and "openstreetmap.org/?mlat=" in page
+    taken = next(e.details["taken"] for e in pred.cues["exif"].evidence if "taken" in e.details)
+    assert f"SunCalc opens at the photo's EXIF time, {taken}" in page

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from geosleuth.app.links import coordinates, links, taken_of
 from geosleuth.app.mapdata import ATTRIBUTION, rings
 from geosleuth.gazetteer import country_name
 from geosleuth.geo import EARTH_RADIUS_KM
@@ -224,11 +225,17 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
                     "</figcaption></figure>")
     parts.append("<section id=maps><h2>Map</h2>" + "".join(maps) + "</section>")
 
-    top = "".join(f"<tr><td>{c.rank}</td><td>{c.lat:.4f}</td><td>{c.lon:.4f}</td><td>{c.probability:.1%}</td>"
-                  f"<td>{e(c.country)}</td><td>{e(c.place)}</td><td><code>{e(c.cell)}</code></td></tr>"
-                  for c in prediction.top_k)
-    parts.append("<section><h2>Most probable places</h2><table id=top-k><tr><th>#</th><th>lat</th><th>lon</th>"
-                 f"<th>p</th><th>country</th><th>nearest place</th><th>cell</th></tr>{top}</table></section>")
+    taken = taken_of(prediction)
+    rows = [("answer", prediction.answer)] + [(str(c.rank), c) for c in prediction.top_k]
+    top = "".join(f"<tr><td>{rank}</td><td><code class=coords>{e(coordinates(c.lat, c.lon, c.radius_km))}</code></td>"
+                  f"<td>{c.probability:.1%}</td><td>{e(c.country)}</td><td>{e(c.place)}</td>"
+                  f"<td class=links>{_links(c.lat, c.lon, c.radius_km, taken)}</td><td><code>{e(c.cell)}</code></td></tr>"
+                  for rank, c in rows)
+    parts.append("<section><h2>Most probable places</h2><table id=top-k><tr><th>#</th><th>coordinates ± radius "
+                 "(click to select)</th><th>p of its cell</th><th>country</th><th>nearest place</th><th>check it</th>"
+                 f"<th>cell</th></tr>{top}</table>"
+                 + ("" if taken is None else f"<p class=small>SunCalc opens at the photo's EXIF time, {e(taken)}.</p>")
+                 + "</section>")
     countries = "".join(f"<tr><td>{e(code)}</td><td>{e(country_name(code))}</td><td>{p:.1%}</td>"
                         f"<td><div class=bar style='width:{max(p * 300, 1):.0f}px'></div></td></tr>"
                         for code, p in list(prediction.countries.items())[:10])
@@ -247,6 +254,11 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
             f"— geosleuth</title><meta name=viewport content='width=device-width,initial-scale=1'>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}"
             f"<script type='application/json' id=prediction-data>{data}</script></body></html>")
+
+
+def _links(lat: float, lon: float, radius_km: float, taken: str | None) -> str:
+    return " ".join(f"<a href='{html.escape(url)}' rel='noopener noreferrer' target=_blank>{html.escape(name)}</a>"
+                    for name, url in links(lat, lon, radius_km, taken).items())
 
 
 def _cue_table(prediction: "Prediction") -> str:
@@ -274,6 +286,7 @@ def _cue_table(prediction: "Prediction") -> str:
 
 
 CSS = """body{font:15px/1.45 system-ui,sans-serif;max-width:1240px;margin:1em auto;padding:0 1em;color:#222}
+code.coords{user-select:all;white-space:nowrap}td.links a{margin-right:.5em;white-space:nowrap}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.4em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.4em 0}td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;
 vertical-align:top}img{max-width:100%;border:1px solid #ccc}figure{margin:.6em 0;display:inline-block;

@@ -1,0 +1,54 @@
+"""Where an analyst checks a candidate next: coordinates to copy, with their uncertainty, and links
+to the map, imagery, sun and OpenStreetMap-query services. The report stays offline; the links work
+when the analyst is online."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from geosleuth.results import Prediction
+
+OVERPASS_RADIUS_M = 1000  # named things around the point: the neighbourhood, not the whole cell
+
+
+def coordinates(lat: float, lon: float, radius_km: float) -> str:
+    """'48.856600, 2.352200 ± 36 km': what map tools accept pasted, and how far to look around."""
+    around = f"{radius_km:,.0f} km" if radius_km >= 1 else f"{radius_km * 1000:,.0f} m"
+    return f"{lat:.6f}, {lon:.6f} ± {around}"
+
+
+def zoom_for(radius_km: float) -> int:
+    """A web-map zoom level that shows a disc of `radius_km` (zoom 0 shows the world)."""
+    return int(min(max(round(math.log2(40_000 / max(radius_km * 4, 0.05))), 2), 18))
+
+
+def links(lat: float, lon: float, radius_km: float, taken: str | None = None) -> dict[str, str]:
+    """Name -> URL for one point. `taken`, the photo's local date and time ('2024-05-01 14:30:00'),
+    sets SunCalc to the moment the photo was taken."""
+    z = zoom_for(radius_km)
+    at = f"{lat:.6f},{lon:.6f}"
+    sun = f"https://www.suncalc.org/#/{at},{z}"
+    if taken and len(taken) >= 16:
+        sun += f"/{taken[:10].replace('-', '.')}/{taken[11:16]}/1/3"
+    query = (f"[out:json][timeout:25];\nnwr(around:{OVERPASS_RADIUS_M},{at})[name];\nout center 200;")
+    return {
+        "OpenStreetMap": f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map={z}/{lat:.6f}/{lon:.6f}",
+        "Google Maps": f"https://www.google.com/maps/search/?api=1&query={at}",
+        "Street View": f"https://www.google.com/maps/@?api=1&map_action=pano&viewpoint={at}",
+        "Mapillary": f"https://www.mapillary.com/app/?lat={lat:.6f}&lng={lon:.6f}&z={z}",
+        "SunCalc": sun,
+        "Overpass": "https://overpass-turbo.eu/?Q=" + quote(query, safe="") + "&R",
+    }
+
+
+def taken_of(prediction: "Prediction") -> str | None:
+    """The photo's local date and time as its EXIF says, if a cue read it."""
+    report = prediction.cues.get("exif")
+    for evidence in report.evidence if report is not None else ():
+        taken = evidence.details.get("taken")
+        if isinstance(taken, str):
+            return taken
+    return None
