@@ -102,6 +102,10 @@ def test_cues_lists_cues_and_shared_engines(capsys, tmp_path):
     assert lines["ocr"][0] == "missing" and " ".join(lines["ocr"][1:]) == "no OCR reader configured (used by detect, text)"
     assert lines["detector"][0] == "missing" and any("no.pt" in word for word in lines["detector"])
     assert lines["features"][0] in ("present", "missing") and lines["features"][-2:] == ["scene,", "visual)"]
+    code, out, _ = run(capsys, "cues", "--set", f"detector.weights={tmp_path / 'no.pt'}")
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+    ocr_here = lines["ocr"][0] == "present"  # detect reads plates without the detector: only partly there
+    assert lines["detect"][0] == ("partly" if ocr_here else "unavailable") and lines["detector"][0] == "missing"
     code, _, err = run(capsys, "cues", "--set", "ocr.canvas_size=1")
     assert code == 2 and "ocr.canvas_size must be in" in err
 

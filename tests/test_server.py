@@ -119,6 +119,15 @@ def test_browser_upload_shows_map_and_cue_table(live_server, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page()
+            errors = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(live_server + "/")
+            page.set_input_files("input[name=image]", str(image))
+            # While the photo is analysed the page says so (the submission held back here to look).
+            page.evaluate("document.getElementById('upload').addEventListener('submit', e => e.preventDefault())")
+            assert not page.is_visible("#working")
+            page.click("#locate")
+            assert page.is_visible("#working") and page.is_disabled("#locate") and errors == []
             page.goto(live_server + "/")
             page.set_input_files("input[name=image]", str(image))
             page.fill("input[name=country]", "FR")
@@ -128,7 +137,7 @@ def test_browser_upload_shows_map_and_cue_table(live_server, tmp_path):
             rows = page.locator("#cues tr").all_inner_texts()
             assert width == 1200
             assert any(r.startswith("exif") for r in rows) and any("hint:country=FR" in r for r in rows)
-            assert "France" in page.inner_text("#countries")
+            assert "France" in page.inner_text("#countries") and errors == []
         finally:
             browser.close()
 

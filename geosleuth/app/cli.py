@@ -240,7 +240,7 @@ def _locate(args: argparse.Namespace) -> int:
     batch = len(files) > 1
     failures = done = 0
     with csv_rows(args.csv) as write_csv, stop_on_signals() as interruption:
-        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=True if len(files) < 10 else None)
+        bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=not batch, desc="locating")
         try:
             for item in geo.locate_many(files, hints=hints, stop=interruption.stop):
                 done += 1
@@ -249,6 +249,7 @@ def _locate(args: argparse.Namespace) -> int:
                     write_csv(image_id.get(item.source, Path(item.source).name), item.prediction)
                 if not item.ok:
                     failures += 1
+                    bar.set_postfix(failed=failures)
                     bar.clear()
                     print(f"geosleuth: failed: {item.error}", file=sys.stderr)
                     if args.json or args.geojson:
@@ -340,9 +341,12 @@ def _cues(args: argparse.Namespace) -> int:
             for name in list_cues()]
     if not cues:
         print("no cues installed: the pipeline runs on the photo-density prior alone")
+    missing = {name for name in Engines.names() if not _availability(getattr(geo.engines, name))[0]}
     for cue in cues:
         ok, note = _availability(cue)
-        print(f"{cue.name:<10} {'available' if ok else 'unavailable':<12} {'on' if cue.name in on else 'off':<4} {note}")
+        lacking = [name for name in missing if vars(cue).get(name) is getattr(geo.engines, name)]
+        state = "unavailable" if not ok else "partly" if lacking else "available"  # runs without one of its models
+        print(f"{cue.name:<10} {state:<12} {'on' if cue.name in on else 'off':<4} {note}")
     for name in Engines.names():
         engine = getattr(geo.engines, name)
         ok, note = _availability(engine)

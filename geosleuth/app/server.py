@@ -13,6 +13,8 @@ body; one that leaves mid-upload is logged in one line.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
+import base64
+import hashlib
 import html
 import logging
 import re
@@ -36,8 +38,14 @@ FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small hint fields
 HEAD_TIMEOUT = 10.0  # s: from connecting (or the previous response) to a whole request head
 BODY_TIMEOUT = 60.0  # s: for the whole body (20 MB at 350 KB/s)
 LOG = logging.getLogger("uvicorn.error")
+# While a photo is analysed the upload page says so; the only script a page may run (its hash is in the CSP).
+WORKING_SCRIPT = ("document.getElementById('upload').addEventListener('submit',function(){"
+                  "var b=document.getElementById('locate');b.disabled=true;b.textContent='Locating…';"
+                  "document.getElementById('working').hidden=false;});")
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'; "
+                               "script-src 'sha256-"
+                               + base64.b64encode(hashlib.sha256(WORKING_SCRIPT.encode()).digest()).decode() + "'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -90,7 +98,7 @@ def create_app(geo: Geolocator | None = None, *, config: str = "default", sets: 
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
-        return UPLOAD_PAGE.replace("{limit}", f"{max_upload_bytes / 2**20:g}")
+        return UPLOAD_PAGE.replace("{limit}", f"{max_upload_bytes / 2**20:g}").replace("{script}", WORKING_SCRIPT)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -250,6 +258,9 @@ label{display:block;margin:.6em 0}input[type=text]{width:16em}button{font-size:1
 <label>Near <input type=text name=near placeholder="48.85,2.35,50 (lat,lon,km)" maxlength=60></label>
 </fieldset>
 <p><button id=locate type=submit>Locate</button></p></form>
+<p id=working hidden><b>Analysing the photo…</b> reading its metadata and text; the first photo also loads the
+models (up to a minute).</p>
+<script>{script}</script>
 <p class=small>Runs on this machine: the photo is analysed in memory and not kept. Do not use this to locate,
 track or harass people.</p></body></html>"""
 
