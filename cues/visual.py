@@ -183,8 +183,9 @@ class VisualCue(ImageFeatureCue):
 
 
 def looks_like(grid: "CellGrid", ll: np.ndarray, by: str) -> tuple[Evidence, list[int]]:
-    """The three most probable distinct places under the prior and this likelihood alone, with
-    posterior / prior: how much likelier the pixels make them (before the cue's weight and floor)."""
+    """The three most probable distinct places under the prior and this likelihood alone (returned),
+    and, as evidence, those the pixels make at least 1.1 times likelier (posterior / prior, before
+    the cue's weight and floor), the likeliest first."""
     log_prior = grid.log_prior()
     posterior = log_prior + ll
     shown: list[int] = []
@@ -192,10 +193,15 @@ def looks_like(grid: "CellGrid", ll: np.ndarray, by: str) -> tuple[Evidence, lis
         if len(shown) < 3 and grid.places[c] not in {grid.places[k] for k in shown}:
             shown.append(int(c))
     ratio = np.exp(posterior[shown] - np.logaddexp.reduce(posterior) - log_prior[shown])
+    order = [k for k in np.argsort(-ratio) if ratio[k] >= 1.1]  # x1.0 is no evidence
+    said, ratio = [shown[k] for k in order], ratio[order]
+    if not said:
+        return Evidence("visual", f"no place looks likelier than the prior says ({by})", 0.0,
+                        details={"cells": [], "ratios": []}), shown
     return Evidence("visual", "looks most like photos from " + "; ".join(
-        f"{grid.places[c]} (×{r:.1f})" for c, r in zip(shown, ratio)) + f" ({by})",
-        confidence=float(min(1.0, np.log10(max(ratio[0], 1.0)) / 2)),
-        details={"cells": [grid.tokens[c] for c in shown], "ratios": [round(float(r), 2) for r in ratio]}), shown
+        f"{grid.places[c]} (×{r:.1f})" for c, r in zip(said, ratio)) + f" ({by})",
+        confidence=float(min(1.0, np.log10(ratio[0]) / 2)),
+        details={"cells": [grid.tokens[c] for c in said], "ratios": [round(float(r), 2) for r in ratio]}), shown
 
 
 def gallery_log_likelihood(p: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:

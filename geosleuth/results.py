@@ -186,7 +186,7 @@ class Prediction:
         for code, p in list(self.countries.items())[:5]:
             lines.append(f"  {code}  {country_name(code):<28} {p:6.1%}")
         r = self.region
-        lines += ["", f"{r.mass:.0%} credible region: {len(r.cells)} cells, {r.area_km2:,.0f} km²", "", "Cues:"]
+        lines += ["", f"{r.mass:.0%} credible region: {_count(len(r.cells), 'cell')}, {r.area_km2:,.0f} km²", "", "Cues:"]
         if not self.cues:
             lines.append("  (none ran: this is the photo-density prior alone)")
         for name, rep in self.cues.items():
@@ -224,6 +224,11 @@ class Prediction:
             lines.append(f"Note: the most probable country is {country_name(conf.country)} "
                          f"({conf.country_probability:.0%}), but the answer lies in {country_name(a.country)}")
         return lines
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 cell', '3 cells'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _fmt_latlon(lat: float, lon: float) -> str:

@@ -266,3 +266,17 @@ def test_finetuning_updates_the_backbone_and_saves_it(place_set, tmp_path, capsy
                if v.dtype.is_floating_point and not torch.equal(v, fresh.model.state_dict()[k])]
     assert changed, "fine-tuning left the backbone unchanged"
     assert CellHeads.load(out / "heads.npz").meta["finetuned"]["epochs"] == 1
+
+
+def test_looks_like_lists_only_real_evidence_likeliest_first(grid):
+    from geosleuth.cues.visual import looks_like
+
+    ll = np.zeros(len(grid))
+    paris, tokyo = grid.lookup([48.8566, 35.68], [2.3522, 139.69])
+    ll[paris], ll[tokyo] = np.log(3.0), np.log(8.0)
+    evidence, top = looks_like(grid, ll, "test")
+    ratios = evidence.details["ratios"]
+    assert ratios == sorted(ratios, reverse=True) and min(ratios) >= 1.1 and len(top) == 3
+    assert evidence.summary.startswith("looks most like photos from") and "×1.0" not in evidence.summary
+    flat, _ = looks_like(grid, np.zeros(len(grid)), "test")
+    assert flat.summary == "no place looks likelier than the prior says (test)" and flat.confidence == 0.0

@@ -242,7 +242,8 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
     parts.append(f"<section><h2>Countries</h2><table id=countries>{countries}</table></section>")
     r = prediction.region
     parts.append(f"<section id=region><h2>Credible region</h2><p>{r.mass:.0%} of the probability lies in "
-                 f"{len(r.cells)} cells covering {r.area_km2:,.0f} km² (outlined on the maps).</p></section>")
+                 f"{len(r.cells):,} cell{'' if len(r.cells) == 1 else 's'} covering {r.area_km2:,.0f} km² "
+                 "(outlined on the maps).</p></section>")
     parts.append(_cue_table(prediction))
     timing = ", ".join(f"{k} {v:.0f} ms" for k, v in d["timings_ms"].items())
     parts.append(f"<p class=small>Time: {e(timing) or 'n/a'}. Grid: {d['grid']['cells']} cells. "
