@@ -55,7 +55,7 @@ class ExifCue(BaseCue):
                      f"taken {md.taken.isoformat(sep=' ')} ({md.taken_tag})" if md.taken else ""]
             evidence.append(Evidence("camera", _sentence("; ".join(p for p in parts if p)), 1.0,
                                      details={k: v for k, v in md.fields.items() if k in ("make", "model", "lens",
-                                                                                           "taken")}))
+                                                                                           "taken", "utc_offset")}))
         if md.editor:
             evidence.append(Evidence("warning", f"Processed with {md.editor}: pixels or metadata may have been "
                                                 "altered", 0.6, details={"software": md.editor}))

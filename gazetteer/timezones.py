@@ -71,6 +71,13 @@ def _zone_offsets(zones: tuple[str, ...], local: dt.datetime) -> np.ndarray:
     return out
 
 
+def cell_utc_offsets(grid: "CellGrid", local: dt.datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell index, UTC offset in minutes, share of the cell): each cell's time zones and their
+    offsets at the local wall-clock time `local` (NaN for a zone this tzdata does not know)."""
+    zones, cells, zone_idx, weight = cell_zones(grid)
+    return cells, _zone_offsets(zones, local.replace(tzinfo=None))[zone_idx], weight
+
+
 def offset_match(grid: "CellGrid", offset: dt.timedelta, local: dt.datetime | None) -> tuple[np.ndarray, list[str]]:
     """Share of each cell whose zone had `offset` at local time `local` (any season when None),
     and the matching zone names, most photographed first."""

@@ -125,3 +125,50 @@ def test_cli_hint_errors_exit_2(capsys):
     assert main(["locate", "--config", "prior-only", "--hint", "country=ZZ"]) == 2
     assert "unknown country code" in capsys.readouterr().err
     assert main(["locate", "a.jpg", "b.jpg", "--report", "x.html", "--config", "prior-only"]) == 2
+
+
+def test_shadows_and_the_exif_time_say_where_the_sun_stood(tmp_path):
+    """A photo taken in Paris at 17:00 (+02:00) on the solstice, its shadows pointing away from
+    where the sun stood there: the hint favours Europe's band and rules out where it was night."""
+    import datetime as dt
+
+    from geosleuth.sun import sun_position
+
+    azimuth, elevation = (float(v[0]) for v in sun_position(
+        [48.8566], [2.3522], dt.datetime(2024, 6, 21, 17, tzinfo=dt.timezone(dt.timedelta(hours=2)))))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769).update({0x9003: "2024:06:21 17:00:00", 0x9011: "+02:00"})
+    Image.new("RGB", (64, 64)).save(tmp_path / "shadow.jpg", exif=exif)
+    hint = Hint.parse(f"shadow={(azimuth + 180) % 360:.1f},{elevation:.1f}")
+    assert hint.name.startswith("hint:shadow=") and hint.floor == 1e-2
+    geo = Geolocator.from_config("prior-only", cues={"exif": True})
+    pred = geo.locate(tmp_path / "shadow.jpg", hints=[hint])
+    said = pred.cues[hint.name]
+    assert said.status == "ok" and "45° high at 2024-06-21 17:00 (UTC+02:00)" in said.evidence[0].summary
+    eff = pred.posterior
+    tokyo, sydney, paris = pred.grid.lookup([35.68, -33.87, 48.86], [139.69, 151.21, 2.35])
+    assert eff[paris] > 50 * eff[tokyo] and eff[paris] > 50 * eff[sydney]  # night there then
+    no_time = geo.locate(np.zeros((32, 32, 3), np.uint8), hints=[hint]).cues[hint.name]
+    assert no_time.status == "abstained" and "needs the photo's date and time" in no_time.note
+    with pytest.raises(ConfigError, match="AZIMUTH"):
+        Hint.parse("shadow=north")
+    with pytest.raises(ConfigError, match="elevation must be in"):
+        Hint.parse("shadow=120,95")
+
+
+def test_sun_position_matches_astral():
+    import datetime as dt
+
+    astral_sun = pytest.importorskip("astral.sun")
+    from astral import Observer
+
+    from geosleuth.sun import sun_position
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        lat, lon = rng.uniform(-70, 70), rng.uniform(-180, 180)
+        when = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=float(rng.uniform(0, 525600)))
+        azimuth, elevation = sun_position([lat], [lon], when)
+        assert elevation[0] == pytest.approx(astral_sun.elevation(Observer(lat, lon), when, with_refraction=False),
+                                             abs=1e-3)
+        assert azimuth[0] == pytest.approx(astral_sun.azimuth(Observer(lat, lon), when), abs=1e-3)

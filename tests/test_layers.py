@@ -13,7 +13,7 @@ PACKAGES = {"geosleuth": "geosleuth", "cues": "geosleuth.cues", "fusion": "geosl
             "gazetteer": "geosleuth.gazetteer", "configs": "geosleuth.configs"}
 # Lowest first; a module belongs to the longest prefix listed.
 LAYERS = (
-    ("geosleuth", "geosleuth.errors", "geosleuth.geo", "geosleuth.artifact", "geosleuth.cache",
+    ("geosleuth", "geosleuth.errors", "geosleuth.geo", "geosleuth.sun", "geosleuth.artifact", "geosleuth.cache",
      "geosleuth.config", "geosleuth.configs", "geosleuth.photo", "geosleuth.metadata", "geosleuth.labels"),
     ("geosleuth.gazetteer", "geosleuth.fusion"),
     ("geosleuth.cues",),

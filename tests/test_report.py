@@ -119,3 +119,11 @@ def test_each_place_has_coordinates_to_copy_and_links_to_check_it(tmp_path):
     assert page.count(">Street View</a>") == len(pred.top_k) + 1 and "openstreetmap.org/?mlat=" in page
     taken = next(e.details["taken"] for e in pred.cues["exif"].evidence if "taken" in e.details)
     assert f"SunCalc opens at the photo's EXIF time, {taken}" in page
+
+
+def test_the_sun_when_the_photo_was_taken_at_each_place():
+    pred = geosleuth.Geolocator.from_config("default").locate(geosleuth.example_image())
+    page = render_report(pred, [(geosleuth.example_image(), pred)])
+    assert "<th>sun when taken</th>" in page
+    suns = re.findall(r"<td>(sun \d+°, -?\d+° high|sun down \(-?\d+°\))</td>", page)
+    assert len(suns) == len(pred.top_k) + 1

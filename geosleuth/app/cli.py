@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     loc.add_argument("--hint", action="append", default=[], metavar="country=CC",
                      help="analyst hint, fused like a cue: country=FR (repeatable)")
     loc.add_argument("--exclude", action="append", default=[], metavar="country=CC", help="rule a country out (softly)")
+    loc.add_argument("--shadow", action="append", default=[], metavar="AZIMUTH[,ELEVATION]",
+                     help="shadows in the photo point to AZIMUTH degrees (clockwise from north), the sun "
+                          "ELEVATION degrees high: with the EXIF time, where the sun stood so")
     loc.add_argument("--near", action="append", default=[], metavar="LAT,LON,RADIUS_KM",
                      help="taken within about RADIUS_KM of a point")
     config_options(loc)
@@ -212,7 +215,7 @@ def _locate(args: argparse.Namespace) -> int:
         sets.append(f"output.top_k={args.top_k}")
     if args.workers is not None:
         sets.append(f"batch.workers={args.workers}")
-    hints = parse_hints(args.hint, args.exclude, args.near)
+    hints = parse_hints(args.hint, args.exclude, args.near, args.shadow)
     if args.album:
         inputs = expand_inputs([args.album, *args.images])
     elif args.images:

@@ -1,6 +1,6 @@
-"""Where an analyst checks a candidate next: coordinates to copy, with their uncertainty, and links
-to the map, imagery, sun and OpenStreetMap-query services. The report stays offline; the links work
-when the analyst is online."""
+"""Where an analyst checks a candidate next: coordinates to copy, with their uncertainty, where the
+sun stood when the photo was taken, and links to the map, imagery, sun and OpenStreetMap-query
+services. The report stays offline; the links work when the analyst is online."""
 
 from __future__ import annotations
 
@@ -46,9 +46,39 @@ def links(lat: float, lon: float, radius_km: float, taken: str | None = None) ->
 
 def taken_of(prediction: "Prediction") -> str | None:
     """The photo's local date and time as its EXIF says, if a cue read it."""
+    return _camera_detail(prediction, "taken")
+
+
+def sun_then(prediction: "Prediction", lat: float, lon: float) -> str:
+    """'sun 253°, 45° high' at a point when the photo was taken: in UTC when the file has its
+    offset, else at that wall-clock time in the point's own time zone; '' when unknown."""
+    import datetime as dt
+
+    from geosleuth.sun import sun_position
+
+    taken, offset = taken_of(prediction), _camera_detail(prediction, "utc_offset")
+    try:
+        local = dt.datetime.fromisoformat(taken) if taken else None
+        if local is None:
+            return ""
+        if offset:
+            when = local.replace(tzinfo=dt.datetime.strptime(offset, "%z").tzinfo)
+        else:
+            from zoneinfo import ZoneInfo
+
+            from geosleuth.gazetteer.timezones import zone_at
+
+            when = local.replace(tzinfo=ZoneInfo(zone_at(lat, lon) or "UTC"))
+    except (ValueError, KeyError):
+        return ""
+    azimuth, elevation = (float(v[0]) for v in sun_position([lat], [lon], when))
+    return f"sun {azimuth:.0f}°, {elevation:.0f}° high" if elevation > 0 else f"sun down ({elevation:.0f}°)"
+
+
+def _camera_detail(prediction: "Prediction", key: str) -> str | None:
     report = prediction.cues.get("exif")
     for evidence in report.evidence if report is not None else ():
-        taken = evidence.details.get("taken")
-        if isinstance(taken, str):
-            return taken
+        value = evidence.details.get(key)
+        if isinstance(value, str):
+            return value
     return None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from geosleuth.app.links import coordinates, links, taken_of
+from geosleuth.app.links import coordinates, links, sun_then, taken_of
 from geosleuth.app.mapdata import ATTRIBUTION, rings
 from geosleuth.gazetteer import country_name
 from geosleuth.geo import EARTH_RADIUS_KM
@@ -29,7 +29,7 @@ from geosleuth.photo import DEFAULT_MAX_SIDE, ImageInput, Photo
 if TYPE_CHECKING:
     from PIL import Image
 
-    from geosleuth.results import Prediction
+    from geosleuth.results import Answer, Candidate, Prediction
 
 OCEAN, LAND, COAST = (214, 228, 238), (245, 242, 234), (150, 150, 150)
 RAMP = np.array([(255, 255, 178), (254, 204, 92), (253, 141, 60), (240, 59, 32), (189, 0, 38)], dtype=np.float64)
@@ -227,12 +227,10 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
 
     taken = taken_of(prediction)
     rows = [("answer", prediction.answer)] + [(str(c.rank), c) for c in prediction.top_k]
-    top = "".join(f"<tr><td>{rank}</td><td><code class=coords>{e(coordinates(c.lat, c.lon, c.radius_km))}</code></td>"
-                  f"<td>{c.probability:.1%}</td><td>{e(c.country)}</td><td>{e(c.place)}</td>"
-                  f"<td class=links>{_links(c.lat, c.lon, c.radius_km, taken)}</td><td><code>{e(c.cell)}</code></td></tr>"
-                  for rank, c in rows)
+    top = "".join(_place_row(prediction, rank, c, taken) for rank, c in rows)
     parts.append("<section><h2>Most probable places</h2><table id=top-k><tr><th>#</th><th>coordinates ± radius "
-                 "(click to select)</th><th>p of its cell</th><th>country</th><th>nearest place</th><th>check it</th>"
+                 "(click to select)</th><th>p of its cell</th><th>country</th><th>nearest place</th>"
+                 + ("<th>sun when taken</th>" if taken else "") + "<th>check it</th>"
                  f"<th>cell</th></tr>{top}</table>"
                  + ("" if taken is None else f"<p class=small>SunCalc opens at the photo's EXIF time, {e(taken)}.</p>")
                  + "</section>")
@@ -257,9 +255,15 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
             f"<script type='application/json' id=prediction-data>{data}</script></body></html>")
 
 
-def _links(lat: float, lon: float, radius_km: float, taken: str | None) -> str:
-    return " ".join(f"<a href='{html.escape(url)}' rel='noopener noreferrer' target=_blank>{html.escape(name)}</a>"
-                    for name, url in links(lat, lon, radius_km, taken).items())
+def _place_row(prediction: "Prediction", rank: str, c: "Candidate | Answer", taken: str | None) -> str:
+    """One row of the places table: coordinates to copy, the sun then (with an EXIF time), links."""
+    e = html.escape
+    sun = f"<td>{e(sun_then(prediction, c.lat, c.lon))}</td>" if taken else ""
+    hrefs = " ".join(f"<a href='{e(url)}' rel='noopener noreferrer' target=_blank>{e(name)}</a>"
+                     for name, url in links(c.lat, c.lon, c.radius_km, taken).items())
+    return (f"<tr><td>{rank}</td><td><code class=coords>{e(coordinates(c.lat, c.lon, c.radius_km))}</code></td>"
+            f"<td>{c.probability:.1%}</td><td>{e(c.country)}</td><td>{e(c.place)}</td>{sun}"
+            f"<td class=links>{hrefs}</td><td><code>{e(c.cell)}</code></td></tr>")
 
 
 def _cue_table(prediction: "Prediction") -> str:
