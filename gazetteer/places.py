@@ -109,6 +109,13 @@ class Gazetteer:
         return [PlaceMatch(text, self.place(i), float(score)) for name, score, _ in hits
                 for i in self.index.get(name, ())]
 
+    def largest(self, lon0: float, lon1: float, lat0: float, lat1: float, n: int) -> list[Place]:
+        """The `n` most populous towns inside a box of longitudes and latitudes (degrees)."""
+        c = self.columns
+        inside = np.flatnonzero((c["kind"] == KINDS.index("city")) & (c["lon"] >= lon0) & (c["lon"] <= lon1)
+                                & (c["lat"] >= lat0) & (c["lat"] <= lat1))
+        return [self.place(int(i)) for i in inside[np.argsort(-c["population"][inside], kind="stable")[:n]]]
+
     def __len__(self) -> int:
         return len(self.columns["name"])
 

@@ -127,3 +127,22 @@ def test_the_sun_when_the_photo_was_taken_at_each_place():
     assert "<th>sun when taken</th>" in page
     suns = re.findall(r"<td>(sun \d+°, -?\d+° high|sun down \(-?\d+°\))</td>", page)
     assert len(suns) == len(pred.top_k) + 1
+
+
+def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path):
+    from test_hints_album import gps_jpeg
+
+    from geosleuth.app.report import zoom_extent
+
+    gps_jpeg(tmp_path / "fix.jpg", 43.7696, 11.2558)  # Florence
+    pred = Geolocator.from_config("prior-only", cues={"exif": True}).locate(tmp_path / "fix.jpg")
+    assert pred.answer.radius_km < 1 and abs(pred.answer.lat - 43.7696) < 1e-3
+    lon0, lon1, lat0, lat1 = zoom_extent(pred)
+    assert lon0 < 11.2558 < lon1 and lat0 < 43.7696 < lat1 and lat1 - lat0 < 0.25  # a town, not a region
+    world = zoom_extent(Geolocator.from_config("prior-only").locate(np.zeros((32, 32, 3), np.uint8)))
+    assert world is None  # the prior alone: no zoom helps
+    from geosleuth.gazetteer.places import Gazetteer
+
+    towns = Gazetteer.default().largest(10.0, 12.5, 43.0, 44.5, n=3)
+    assert towns[0].name == "Florence" and [t.population for t in towns] == sorted((t.population for t in towns),
+                                                                                  reverse=True)

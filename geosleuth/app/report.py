@@ -81,6 +81,12 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
     im = Image.fromarray(out.astype(np.uint8))
     draw = ImageDraw.Draw(im)
     _graticule(draw, extent, xy, width, height)
+    _towns(draw, extent, xy, width, height)
+    a = prediction.answer
+    if a.radius_km < float(np.sqrt(grid.area_km2[grid.lookup([a.lat], [a.lon])[0]] / np.pi)):  # a vouched point
+        x, y = xy(np.array([a.lon]), np.array([a.lat]))[0]
+        r = max(a.radius_km / EARTH_RADIUS_KM * 180 / np.pi * sy, 4)  # its accuracy, at least 4 px
+        draw.ellipse([x - r, y - r, x + r, y + r], outline=(0, 90, 200), width=3)
     for c in reversed(prediction.top_k):
         x, y = xy(np.array([c.lon]), np.array([c.lat]))[0]
         r = 9 if c.rank == 1 else 7
@@ -131,6 +137,27 @@ def _graticule(draw: "object", extent: Extent, xy: "object", width: int, height:
         draw.text((2, y + 1), f"{lat:g}°", fill=(90, 90, 110))
 
 
+def _towns(draw: "object", extent: Extent, xy: "object", width: int, height: int, most: int = 14) -> None:
+    """The most populous towns in view, named (GeoNames), none over another's label."""
+    from PIL import ImageFont
+
+    from geosleuth.gazetteer.places import Gazetteer
+
+    font = ImageFont.load_default(size=12)
+    taken: list[tuple[float, float, float, float]] = []
+    for town in Gazetteer.default().largest(*extent, n=most * 3):
+        x, y = xy(np.array([town.lon]), np.array([town.lat]))[0]
+        box = draw.textbbox((x + 5, y - 7), town.name, font=font)
+        if box[2] > width or box[3] > height or any(box[0] < b[2] + 4 and b[0] < box[2] + 4 and box[1] < b[3] + 2
+                                                    and b[1] < box[3] + 2 for b in taken):
+            continue
+        taken.append(box)
+        draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=(40, 40, 40))
+        draw.text((x + 5, y - 7), town.name, fill=(30, 30, 30), font=font, stroke_width=2, stroke_fill=(255, 255, 255))
+        if len(taken) == most:
+            break
+
+
 def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
     """A view around the cells holding the top `mass` of the posterior and the top candidates,
     or None when they spread over too much of the world for a zoom to help."""
@@ -141,8 +168,15 @@ def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
     n = int(np.searchsorted(np.cumsum(post[order]), mass) + 1)
     cells = order[:min(n, 200)]
     reach = np.degrees(np.sqrt(grid.area_km2[cells] / np.pi) / EARTH_RADIUS_KM)  # a cell's radius in degrees
-    lats = np.r_[grid.lat[cells] - reach, grid.lat[cells] + reach, [c.lat for c in prediction.top_k[:3]]]
-    lons = np.r_[grid.lon[cells] - reach, grid.lon[cells] + reach, [c.lon for c in prediction.top_k[:3]]]
+    a = prediction.answer
+    if a.radius_km < float(np.sqrt(grid.area_km2[grid.lookup([a.lat], [a.lon])[0]] / np.pi)):
+        # a point a cue vouched for (a GPS fix): framed with its accuracy circle and some streets around
+        reach = np.degrees(max(20 * a.radius_km, 2.0) / EARTH_RADIUS_KM)
+        cells, lats, lons = cells[:0], np.array([a.lat - reach, a.lat + reach]), np.array([a.lon - reach, a.lon + reach])
+    else:  # where the mass is, and the candidates that hold some of it
+        shown = [c for c in prediction.top_k[:3] if c.probability >= 0.01]
+        lats = np.r_[grid.lat[cells] - reach, grid.lat[cells] + reach, [c.lat for c in shown]]
+        lons = np.r_[grid.lon[cells] - reach, grid.lon[cells] + reach, [c.lon for c in shown]]
     if np.ptp(lons) > 100 or np.ptp(lats) > 60:
         return None
     lat_c, lon_c = (lats.min() + lats.max()) / 2, (lons.min() + lons.max()) / 2
