@@ -68,10 +68,10 @@ def spreadsheet_safe(text: str) -> str:
 
 @contextmanager
 def csv_rows(path: str | Path | None) -> Iterator[Callable[[str, "Prediction | None"], None] | None]:
-    """`write(image_id, prediction)` for one `CSV_COLUMNS` row per image into `path` (checked with
-    `check_output` first), the header written and flushed at once (a full disk shows before any
-    work), each row flushed as it comes (blank fields for a failed image: prediction None); None
-    when no CSV was asked for."""
+    """`write(image_id, prediction)` for one `CSV_COLUMNS` row per image into `path` (which the CLI
+    has checked with `check_output`), the header written and flushed at once (a full disk shows
+    before any work), each row flushed as it comes (blank fields for a failed image: prediction
+    None); None when no CSV was asked for."""
     if not path:
         yield None
         return
@@ -79,30 +79,25 @@ def csv_rows(path: str | Path | None) -> Iterator[Callable[[str, "Prediction | N
         fh = open(path, "w", newline="", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-    rows = 0
     writer = csv.writer(fh)
+    written = [0]  # image rows
 
     def emit(row: list[str]) -> None:
-        nonlocal rows
         try:
             writer.writerow(row)
             fh.flush()
         except OSError as exc:
-            kept = f"; it holds the rows of the first {rows} images" if rows else ""
+            kept = f"; it holds the rows of the first {written[0]} images" if written[0] else ""
             raise GeosleuthError(f"cannot write {path}: {exc.strerror or exc}{kept}") from None
-        rows += 1
 
     def write(image_id: str, prediction: "Prediction | None") -> None:
-        if prediction is None:
-            emit([spreadsheet_safe(image_id), "", "", "", "", ""])
-            return
-        b = prediction.best
-        emit([spreadsheet_safe(image_id), f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}",
-              prediction.confidence.level])
+        b = prediction.best if prediction is not None else None
+        emit([spreadsheet_safe(image_id)] + (["", "", "", "", ""] if b is None else [
+            f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}", prediction.confidence.level]))
+        written[0] += 1
 
     try:
         emit(list(CSV_COLUMNS))
-        rows = 0
         yield write
     finally:
         with suppress(OSError):  # what could not be written was reported by emit
