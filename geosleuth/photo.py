@@ -140,6 +140,8 @@ class Photo:
                 return cls._from_pil(im, source, max_pixels, max_side)
         except (UnidentifiedImageError, ImportError):  # ImportError: a format plugin that cannot load
             raise ImageError(f"{source}: not a recognised image format (geosleuth reads {FORMAT_NAMES})") from None
+        except Image.DecompressionBombError as exc:  # a TIFF checks again as it loads, past 179 MP
+            raise ImageError(f"{source}: refused by Pillow as it decoded ({exc})") from None
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             if isinstance(exc, ImageError):
                 raise
