@@ -94,7 +94,7 @@ def predict(grid: "CellGrid", log_prior: np.ndarray, observations: Sequence[Obse
                                  evidence=o.output.evidence + extra.get(o.name, ()), seconds=o.seconds,
                                  weight=o.weight) for o in observations}
     fields = prediction_fields(grid=grid, fusion=fusion, reports=reports, image=image, image_size=image_size,
-                               output=output, points=[p for o in spoke for p in o.output.points],
+                               output=output, points={o.name: o.output.points for o in spoke},
                                warnings=warnings)
     done = time.perf_counter()
     return Prediction(**fields, timings=MappingProxyType({**timings, "fusion": done - t0, "total": done - started}))

@@ -260,9 +260,12 @@ def _region(grid: "CellGrid", cells: np.ndarray, mass: float) -> Region:
 Located = TypeVar("Located", Candidate, Answer)
 
 
-def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint], point_cells: np.ndarray) -> Located:
+def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint]) -> Located:
     """A candidate sits at the sharpest point a cue vouched for in its cell (or within 3 sigma
     of it: a GPS fix near a cell edge spreads over both cells), else at the cell's mean."""
+    if not points:
+        return cand
+    point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
     reach = np.sqrt(grid.area_km2[cell] / np.pi)
     inside = [p for p, c in zip(points, point_cells)
               if c == cell or haversine_km(p.lat, p.lon, grid.lat[cell], grid.lon[cell]) <= reach + 3 * p.sigma_km]
@@ -274,11 +277,15 @@ def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint
 
 
 def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
-                      image_size: tuple[int, int], output: Mapping[str, Any], points: Sequence[GeoPoint] = (),
+                      image_size: tuple[int, int], output: Mapping[str, Any],
+                      points: Mapping[str, Sequence[GeoPoint]] | None = None,
                       warnings: Sequence[str] = ()) -> dict[str, Any]:
     """What a fused posterior says, as the fields of a `Prediction` (all but its timings): the
     answer and its confidence, top-k, countries, credible region, and each cue's report with its
-    contribution filled in. `output` is the config's output section."""
+    contribution filled in. `output` is the config's output section; `points` are the precise
+    locations each cue vouched for."""
+    by_cue = dict(points or {})
+    vouched = [p for found in by_cue.values() for p in found]
     post = fusion.posterior
     top = separated_top(grid, post, output["top_k"], output["min_separation_km"])
     candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1, within=fusion.country_given_cell)
@@ -294,14 +301,13 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
     answer = Answer(float(grid.lat[cell]), float(grid.lon[cell]), float(post[cell]), grid.country_of(cell, within),
                     str(grid.places[cell]), str(grid.tokens[cell]), output["decision"], expected,
                     cell_radius_km(grid, cell))
-    if points:
-        point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
-        candidates = tuple(refine(grid, cand, int(c), points, point_cells) for cand, c in zip(candidates, top))
-        answer = refine(grid, answer, cell, points, point_cells)
+    if vouched:
+        candidates = tuple(refine(grid, cand, int(c), vouched) for cand, c in zip(candidates, top))
+        answer = refine(grid, answer, cell, vouched)
     region = credible_cells(post, grid.area_km2, output["credible_mass"])
     country_p = grid.country_probabilities(post, within)
     confidence = assess(grid, post, country_p, region, output["credible_mass"],
-                        [(p.lat, p.lon) for p in points if p.sigma_km <= EXACT_SIGMA_KM])
+                        [(p.lat, p.lon) for p in vouched if p.sigma_km <= EXACT_SIGMA_KM])
 
     order = np.argsort(-country_p)
     countries = {grid.countries[i]: float(country_p[i]) for i in order if country_p[i] >= 1e-6}
@@ -316,14 +322,17 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
         shift = country_p - grid.country_probabilities(without, contrib.country_given_cell_without)
         j = int(np.argmax(shift))
         top_wo = decide(without)
+        others = [p for cue, found in by_cue.items() if cue != name for p in found]
+        top_without = refine(grid, candidate(grid, top_wo, without[top_wo], within=contrib.country_given_cell_without),
+                             top_wo, others)
         filled[name] = CueReport(
             name=rep.name, status=rep.status, note=rep.note, evidence=rep.evidence, seconds=rep.seconds,
             weight=rep.weight, bits=contrib.bits, favoured_cell=candidate(grid, contrib.favoured_cell,
                                                                           post[contrib.favoured_cell], within=within),
             favoured_country=grid.countries[j] if shift[j] > 0 else None,
             country_shift=float(shift[j]) if shift[j] > 0 else None,
-            top_without=candidate(grid, top_wo, without[top_wo], within=contrib.country_given_cell_without),
-            moved_km=float(haversine_km(grid.lat[cell], grid.lon[cell], grid.lat[top_wo], grid.lon[top_wo])),
+            top_without=top_without,  # the answer had the cue been left out, both as the report shows them:
+            moved_km=float(haversine_km(answer.lat, answer.lon, top_without.lat, top_without.lon)),
         )
     post.flags.writeable = False
     seen = tuple(f"{name}: {e.summary}" for name, rep in filled.items() for e in rep.evidence if e.kind == "warning")

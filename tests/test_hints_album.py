@@ -172,3 +172,15 @@ def test_sun_position_matches_astral():
         assert elevation[0] == pytest.approx(astral_sun.elevation(Observer(lat, lon), when, with_refraction=False),
                                              abs=1e-3)
         assert azimuth[0] == pytest.approx(astral_sun.azimuth(Observer(lat, lon), when), abs=1e-3)
+
+
+def test_moved_the_answer_compares_the_places_the_report_names(tmp_path):
+    """The exif cue moved the answer from the prior's point to the GPS fix: the distance is
+    between those two points, not between the centres of their cells."""
+    geo = Geolocator.from_config("prior-only", cues={"exif": True})
+    pred = geo.locate(gps_jpeg(tmp_path / "fix.jpg", 43.7696, 11.2558))
+    rep = pred.cues["exif"]
+    assert abs(pred.answer.lat - 43.7696) < 1e-3 and abs(pred.answer.lon - 11.2558) < 1e-3
+    assert rep.moved_km == pytest.approx(haversine_km(pred.answer.lat, pred.answer.lon,
+                                                      rep.top_without.lat, rep.top_without.lon))
+    assert rep.moved_km > 500  # from northern France, the prior's best point
