@@ -146,3 +146,14 @@ def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path):
     towns = Gazetteer.default().largest(10.5, 12.0, 43.0, 44.0, n=3)  # Tuscany, south of Bologna
     assert towns[0].name == "Florence" and [t.population for t in towns] == sorted((t.population for t in towns),
                                                                                   reverse=True)
+
+
+def test_a_box_is_numbered_once_whatever_it_held():
+    from geosleuth.app.report import annotate_photo
+
+    pred = Geolocator.from_config("default").locate(geosleuth.example_image())
+    _, legend = annotate_photo(Photo.open(geosleuth.example_image()), pred)
+    numbers = [row["n"] for row in legend]
+    assert numbers == sorted(numbers) and len(set(numbers)) == max(numbers)  # 1..N, rows of one box together
+    phone = next(row["n"] for row in legend if row["kind"] == "phone")
+    assert [row["kind"] for row in legend if row["n"] == phone] == ["ocr", "phone"]  # the line, and what it said

@@ -191,7 +191,8 @@ def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
 
 # ---- photo -------------------------------------------------------------------------------
 def annotate_photo(photo: Photo, prediction: "Prediction", max_side: int = 1024) -> tuple["Image.Image", list[dict]]:
-    """The working image with every evidence box drawn and numbered, and the legend rows."""
+    """The working image with every evidence box drawn and numbered once (what a cue saw in one
+    box, e.g. a phone number and its area code, shares the number), and the legend rows."""
     from PIL import ImageDraw
 
     im = photo.image.copy()
@@ -200,19 +201,25 @@ def annotate_photo(photo: Photo, prediction: "Prediction", max_side: int = 1024)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), resample=3)
     draw = ImageDraw.Draw(im)
     legend: list[dict] = []
+    numbers: dict[tuple, int] = {}  # (cue, box) -> its number
     for k, (name, rep) in enumerate(prediction.cues.items()):
         colour = BOX_COLOURS[k % len(BOX_COLOURS)]
         for e in rep.evidence:
             if e.box is None:
                 continue
-            n = len(legend) + 1
+            key = (name, tuple(round(v) for v in e.box))
+            if key in numbers:
+                legend.append({"n": numbers[key], "cue": name, "kind": e.kind, "summary": e.summary,
+                               "colour": "#%02x%02x%02x" % colour})
+                continue
+            n = numbers[key] = len(numbers) + 1
             x0, y0, x1, y1 = (v * scale for v in e.box)
             draw.rectangle([x0, y0, x1, y1], outline=colour, width=3)
             draw.rectangle([x0, max(0, y0 - 14), x0 + 8 + 7 * len(str(n)), max(14, y0)], fill=colour)
             draw.text((x0 + 4, max(0, y0 - 14) + 1), str(n), fill=(255, 255, 255))
             legend.append({"n": n, "cue": name, "kind": e.kind, "summary": e.summary,
                            "colour": "#%02x%02x%02x" % colour})
-    return im, legend
+    return im, sorted(legend, key=lambda row: row["n"])  # what one box holds, together
 
 
 def _data_uri(im: "Image.Image", fmt: str = "PNG") -> str:
