@@ -14,12 +14,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geosleuth.cache import cache_dir, shared
 from geosleuth.geo import haversine_km, spherical_mean
+
+if TYPE_CHECKING:
+    from geosleuth.fusion.grid import CellGrid
 
 INDEX_VERSION = 3
 ALT_NAMES_MIN_POPULATION = 15_000
@@ -115,6 +118,19 @@ class Gazetteer:
         inside = np.flatnonzero((c["kind"] == KINDS.index("city")) & (c["lon"] >= lon0) & (c["lon"] <= lon1)
                                 & (c["lat"] >= lat0) & (c["lat"] <= lat1))
         return [self.place(int(i)) for i in inside[np.argsort(-c["population"][inside], kind="stable")[:n]]]
+
+    def largest_town(self, grid: "CellGrid", cell: int, country: str) -> Place | None:
+        """The most populous town of `country` inside one cell of `grid`, if any."""
+        c = self.columns
+
+        def cells_of_towns() -> tuple[np.ndarray, np.ndarray]:  # the country's towns, most populous first
+            towns = np.flatnonzero((c["kind"] == KINDS.index("city")) & (c["country"] == country))
+            towns = towns[np.argsort(-c["population"][towns], kind="stable")]
+            return towns, grid.lookup(c["lat"][towns], c["lon"][towns])
+
+        towns, cells = grid.memo(f"towns-of-{country}", cells_of_towns)
+        inside = towns[cells == cell]
+        return self.place(int(inside[0])) if len(inside) else None
 
     def __len__(self) -> int:
         return len(self.columns["name"])

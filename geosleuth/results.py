@@ -13,6 +13,7 @@ from geosleuth.fusion.confidence import EXACT_SIGMA_KM, Confidence, assess
 from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.region import credible_cells
 from geosleuth.gazetteer import country_name, reverse_lookup
+from geosleuth.gazetteer.places import Gazetteer
 from geosleuth.geo import haversine_km
 
 if TYPE_CHECKING:
@@ -237,10 +238,17 @@ def _fmt_latlon(lat: float, lon: float) -> str:
 
 def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1,
               within: np.ndarray | None = None) -> Candidate:
-    """A cell as a candidate; `within` is what the cues said of the country within cells."""
-    return Candidate(rank=rank, lat=float(grid.lat[cell]), lon=float(grid.lon[cell]), probability=float(probability),
-                     country=grid.country_of(cell, within), place=str(grid.places[cell]), cell=str(grid.tokens[cell]),
-                     radius_km=cell_radius_km(grid, cell))
+    """A cell as a candidate, at its mean photo location; `within` is what the cues said of the
+    country within cells. When that country is not the one the mean location lies in (a cell two
+    countries share), the candidate is that country's largest town in the cell."""
+    lat, lon, place = float(grid.lat[cell]), float(grid.lon[cell]), str(grid.places[cell])
+    country = grid.country_of(cell, within)
+    if country and not place.endswith(", " + country):
+        town = Gazetteer.default().largest_town(grid, cell, country)
+        if town is not None:
+            lat, lon, place = town.lat, town.lon, reverse_lookup([town.lat], [town.lon])[0].label
+    return Candidate(rank=rank, lat=lat, lon=lon, probability=float(probability), country=country, place=place,
+                     cell=str(grid.tokens[cell]), radius_km=cell_radius_km(grid, cell))
 
 
 def cell_radius_km(grid: "CellGrid", cell: int) -> float:
@@ -298,9 +306,9 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
     cell = decide(post)
     expected = decider.expected(post, cell)
     within = fusion.country_given_cell
-    answer = Answer(float(grid.lat[cell]), float(grid.lon[cell]), float(post[cell]), grid.country_of(cell, within),
-                    str(grid.places[cell]), str(grid.tokens[cell]), output["decision"], expected,
-                    cell_radius_km(grid, cell))
+    at = candidate(grid, cell, post[cell], within=within)
+    answer = Answer(at.lat, at.lon, at.probability, at.country, at.place, at.cell, output["decision"], expected,
+                    at.radius_km)
     if vouched:
         candidates = tuple(refine(grid, cand, int(c), vouched) for cand, c in zip(candidates, top))
         answer = refine(grid, answer, cell, vouched)

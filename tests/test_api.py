@@ -223,3 +223,15 @@ def test_cues_must_follow_the_protocol_and_images_the_limits():
     assert geo.open(photo) is photo
     with pytest.raises(ImageError, match="max_pixels"):
         Geolocator.from_config("prior-only", image={"max_pixels": 1000}).open(geosleuth.example_image())
+
+
+def test_every_candidate_lies_in_the_country_it_is_labelled_with(grid):
+    """67 of the grid's cells have their mean photo location across a border from most of their
+    photos (Karelia's in Russia, most photos Finnish): a candidate there is that country's
+    largest town in the cell, so its place and its country agree (64 of 67; 3 cells hold no town
+    of that country, only sea or desert)."""
+    from geosleuth.results import candidate
+
+    split = [c for c in range(len(grid)) if not str(grid.places[c]).endswith(", " + str(grid.cell_country[c]))]
+    agree = [candidate(grid, c, 0.1) for c in split]
+    assert len(split) == 67 and sum(m.place.endswith(", " + m.country) for m in agree) == 64

@@ -67,6 +67,7 @@ def test_country_hint_outweighs_the_prior_and_names_the_country_within_border_ce
     photo = np.full((64, 64, 3), 128, np.uint8)
     pred = geo.locate(photo, hints=[Hint.in_country("AM")])
     assert pred.answer.country == "AM" and pred.top_k[0].country == "AM" and pred.countries["AM"] > 0.9
+    assert pred.answer.place.endswith(", AM")  # the cell's mean point lies in Turkey: Armenia's largest town in it
     assert geo.locate(photo, hints=[Hint.not_in_country("GE")]).countries.get("GE", 0.0) < 1e-3
 
 
