@@ -25,6 +25,9 @@ class ReplayReader:
     def available(self) -> tuple[bool, str]:
         return True, "replayed reads"
 
+    def cannot_read(self) -> str:
+        return ""
+
     def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]:
         if self.real is None or self.shape is None or image.shape == self.shape:
             return list(self.reads)

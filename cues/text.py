@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.clues import Clue, clue_log_likelihood
 from geosleuth.cues.clues.text import country_codes, extract_clues
-from geosleuth.cues.engines.ocr import OcrEngine, TesseractBackend, TextRead, read_text, reread_small
+from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TesseractBackend, TextRead, read_text, reread_small
 from geosleuth.cues.engines.script_reader import ScriptReader
 from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, script_counts, script_likelihood
 
@@ -47,21 +47,19 @@ class TextCue(BaseCue):
     def available(self) -> tuple[bool, str]:
         return self.ocr.available()
 
-    def reads(self, photo: "Photo") -> list[TextRead] | None:
-        """Text from the first reader that can run here (memoised per photo); None when none can."""
-        reader = self.ocr.first_available()
-        if reader is None:
-            return None
+    def reads(self, photo: "Photo", reader: OcrBackend) -> list[TextRead]:
+        """The photo's text as `reader` reads it (memoised per photo)."""
         found = read_text(photo, reader)
         if self.reread_small and found and not isinstance(reader, ScriptReader):  # it sizes every line itself
             found = reread_small(photo, reader, found)
         return list(found)
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        reads = self.reads(photo)
-        if reads is None:
+        reader = self.ocr.first_available()
+        if reader is None:
             return CueOutput.abstain("no OCR reader available: " + self.ocr.available()[1])
-        cannot = getattr(self.ocr.first_available(), "cannot_read", lambda: "")()
+        reads = self.reads(photo, reader)
+        cannot = reader.cannot_read()
         unread = (Evidence("ocr", cannot, 0.0),) if cannot else ()
         if not reads:
             return CueOutput.abstain("no text found" + (f" ({unread[0].summary})" if unread else ""), unread)

@@ -96,6 +96,9 @@ class FakeReader:
     def available(self):
         return True, "fake"
 
+    def cannot_read(self):
+        return ""
+
     def read(self, image, min_confidence=None):
         from geosleuth.cues.engines.ocr import TextRead
 

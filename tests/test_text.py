@@ -28,6 +28,9 @@ class FakeOcr:
     def available(self):
         return True, "fake"
 
+    def cannot_read(self):
+        return ""
+
     def read(self, image, min_confidence=None):
         self.calls += 1
         return [read(t, self.confidence) for t in self.lines]

@@ -41,6 +41,10 @@ class OcrBackend(Protocol):
 
     def available(self) -> tuple[bool, str]: ...
 
+    def cannot_read(self) -> str:
+        """What this reader cannot read here, with how to read it ('' when it reads every script)."""
+        ...
+
     def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]: ...
 
 
@@ -196,6 +200,10 @@ class TesseractBackend:
         if missing:
             return False, f"tesseract language data missing: {', '.join(missing)}"
         return True, f"tesseract {self.languages}"
+
+    def cannot_read(self) -> str:
+        return (f"whole-page Tesseract reads only {self.languages} here: the scripts reader reads every "
+                "installed script model line by line (ocr.backends: [scripts])")
 
     def _run(self, image: np.ndarray, args: list[str]) -> str:
         import io
