@@ -126,12 +126,7 @@ class CellGrid:
         cues' log-likelihoods of each pair relative to its cell (`marginalise`), renormalised."""
         if country_given_cell is None:
             return self.share_weight.astype(np.float64)
-        top = np.full(len(self), -np.inf)
-        np.maximum.at(top, self.share_cell, country_given_cell)
-        top = np.where(np.isfinite(top), top, 0.0)
-        w = self.share_weight * np.exp(country_given_cell - top[self.share_cell])
-        total = np.bincount(self.share_cell, weights=w, minlength=len(self))[self.share_cell]
-        return np.divide(w, total, out=self.share_weight.astype(np.float64), where=total > 0)
+        return self.share_weight * np.exp(self.marginalise(country_given_cell)[1])
 
     def country_of(self, cell: int, country_given_cell: np.ndarray | None = None) -> str:
         """The most probable country of one cell ('' when unknown)."""
