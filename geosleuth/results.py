@@ -187,7 +187,7 @@ class Prediction:
         for code, p in list(self.countries.items())[:5]:
             lines.append(f"  {code}  {country_name(code):<28} {p:6.1%}")
         r = self.region
-        lines += ["", f"{r.mass:.0%} credible region: {_count(len(r.cells), 'cell')}, {r.area_km2:,.0f} km²", "", "Cues:"]
+        lines += ["", f"{r.mass:.0%} credible region: {counted(len(r.cells), 'cell')}, {r.area_km2:,.0f} km²", "", "Cues:"]
         if not self.cues:
             lines.append("  (none ran: this is the photo-density prior alone)")
         for name, rep in self.cues.items():
@@ -227,7 +227,7 @@ class Prediction:
         return lines
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
     """'1 cell', '3 cells'."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
@@ -274,7 +274,7 @@ def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint
     if not points:
         return cand
     point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
-    reach = np.sqrt(grid.area_km2[cell] / np.pi)
+    reach = cell_radius_km(grid, cell)
     inside = [p for p, c in zip(points, point_cells)
               if c == cell or haversine_km(p.lat, p.lon, grid.lat[cell], grid.lon[cell]) <= reach + 3 * p.sigma_km]
     if not inside:

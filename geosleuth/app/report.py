@@ -25,6 +25,7 @@ from geosleuth.app.mapdata import ATTRIBUTION, rings
 from geosleuth.gazetteer import country_name
 from geosleuth.geo import EARTH_RADIUS_KM
 from geosleuth.photo import DEFAULT_MAX_SIDE, ImageInput, Photo
+from geosleuth.results import cell_radius_km, counted
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -83,7 +84,7 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
     _graticule(draw, extent, xy, width, height)
     _towns(draw, extent, xy, width, height)
     a = prediction.answer
-    if a.radius_km < float(np.sqrt(grid.area_km2[grid.lookup([a.lat], [a.lon])[0]] / np.pi)):  # a vouched point
+    if _vouched(prediction):
         x, y = xy(np.array([a.lon]), np.array([a.lat]))[0]
         r = max(a.radius_km / EARTH_RADIUS_KM * 180 / np.pi * sy, 4)  # its accuracy, at least 4 px
         draw.ellipse([x - r, y - r, x + r, y + r], outline=(0, 90, 200), width=3)
@@ -137,6 +138,12 @@ def _graticule(draw: "object", extent: Extent, xy: "object", width: int, height:
         draw.text((2, y + 1), f"{lat:g}°", fill=(90, 90, 110))
 
 
+def _vouched(prediction: "Prediction") -> bool:
+    """Whether the answer is a point a cue vouched for (a GPS fix), sharper than its cell."""
+    grid, a = prediction.grid, prediction.answer
+    return a.radius_km < cell_radius_km(grid, int(np.flatnonzero(grid.tokens == a.cell)[0]))
+
+
 def _towns(draw: "object", extent: Extent, xy: "object", width: int, height: int, most: int = 14) -> None:
     """The most populous towns in view, named (GeoNames), none over another's label."""
     from PIL import ImageFont
@@ -169,8 +176,7 @@ def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
     cells = order[:min(n, 200)]
     reach = np.degrees(np.sqrt(grid.area_km2[cells] / np.pi) / EARTH_RADIUS_KM)  # a cell's radius in degrees
     a = prediction.answer
-    if a.radius_km < float(np.sqrt(grid.area_km2[grid.lookup([a.lat], [a.lon])[0]] / np.pi)):
-        # a point a cue vouched for (a GPS fix): framed with its accuracy circle and some streets around
+    if _vouched(prediction):  # framed with its accuracy circle and the town around it
         reach = np.degrees(max(20 * a.radius_km, 2.0) / EARTH_RADIUS_KM)
         cells, lats, lons = cells[:0], np.array([a.lat - reach, a.lat + reach]), np.array([a.lon - reach, a.lon + reach])
     else:  # where the mass is, and the candidates that hold some of it
@@ -281,7 +287,7 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
     parts.append(f"<section><h2>Countries</h2><table id=countries>{countries}</table></section>")
     r = prediction.region
     parts.append(f"<section id=region><h2>Credible region</h2><p>{r.mass:.0%} of the probability lies in "
-                 f"{len(r.cells):,} cell{'' if len(r.cells) == 1 else 's'} covering {r.area_km2:,.0f} km² "
+                 f"{counted(len(r.cells), 'cell')} covering {r.area_km2:,.0f} km² "
                  "(outlined on the maps).</p></section>")
     parts.append(_cue_table(prediction))
     timing = ", ".join(f"{k} {v:.0f} ms" for k, v in d["timings_ms"].items())
