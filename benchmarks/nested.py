@@ -42,6 +42,7 @@ from geosleuth.fusion.decision import GeoScoreDecider, geoscore
 from geosleuth.fusion.kernels import kernel_log_likelihood
 from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
+from geosleuth.results import candidate
 
 import suite
 from _metrics import THRESHOLDS_KM, summarize
@@ -108,6 +109,16 @@ def with_heads(obs: CalibrationSet, rows: np.ndarray, lls: dict[str, np.ndarray]
     return CalibrationSet(obs.image_ids, obs.truth, loglik, obs.seconds)
 
 
+def answer_points(grid) -> np.ndarray:
+    """(lat, lon) where the shipped pipeline answers in each cell when no cue names a country: its
+    mean photo location, or, when that lies across a border from most of its photos, that
+    country's largest town in it (`geosleuth.results.candidate`)."""
+    def compute() -> np.ndarray:
+        return np.array([(c.lat, c.lon) for c in (candidate(grid, k, 0.0) for k in range(len(grid)))])
+
+    return grid.memo("answer-points", compute)
+
+
 def score(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: np.ndarray,
           answer: str = "expected_geoscore") -> dict:
     """Accuracy of the answers, coverage of the credible regions, and how concentrated the answers are."""
@@ -115,7 +126,8 @@ def score(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: n
         cells = GeoScoreDecider.for_grid(grid).answers(log_post)
     else:
         cells = np.argmax(log_post, axis=1)
-    out = summarize(haversine_km(grid.lat[cells], grid.lon[cells], lat, lon))
+    at = answer_points(grid)
+    out = summarize(haversine_km(at[cells, 0], at[cells, 1], lat, lon))
     for mass in (0.5, 0.9):
         covered, area = coverage(log_post, truth, grid, mass)
         out[f"coverage_{int(mass * 100)}"] = round(float(covered.mean() * 100), 2)
