@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from geosleuth.config import load_config
 from geosleuth.cues import create_cue
 from geosleuth.cues.engines.ocr import EasyOcrBackend, OcrEngine, TextRead
 from geosleuth.cues.engines.script_reader import ScriptReader, substantial
@@ -65,7 +66,8 @@ def main() -> int:
         for line in cache_path.read_text().splitlines():
             row = json.loads(line)
             cache[row["image"]] = row
-    backend = ScriptReader() if args.reader == "scripts" else EasyOcrBackend(canvas_size=args.canvas)
+    lean = load_config("default")["ocr"]["without_word_lists"]  # the models the default config reads with
+    backend = ScriptReader(without_word_lists=lean) if args.reader == "scripts" else EasyOcrBackend(canvas_size=args.canvas)
     with open(cache_path, "a") as fh:
         for k, lb in enumerate(labels):
             if lb.image_id in cache:

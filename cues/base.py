@@ -108,6 +108,11 @@ class BaseCue:
     def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
         return ()
 
+    @property
+    def batches(self) -> bool:
+        """Whether `prepare` runs a model on several photos at once. Default: no."""
+        return False
+
     def prepare(self, photos: Sequence["Photo"]) -> None:
         """Optional batching, called before `observe` on each of several photos: run a model on
         all of them at once and memoise its results on the photos. Default: nothing."""

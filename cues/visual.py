@@ -79,6 +79,10 @@ class VisualCue(ImageFeatureCue):
         ok, note = self._engine().available()
         return ok, f"{self.backend} backend: {note}"
 
+    @property
+    def batches(self) -> bool:
+        return bool(self.weight)
+
     def prepare(self, photos: Sequence["Photo"]) -> None:
         """Run the backend's model on a batch of photos at once (results are memoised on them)."""
         if not self.weight or not photos or not self._engine().available()[0]:

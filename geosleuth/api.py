@@ -25,9 +25,10 @@ from geosleuth.errors import ConfigError, GeosleuthError, UsageError
 from geosleuth.fusion.calibration import CalibrationSet
 from geosleuth.fusion.grid import CellGrid, load_grid
 from geosleuth.hints import Hint
+from geosleuth.memory import release_memory
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
 from geosleuth.preflight import check_named_models
-from geosleuth.pipeline import Observation, observe, observe_hints, predict, prepare
+from geosleuth.pipeline import Observation, decoded_together, observe, observe_hints, predict, prepare
 from geosleuth.results import Prediction
 
 T = TypeVar("T")
@@ -104,7 +105,10 @@ class Geolocator:
     def open(self, image: ImageInput) -> Photo:
         """An input decoded under the config's image limits."""
         limits = self.config["image"]
-        return Photo.open(image, max_pixels=limits["max_pixels"], max_side=limits["max_side"])
+        photo = Photo.open(image, max_pixels=limits["max_pixels"], max_side=limits["max_side"])
+        if photo.scale < 1:
+            release_memory()  # the full-size pixels decoded
+        return photo
 
     def locate(self, image: ImageInput, *, hints: Sequence[Hint] = ()) -> Prediction:
         """Locate one image (path, bytes, PIL image, numpy array or `Photo`); analyst `hints`
@@ -115,9 +119,11 @@ class Geolocator:
         said = self.observe(photo)
         timings = {"decode": decoded, **{f"cue:{o.name}": o.seconds for o in said}}
         out = self.config["output"]
-        return predict(self.grid, self.log_prior(), said + observe_hints(hints, photo, self.grid), image=photo.id,
-                       image_size=photo.original_size, output=out,
-                       timings=timings, started=start)
+        prediction = predict(self.grid, self.log_prior(), said + observe_hints(hints, photo, self.grid),
+                             image=photo.id, image_size=photo.original_size, output=out, timings=timings,
+                             started=start)
+        release_memory()  # this photo's passing arrays, before the next photo's
+        return prediction
 
     def observe(self, photo: Photo) -> tuple[Observation, ...]:
         """Every configured cue's observation of a photo (ok | abstained | failed, with seconds),
@@ -132,7 +138,8 @@ class Geolocator:
     def locate_many(self, images: Iterable[ImageInput], *, workers: int | None = None,
                     hints: Sequence[Hint] = (), stop: threading.Event | None = None) -> Iterator[BatchItem]:
         """Locate many images, streaming results in input order; a bad input becomes a failed item.
-        Inputs are decoded `batch.size` at a time and the image models run on each batch at once.
+        Inputs are decoded `batch.size` at a time and the image models run on each batch at once
+        (one at a time when no cue runs such a model).
         Once `stop` is set, images not yet started are left out and the batch ends after the
         ones in progress."""
         if isinstance(images, (str, bytes, os.PathLike)):
@@ -161,7 +168,7 @@ class Geolocator:
             return safely(src, lambda: BatchItem(_label(src), prediction=self.locate(photo, hints=hints)))
 
         with ThreadPoolExecutor(max_workers=workers) as pool:  # bounded: one batch in memory
-            for chunk in _batches(images, self.config["batch"]["size"]):
+            for chunk in _batches(images, decoded_together(self.cues, self.config["batch"]["size"])):
                 if stop.is_set():
                     return
                 photos = list(pool.map(lambda src: safely(src, lambda: self.open(src)), chunk))
@@ -255,7 +262,7 @@ def collect(geo: Geolocator, paths: Sequence[Path], truth: np.ndarray, progress:
     seconds = {k: np.zeros(len(paths)) for k in names}
     ok = np.zeros(len(paths), bool)
     bar = tqdm(total=len(paths), desc="cues", unit="img", file=sys.stderr, disable=not progress)
-    for batch in _batches(range(len(paths)), geo.config["batch"]["size"]):
+    for batch in _batches(range(len(paths)), decoded_together(geo.cues, geo.config["batch"]["size"])):
         photos = {}
         for i in batch:
             try:

@@ -32,6 +32,7 @@ FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "TIFF", "GIF", "BMP", "HEIF", "AVIF")
 FORMAT_NAMES = "JPEG, PNG, WebP, TIFF, GIF, BMP, HEIC or AVIF"
 DRAFT_FORMATS = frozenset({"JPEG", "MPO"})  # decoded at 1/2, 1/4 or 1/8 size on request
 REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F"})
+STRIP_PIXELS = 2_000_000  # a large image is reduced this many pixels at a time
 _PIL_LIMIT = threading.Lock()  # Pillow's pixel limit is one global, lifted only while a header is read
 DEFAULT_MAX_SIDE = 2048
 
@@ -137,7 +138,7 @@ class Photo:
         try:
             im = _open_header(fh)
             with im:
-                return cls._from_pil(im, source, max_pixels, max_side)
+                return cls._from_pil(im, source, max_pixels, max_side, owned=True)
         except (UnidentifiedImageError, ImportError):  # ImportError: a format plugin that cannot load
             raise ImageError(f"{source}: not a recognised image format (geosleuth reads {FORMAT_NAMES})") from None
         except Image.DecompressionBombError as exc:  # a TIFF checks again as it loads, past 179 MP
@@ -150,9 +151,11 @@ class Photo:
             raise ImageError(f"{source}: {reason}") from None
 
     @classmethod
-    def _from_pil(cls, im: "Image.Image", source: str, max_pixels: int, max_side: int) -> "Photo":
+    def _from_pil(cls, im: "Image.Image", source: str, max_pixels: int, max_side: int,
+                  owned: bool = False) -> "Photo":
         """Checked, then decoded at most once at full size: a large image is shrunk by an integer
-        factor before any copy (mode conversion, rotation), so a file costs about its decoded size."""
+        factor before any copy (mode conversion, rotation), and a decoded file's full-size pixels
+        are released then (`owned`), so a file costs about its decoded size."""
         try:
             size, fmt = im.size, im.format
             if fmt in DRAFT_FORMATS and max(size) > 2 * max_side:
@@ -169,7 +172,10 @@ class Photo:
                 if n_frames > 1:
                     im.seek(0)
                     info["frames"] = n_frames
-                rgb = _to_rgb(_shrink(im, max_side))
+                small = _shrink(im, max_side)
+                if owned and small is not im:
+                    im.close()
+                rgb = _to_rgb(small)
             if max(rgb.size) > max_side:
                 rgb.thumbnail((max_side, max_side), resample=3)
             rgb = _upright(rgb, exif)
@@ -247,8 +253,8 @@ def _pillow_open() -> Callable[..., "Image.Image"]:
 
 def _shrink(im: "Image.Image", max_side: int) -> "Image.Image":
     """A large image reduced by an integer factor as it is decoded, before any full-size copy of
-    it: box-averaged band by band (Pillow's own `reduce` copies an image with alpha whole first),
-    1-bit images as grey; palette and 16-bit images by nearest neighbour."""
+    it: box-averaged in strips of rows (`reduce` copies what it reduces, premultiplied when there
+    is alpha), 1-bit images as grey; palette and 16-bit images by nearest neighbour."""
     from PIL import Image
 
     factor = max(im.size) // max_side
@@ -261,7 +267,11 @@ def _shrink(im: "Image.Image", max_side: int) -> "Image.Image":
         small.info.update({k: v for k, v in im.info.items() if k == "transparency"})
         return small
     im.load()
-    return Image.merge(im.mode, [im.getchannel(band).reduce(factor) for band in im.getbands()])
+    small = Image.new(im.mode, (-(-im.width // factor), -(-im.height // factor)))
+    rows = factor * max(1, STRIP_PIXELS // (im.width * factor))
+    for y in range(0, im.height, rows):
+        small.paste(im.crop((0, y, im.width, min(y + rows, im.height))).reduce(factor), (0, y // factor))
+    return small
 
 
 def _upright(im: "Image.Image", exif: Any) -> "Image.Image":
@@ -292,9 +302,10 @@ def _to_rgb(im: "Image.Image") -> "Image.Image":
         arr = arr / arr.max() if arr.max() > 1 else arr
         return Image.fromarray(np.clip(arr * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
     if im.mode == "P" and "transparency" in im.info or im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = im.convert("LA" if im.mode == "La" else "RGBA").convert("RGBA")  # Pillow takes La only to LA
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        rgba = im if im.mode == "RGBA" else im.convert("LA" if im.mode == "La" else "RGBA").convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))  # Pillow takes La only to LA
+        white.paste(rgba, mask=rgba)  # composited on white by the alpha band
+        return white
     return im.convert("RGB") if im.mode != "RGB" else im.copy()
 
 

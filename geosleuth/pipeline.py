@@ -59,6 +59,12 @@ def observe(cues: Sequence[Cue], photo: "Photo", grid: "CellGrid") -> tuple[Obse
     return tuple(out)
 
 
+def decoded_together(cues: Sequence[Cue], size: int) -> int:
+    """How many photos to decode at once: the config's `batch.size` when a cue runs a model on
+    several at once (`batches`), else one, so that a batch holds one working copy at a time."""
+    return size if any(getattr(cue, "batches", False) for cue in cues) else 1
+
+
 def prepare(cues: Sequence[Cue], photos: Sequence["Photo"]) -> None:
     """Let cues with a batched model (`prepare`, see `BaseCue`) run it on many photos at once;
     what they compute is memoised on the photos. A failure here is left for `observe` to meet

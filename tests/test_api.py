@@ -158,6 +158,28 @@ def test_locate_many_streams_and_reports_bad_files(prior_only, tmp_path):
     assert items[0].prediction.best == items[3].prediction.best
 
 
+def test_photos_are_decoded_together_only_for_a_cue_that_batches():
+    """A batch decodes `batch.size` photos at once only when a cue runs a model on all of them
+    (the visual cue above weight 0); else one at a time, holding one working copy."""
+    from geosleuth.pipeline import decoded_together
+
+    muted = Geolocator.from_config("default", check_models=False)
+    assert decoded_together(muted.cues, 8) == 1
+    heard = Geolocator.from_config("default", sets=["cues.visual.weight=1.0"], check_models=False)
+    assert decoded_together(heard.cues, 8) == 8
+
+
+def test_freed_memory_is_handed_back_where_the_c_library_can():
+    import platform
+
+    from geosleuth.memory import _malloc_trim, release_memory
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    assert _malloc_trim() is not None
+    release_memory()
+
+
 def test_one_off_locate_and_errors():
     assert geosleuth.locate(geosleuth.example_image(), "prior-only").best.probability > 0
     with pytest.raises(ImageError):

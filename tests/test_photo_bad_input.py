@@ -93,6 +93,28 @@ def test_palette_png_with_alpha_is_composited_on_white():
     assert Photo.open(save(rgba, "PNG")).image.getpixel((1, 1)) == (255, 255, 255)
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "RGB", "LA", "CMYK", "F"])
+def test_large_images_are_reduced_strip_by_strip_into_the_same_picture(mode, monkeypatch):
+    """A large image is box-averaged a few rows at a time: every strip lands in its place (top
+    half dark, bottom half light; with alpha, the transparent right half is white)."""
+    import geosleuth.photo as photo_module
+
+    monkeypatch.setattr(photo_module, "STRIP_PIXELS", 3 * 997 * 7)  # many strips, the last one short
+    im = Image.new(mode, (997, 1003), {"F": 10.0, "CMYK": (0, 0, 0, 230)}.get(mode, (20,) * len(mode)))
+    im.paste({"F": 240.0, "CMYK": (0, 0, 0, 10)}.get(mode, (230,) * len(mode)), (0, 502, 997, 1003))
+    if "A" in mode:
+        alpha = Image.new("L", (997, 1003), 255)
+        alpha.paste(0, (500, 0, 997, 1003))
+        im.putalpha(alpha)
+    photo = Photo.open(save(im, "TIFF"), max_side=300)
+    small = photo.image
+    assert small.size == (298, 300)  # reduced by 3 (333 x 335), then fitted in 300
+    dark, light = small.getpixel((50, 60))[0], small.getpixel((50, 250))[0]
+    assert dark < 40 and light > 200
+    if "A" in mode:
+        assert small.getpixel((250, 60)) == (255, 255, 255)
+
+
 def test_animated_gif_uses_first_frame():
     frames = [Image.new("RGB", (30, 30), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
     data = save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)

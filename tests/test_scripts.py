@@ -135,3 +135,59 @@ def test_a_missing_script_model_is_named_with_its_install_command(reader, tmp_pa
     said = [e.summary for e in out.evidence]
     assert any("Thai" in s and "apt-get install" in s and "tesseract-ocr-script-thai" in s for s in said), said
     assert out.abstained or not any(e.details.get("script") == "Thai" for e in out.evidence)
+
+
+def test_a_word_list_is_dropped_and_every_other_entry_kept(tmp_path):
+    """A .traineddata file is an entry count, that many offsets (-1: absent), then the entries."""
+    import io
+    import struct
+
+    from geosleuth.cues.engines.script_reader import WORD_LIST, drop_entry
+
+    def pack(entries: dict[int, bytes]) -> bytes:
+        offsets, at = [-1] * 24, 4 + 8 * 24
+        for i in sorted(entries):
+            offsets[i], at = at, at + len(entries[i])
+        return struct.pack("<i24q", 24, *offsets) + b"".join(entries[i] for i in sorted(entries))
+
+    def unpack(data: bytes) -> dict[int, bytes]:
+        offsets = struct.unpack_from("<24q", data, 4)
+        present = sorted((o, i) for i, o in enumerate(offsets) if o >= 0)
+        ends = [o for o, _ in present[1:]] + [len(data)]
+        return {i: data[o:end] for (o, i), end in zip(present, ends)}
+
+    entries = {17: b"network" * 9, 18: b"punctuation", WORD_LIST: b"words" * 1000, 20: b"numbers", 23: b"4.00"}
+    (tmp_path / "X.traineddata").write_bytes(pack(entries))
+    out = io.BytesIO()
+    drop_entry(tmp_path / "X.traineddata", out, WORD_LIST)
+    assert unpack(out.getvalue()) == {i: e for i, e in entries.items() if i != WORD_LIST}
+
+
+def test_models_without_word_lists_are_built_once_in_the_cache_and_still_read(reader, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import tesserocr
+
+    from geosleuth.gazetteer.languages import script_counts
+
+    monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path))
+    lean = ScriptReader(without_word_lists=["Cyrillic"])
+    folder = Path(lean._reading_folder(lean.folder()))
+    assert folder.is_relative_to(tmp_path) and lean._reading_folder(lean.folder()) == str(folder)
+    full = Path(reader.folder()) / "Cyrillic.traineddata"
+    assert (folder / "Cyrillic.traineddata").stat().st_size < full.stat().st_size / 10
+    assert (folder / "Latin.traineddata").resolve() == (Path(reader.folder()) / "Latin.traineddata").resolve()
+    moscow = next(i for i, sign in enumerate(SIGNS) if sign.country == "RU")
+    with tesserocr.PyTessBaseAPI(path=f"{folder}/", lang="Cyrillic") as api:
+        from PIL import Image
+
+        api.SetImage(Image.fromarray(render(SIGNS[moscow], moscow)))
+        assert script_counts(api.GetUTF8Text())["Cyrl"] >= 10
+
+
+def test_an_unknown_script_model_is_a_config_error():
+    from geosleuth.api import Geolocator
+    from geosleuth.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no script model 'Cyrilic'.*Cyrillic"):
+        Geolocator.from_config("default", sets=["ocr.without_word_lists=[Cyrilic]"], check_models=False)

@@ -143,6 +143,15 @@ def test_place_names_with_ambiguity_and_common_words():
     assert not [c for c in extract_clues([read("fresh levain bread daily")]) if c.kind == "place"]
 
 
+def test_the_name_index_finds_each_name_and_nothing_else():
+    from geosleuth.gazetteer.places import NameIndex
+
+    names = {"paris": [3, 10], "lyon": [5], "zürich": [7], "東京": [1, 2, 4]}
+    index = NameIndex.from_dict(names)
+    assert {name: index.get(name) for name in names} == names and len(index) == 4
+    assert index.get("pari") == index.get("parisx") == index.get("") == index.get("zzz") == []
+
+
 def test_clues_combine_into_cells(grid):
     clues = extract_clues([read("Rua Augusta"), read("Lisboa"), read("Preço 2,50 €")])
     ll, _ = clue_log_likelihood(clues, grid)

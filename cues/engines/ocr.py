@@ -285,14 +285,14 @@ class OcrEngine:
     @classmethod
     def from_settings(cls, backends: Sequence[str], languages: Sequence[str], model_dir: str | None,
                       canvas_size: int, min_confidence: float, precision: str,
-                      tesseract_languages: str) -> "OcrEngine":
+                      tesseract_languages: str, without_word_lists: Sequence[str]) -> "OcrEngine":
         """The engine for the config's `ocr` section (no model loads here)."""
         readers: list[OcrBackend] = []
         for name in backends:
             if name == "scripts":
                 from geosleuth.cues.engines.script_reader import ScriptReader
 
-                readers.append(ScriptReader(min_confidence))
+                readers.append(ScriptReader(min_confidence, without_word_lists=without_word_lists))
             elif name == "easyocr":
                 readers.append(EasyOcrBackend(languages, model_dir, canvas_size, min_confidence, precision))
             elif name == "tesseract":

@@ -17,21 +17,26 @@ read each line with the model for its script.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
 import shutil
+import struct
 import subprocess
+import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
-from geosleuth.cache import shared
+from geosleuth.cache import cache_dir, shared
 from geosleuth.cues.engines.ocr import TextRead
-from geosleuth.errors import MissingDependencyError
+from geosleuth.errors import ConfigError, MissingDependencyError, did_you_mean
 from geosleuth.gazetteer.languages import UNSPACED, script_counts, script_of
 
 # Tesseract script models in the order they are tried, and the ISO 15924 script each reads (the
@@ -44,6 +49,9 @@ SCRIPT_NAMES = {"HanS": "Chinese (simplified)", "HanT": "Chinese (traditional)"}
 LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
 UNSURE = 0.6  # below this a line is read again (denoised, then inverted)
 DETECT_SIDE = 1024  # px: the longest side the line detector sees, as for a dev photo (2048 px takes 0.5 GB more)
+WORD_LIST = 19  # a .traineddata file's LSTM word list (TESSDATA_LSTM_SYSTEM_DAWG in tessdatamanager.h)
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +77,48 @@ def installed_models(folder: str | None) -> tuple[str, ...]:
     if folder is None:
         return ()
     return tuple(m for m in SCRIPT_MODELS if (Path(folder) / f"{m}.traineddata").is_file())
+
+
+def without_word_lists(folder: str, models: tuple[str, ...]) -> str:
+    """A folder of `folder`'s script models in which `models` lack their word list, built once in
+    the cache folder (the others are linked). Tesseract keeps a model's word list in memory even
+    when told not to use it: Latin's holds 85 of its 97 MB, Cyrillic's 53, Devanagari's 40."""
+    sources = sorted(Path(folder).glob("*.traineddata"))
+    stamp = [folder, *models, *(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)]
+    lean = cache_dir() / "tessdata" / hashlib.sha1("|".join(stamp).encode()).hexdigest()[:16]
+    if not (lean / "complete").is_file():
+        lean.mkdir(parents=True, exist_ok=True)
+        for src in sources:
+            target = lean / src.name
+            if src.stem in models:
+                with tempfile.NamedTemporaryFile(dir=lean, delete=False) as tmp:
+                    drop_entry(src, tmp, WORD_LIST)
+                os.replace(tmp.name, target)
+            elif not target.exists():
+                try:
+                    target.symlink_to(src.resolve())
+                except FileExistsError:  # another process is building the same folder
+                    pass
+        (lean / "complete").touch()
+    return str(lean)
+
+
+def drop_entry(src: Path, out: BinaryIO, entry: int) -> None:
+    """Copy a .traineddata file without one of its entries. The file is an int32 count, that many
+    int64 offsets (-1 for an absent entry; an entry runs to the next present one), the entries."""
+    with open(src, "rb") as fh:
+        n = struct.unpack("<i", fh.read(4))[0]
+        offsets = struct.unpack(f"<{n}q", fh.read(8 * n))
+        present = sorted((o, i) for i, o in enumerate(offsets) if o >= 0)
+        ends = [o for o, _ in present[1:]] + [src.stat().st_size]
+        spans = {i: (o, end) for (o, i), end in zip(present, ends) if i != entry}
+        new, at = [-1] * n, 4 + 8 * n
+        for i in sorted(spans):
+            new[i], at = at, at + spans[i][1] - spans[i][0]
+        out.write(struct.pack(f"<i{n}q", n, *new))
+        for i in sorted(spans):
+            fh.seek(spans[i][0])
+            out.write(fh.read(spans[i][1] - spans[i][0]))
 
 
 @dataclass(frozen=True)
@@ -157,10 +207,16 @@ class ScriptReader:
     """The `scripts` OCR backend (see the module docstring); models load on first use, once per
     process, and one photo is read at a time per process."""
 
-    def __init__(self, min_confidence: float = 0.5, max_lines: int = 16, tessdata: str | None = None) -> None:
+    def __init__(self, min_confidence: float = 0.5, max_lines: int = 16, tessdata: str | None = None,
+                 without_word_lists: Sequence[str] = ()) -> None:
+        for model in without_word_lists:
+            if model not in SCRIPT_MODELS:
+                raise ConfigError(f"ocr.without_word_lists: no script model {model!r}"
+                                  f"{did_you_mean(model, list(SCRIPT_MODELS))}")
         self.min_confidence = min_confidence
         self.max_lines = max_lines
         self.tessdata = tessdata
+        self.without_word_lists = tuple(without_word_lists)
 
     def __repr__(self) -> str:
         return "ScriptReader()"
@@ -213,7 +269,20 @@ class ScriptReader:
 
     def _models(self) -> "_Models":
         folder = self.folder()
-        return shared(("script reader", folder), lambda: _Models.load(folder, installed_models(folder)))
+        return shared(("script reader", folder, self.without_word_lists), lambda: _Models.load(
+            self._reading_folder(folder), installed_models(folder)))
+
+    def _reading_folder(self, folder: str | None) -> str | None:
+        """The folder Tesseract loads from: `folder`, or its copy without the configured word lists."""
+        dropped = tuple(m for m in self.without_word_lists if m in installed_models(folder))
+        if not dropped:
+            return folder
+        try:
+            return without_word_lists(folder, dropped)
+        except OSError as exc:
+            log.warning("script models keep their word lists (%s): cannot write %s: %s",
+                        ", ".join(dropped), cache_dir(), exc)
+            return folder
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,7 +294,7 @@ class _Models:
     models: tuple[str, ...]
     folder: str
     lock: threading.Lock
-    apis: dict[str, Any] = field(default_factory=dict)  # single-model instances, by model
+    alone: dict[str, Any] = field(default_factory=dict)  # the last single-model instance, by its model
 
     @classmethod
     def load(cls, folder: str | None, models: tuple[str, ...]) -> "_Models":
@@ -301,13 +370,17 @@ class _Models:
         return out
 
     def single(self, model: str) -> Any:
-        """A Tesseract instance with one script model (built on first use)."""
+        """A Tesseract instance with one script model. Only the last one is kept: each holds up to
+        47 MB, and building one takes at most 0.25 s."""
         import tesserocr
 
-        if model not in self.apis:
-            self.apis[model] = tesserocr.PyTessBaseAPI(path=self.folder + "/", lang=model,
-                                                       psm=tesserocr.PSM.SINGLE_LINE)
-        return self.apis[model]
+        if model not in self.alone:
+            for api in self.alone.values():
+                api.End()
+            self.alone.clear()
+            self.alone[model] = tesserocr.PyTessBaseAPI(path=self.folder + "/", lang=model,
+                                                        psm=tesserocr.PSM.SINGLE_LINE)
+        return self.alone[model]
 
 
 def dominant_script(reads: list) -> str | None:
