@@ -1,12 +1,16 @@
-"""Peak memory of one process locating a photo with the models already loaded (as in a batch), for
-the largest image of each kind the default config accepts: the worst case of `image.max_pixels`.
+"""Peak memory of one process locating photos with its models loaded and warmed, as in a long
+batch, on the largest image of each kind the config accepts: the worst case of `image.max_pixels`.
 
-    python benchmarks/bench_memory.py [--config default] [--megapixels N] [--out DIR]
+    python benchmarks/bench_memory.py [--config default] [--megapixels N] [--out DIR] [--orders 2]
 
-Each case runs in a fresh process: it locates the bundled example (loading every model the
-config uses), then the constructed image, and reports its peak resident memory (VmHWM, Linux).
-Images are built in --out (a temporary folder by default): solid colour compresses to a few
-hundred KB, which is what makes such files dangerous. Writes benchmarks/out/memory.json.
+Each run is a fresh process: it locates the bundled example and rendered signs in eight scripts
+(loading every model the config uses, the language models and a reread model), then each
+constructed image in turn, and reports the peak resident memory (VmHWM, Linux; reset before each
+image) while that image was located. Runs go through the images in --orders orders (forward,
+reversed, ...) and each image's worst peak is kept. Images are built in --out (a temporary folder
+by default): solid colour compresses to a few hundred KB, which is what makes such files
+dangerous. Writes benchmarks/out/memory.json. Run it once before measuring on a new machine:
+the first run builds the gazetteer index, which costs about 400 MB more, once.
 """
 
 from __future__ import annotations
@@ -23,19 +27,31 @@ import numpy as np
 from _report import write
 
 CHILD = """
-import sys, geosleuth
+import json, sys
+from pathlib import Path
+import geosleuth
 from geosleuth.api import Geolocator
-def peak_kb():  # VmHWM: this process's own high-water mark (ru_maxrss would carry the parent's over exec)
-    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+sys.path.insert(0, str(Path(sys.argv[2]) / "tests"))
+from sign_suite import SIGNS, render
+
+def status(key):  # this process's own figures (ru_maxrss would carry the parent's over exec)
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key)) // 1024
 geo = Geolocator.from_config(sys.argv[1])
 geo.locate(geosleuth.example_image())
-loaded = peak_kb()
-try:
-    geo.locate(sys.argv[2])
-    outcome = "located"
-except Exception as exc:
-    outcome = f"refused: {exc}"
-print(loaded, peak_kb(), outcome)
+for script in ("Cyrl", "Arab", "Hans", "Thai", "Deva", "Hang", "Grek", "Hebr"):
+    i = next(i for i, sign in enumerate(SIGNS) if sign.script == script)
+    geo.locate(render(SIGNS[i], i))
+print(json.dumps({"warmed_mb": status("VmRSS"), "warm_up_peak_mb": status("VmHWM")}), flush=True)
+for path in sys.argv[3:]:
+    open("/proc/self/clear_refs", "w").write("5")  # VmHWM starts again from the present size
+    before = status("VmRSS")
+    try:
+        geo.locate(path)
+        outcome = "located"
+    except Exception as exc:
+        outcome = f"refused: {exc}"
+    print(json.dumps({"image": Path(path).name, "before_mb": before, "peak_mb": status("VmHWM"),
+                      "outcome": outcome[:120]}), flush=True)
 """
 
 
@@ -68,24 +84,33 @@ def main() -> int:
     ap.add_argument("--config", default="default")
     ap.add_argument("--megapixels", type=float, help="image.max_pixels to test at (default: the config's)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--orders", type=int, default=2, help="runs, each through the images in another order")
     args = ap.parse_args()
     from geosleuth.config import load_config
 
     pixels = int(args.megapixels * 1e6) if args.megapixels else load_config(args.config)["image"]["max_pixels"]
     folder = args.out or Path(tempfile.mkdtemp(prefix="geosleuth-memory-"))
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name, path in cases(folder, pixels).items():
-        done = subprocess.run([sys.executable, "-c", CHILD, args.config, str(path)], capture_output=True, text=True)
+    paths = [str(p) for p in cases(folder, pixels).values()]
+    root = Path(__file__).resolve().parents[1]
+    runs, worst = [], {}
+    for k in range(args.orders):
+        order = paths[::-1] if k % 2 else paths
+        order = order[k // 2:] + order[:k // 2]
+        done = subprocess.run([sys.executable, "-c", CHILD, args.config, str(root), *order],
+                              capture_output=True, text=True)
         if done.returncode:
-            rows.append({"image": name, "error": done.stderr.strip().splitlines()[-1:]})
-            continue
-        loaded, peak, outcome = done.stdout.split(maxsplit=2)
-        rows.append({"image": name, "file_kb": round(path.stat().st_size / 1024), "models_loaded_mb": int(loaded) // 1024,
-                     "peak_mb": int(peak) // 1024, "outcome": outcome.strip()[:120]})
-        print(json.dumps(rows[-1]), flush=True)
-    worst = max((r for r in rows if "peak_mb" in r), key=lambda r: r["peak_mb"])
-    write("memory", {"config": args.config, "max_pixels": pixels, "worst": worst, "cases": rows})
+            print(done.stderr.strip().splitlines()[-1:], file=sys.stderr)
+            return 1
+        warm, *rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        runs.append(warm)
+        for row in rows:
+            print(json.dumps(row), flush=True)
+            if row["image"] not in worst or row["peak_mb"] > worst[row["image"]]["peak_mb"]:
+                worst[row["image"]] = {**row, "file_kb": round(Path(folder, row["image"]).stat().st_size / 1024)}
+    cases_ = [worst[Path(p).name] for p in paths]
+    write("memory", {"config": args.config, "max_pixels": pixels, "unit": "MiB",
+                     "worst": max(cases_, key=lambda r: r["peak_mb"]), "warmed": runs, "cases": cases_})
     return 0
 
 

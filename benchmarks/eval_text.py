@@ -53,6 +53,8 @@ def main() -> int:
     ap.add_argument("--observations", type=Path, help="also write the text cue's outputs as a CalibrationSet "
                     "(.npz), with the other cues' outputs of suite.py's cache, for nested.py --observations")
     ap.add_argument("--fold", type=int, choices=(0, 1), help="only authors of this hash fold")
+    ap.add_argument("--without-word-lists", help="script models read without their word list, comma-separated "
+                    "('' for none; default: the default config's ocr.without_word_lists)")
     ap.add_argument("--residual-scale", type=float, default=None, help="override cues.text.residual_scale")
     args = ap.parse_args()
 
@@ -66,7 +68,8 @@ def main() -> int:
         for line in cache_path.read_text().splitlines():
             row = json.loads(line)
             cache[row["image"]] = row
-    lean = load_config("default")["ocr"]["without_word_lists"]  # the models the default config reads with
+    lean = load_config("default")["ocr"]["without_word_lists"] if args.without_word_lists is None else \
+        [m for m in args.without_word_lists.split(",") if m]
     backend = ScriptReader(without_word_lists=lean) if args.reader == "scripts" else EasyOcrBackend(canvas_size=args.canvas)
     with open(cache_path, "a") as fh:
         for k, lb in enumerate(labels):

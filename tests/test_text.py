@@ -152,6 +152,43 @@ def test_the_name_index_finds_each_name_and_nothing_else():
     assert index.get("pari") == index.get("parisx") == index.get("") == index.get("zzz") == []
 
 
+def test_area_codes_say_what_the_phonenumbers_geocoder_says(tmp_path, monkeypatch):
+    """The compact table answers as libphonenumber's geocoder (areas; for a mobile number, its
+    country), is cached on disk, and loads back the same."""
+    import phonenumbers
+    from phonenumbers import geocoder
+
+    from geosleuth.gazetteer import area_codes
+
+    monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path))
+    built = area_codes.AreaCodes._load_or_build()
+    assert list(tmp_path.glob("area-codes-*.npz"))
+    again = area_codes.AreaCodes._load_or_build()
+    monkeypatch.setattr(area_codes.AreaCodes, "default", classmethod(lambda cls: again))
+    for raw in ("+74956291122", "+12012001234", "+33142685300", "+81312345678", "+5491123456789", "+525512345678",
+                "+79161234567", "+442079460000", "+61298765432", "+27215551234"):
+        number = phonenumbers.parse(raw)
+        assert area_codes.area_name(number) == geocoder.description_for_number(number, "en"), raw
+    assert again.longest("74956291122") == built.longest("74956291122") == "Moscow"
+    assert built.longest("999") == ""
+
+
+def test_reverse_lookup_names_the_nearest_town_on_the_globe():
+    from geosleuth.cache import shared
+    from geosleuth.gazetteer import reverse_lookup
+    from geosleuth.geo import haversine_km
+
+    rng = np.random.default_rng(0)
+    lat, lon = rng.uniform(-60, 80, 40), rng.uniform(-180, 180, 40)
+    found = reverse_lookup(np.r_[lat, 48.853, 64.1], np.r_[lon, 2.349, -179.99])
+    assert found[-2].label == "Paris, Ile-de-France, FR"
+    towns = shared("reverse lookup towns", lambda: None)
+    for k, place in enumerate(found):
+        nearest = haversine_km(np.r_[lat, 48.853, 64.1][k], np.r_[lon, 2.349, -179.99][k], towns.lat, towns.lon).min()
+        assert haversine_km(place.lat, place.lon, np.r_[lat, 48.853, 64.1][k], np.r_[lon, 2.349, -179.99][k]) \
+            == pytest.approx(nearest, abs=1e-6)
+
+
 def test_clues_combine_into_cells(grid):
     clues = extract_clues([read("Rua Augusta"), read("Lisboa"), read("Preço 2,50 €")])
     ll, _ = clue_log_likelihood(clues, grid)

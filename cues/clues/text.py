@@ -15,6 +15,7 @@ import numpy as np
 
 from geosleuth.cues.clues import Clue
 from geosleuth.cues.engines.ocr import TextRead
+from geosleuth.gazetteer.area_codes import area_name
 from geosleuth.gazetteer.countries import countries as country_facts
 from geosleuth.gazetteer.languages import (LANGDETECT_TO_CLDR, SCRIPT_NAMES, SYSTEM_SCRIPTS, UNSPACED,
                                           language_likelihood, script_counts, script_likelihood, script_of)
@@ -231,7 +232,8 @@ def is_common_word(key: str, places: list["Place"], listed: frozenset[str]) -> b
         from wordfreq import zipf_frequency
     except ImportError:
         return False
-    zipf = max(zipf_frequency(key, lang) for lang in WORD_LANGUAGES)
+    # The small lists: every word above zipf 3 (1 per million), 21 MB to the large lists' 212.
+    zipf = max(zipf_frequency(key, lang, wordlist="small") for lang in WORD_LANGUAGES)
     return zipf >= 3.0 and zipf - np.log10(max(_place_size(p) for p in places)) > -0.5
 
 
@@ -292,16 +294,15 @@ def phone_clues(read: TextRead) -> list[Clue]:
 
 
 def _phone_place(raw: str, read: TextRead) -> list[Clue]:
-    """The area code's locality (phonenumbers' geocoder: "+7 495" is Moscow), found in the
+    """The area code's locality (libphonenumber's geocoding data: "+7 495" is Moscow), found in the
     gazetteer within the number's country: a place kernel, as trusted as the number."""
     import phonenumbers
-    from phonenumbers import geocoder
 
     try:
         number = phonenumbers.parse(re.sub(r"[^\d+]", "", raw.replace("00", "+", 1) if raw.startswith("00") else raw))
     except phonenumbers.NumberParseException:
         return []
-    area = geocoder.description_for_number(number, "en")
+    area = area_name(number)
     country = phonenumbers.region_code_for_number(number)
     places = [pl for pl in Gazetteer.default().lookup(area.split(",")[0]) if pl.country == country] if area else []
     if not places:

@@ -294,7 +294,7 @@ class _Models:
     models: tuple[str, ...]
     folder: str
     lock: threading.Lock
-    alone: dict[str, Any] = field(default_factory=dict)  # the last single-model instance, by its model
+    alone: dict[str, Any] = field(default_factory=dict)  # single-model instances of the photo being read
 
     @classmethod
     def load(cls, folder: str | None, models: tuple[str, ...]) -> "_Models":
@@ -357,27 +357,29 @@ class _Models:
 
     def reread_in(self, script: str | None, reads: list, grey: np.ndarray, lines: list[Line]) -> list:
         """Short Latin reads on a sign in another script, read again by that script's model alone
-        (Tesseract, trying Latin first, reads the Hebrew "חיפה" as "no'n"); kept when surer."""
+        (Tesseract, trying Latin first, reads the Hebrew "חיפה" as "no'n"); kept when surer. The
+        model alone is loaded for this photo only: it holds up to 47 MB and loads in 0.25 s."""
         model = next((m for m in self.models if SCRIPT_MODELS[m] == script), None)
         if model is None or script == "Latn":
             return reads
         out = list(reads)
-        for i, (read, line) in enumerate(zip(reads, lines)):
-            if read.script == "Latn" and script_counts(read.text)["Latn"] <= 6:
-                text, conf = self.best_read(line.cut(grey), model)
-                if text and conf >= read.confidence - 0.1 and script_counts(text).get(script, 0) >= 2:
-                    out[i] = replace(read, text=text, confidence=conf, script=script)
-        return out
-
-    def single(self, model: str) -> Any:
-        """A Tesseract instance with one script model. Only the last one is kept: each holds up to
-        47 MB, and building one takes at most 0.25 s."""
-        import tesserocr
-
-        if model not in self.alone:
+        try:
+            for i, (read, line) in enumerate(zip(reads, lines)):
+                if read.script == "Latn" and script_counts(read.text)["Latn"] <= 6:
+                    text, conf = self.best_read(line.cut(grey), model)
+                    if text and conf >= read.confidence - 0.1 and script_counts(text).get(script, 0) >= 2:
+                        out[i] = replace(read, text=text, confidence=conf, script=script)
+        finally:
             for api in self.alone.values():
                 api.End()
             self.alone.clear()
+        return out
+
+    def single(self, model: str) -> Any:
+        """A Tesseract instance with one script model, built on first use."""
+        import tesserocr
+
+        if model not in self.alone:
             self.alone[model] = tesserocr.PyTessBaseAPI(path=self.folder + "/", lang=model,
                                                         psm=tesserocr.PSM.SINGLE_LINE)
         return self.alone[model]
