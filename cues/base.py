@@ -22,6 +22,12 @@ class Evidence:
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 in working-image pixels
     details: Mapping[str, Any] = field(default_factory=dict)  # JSON-safe
 
+    @property
+    def sureness(self) -> str:
+        """How sure the cue is of this one thing, in words; '' at 1 (what a cue that does not say
+        gets). Not how far it moved the answer: the cue's bits say that."""
+        return "" if self.confidence >= 1 else f"{self.confidence:.0%} sure"
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "summary": self.summary, "confidence": round(float(self.confidence), 4),
                 "box": None if self.box is None else [round(float(v), 1) for v in self.box],
@@ -104,6 +110,11 @@ class BaseCue:
 
     def available(self) -> tuple[bool, str]:
         return True, "ready"
+
+    def optional_models(self) -> dict[str, tuple[str | None, str]]:
+        """Models a cue can use when given one: name -> (the configured path or None, how to get
+        one). Default: none."""
+        return {}
 
     def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
         return ()

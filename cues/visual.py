@@ -75,6 +75,9 @@ class VisualCue(ImageFeatureCue):
     def _engine(self) -> ImageFeatures | GeoClip | ZeroShotClip:
         return {"heads": self.features, "geoclip": self.geoclip, "clip_zero_shot": self.zero_shot}[self.backend]
 
+    def optional_models(self) -> dict[str, tuple[str | None, str]]:
+        return {"gallery": (self.gallery, "cues.visual.gallery: build one with `geosleuth gallery build`")}
+
     def available(self) -> tuple[bool, str]:
         ok, note = self._engine().available()
         return ok, f"{self.backend} backend: {note}"

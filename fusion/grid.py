@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -76,6 +76,14 @@ class CellGrid:
     @cached_property
     def tokens(self) -> np.ndarray:
         return np.array([s2.to_token(int(i)) for i in self.ids])
+
+    def index_of(self, tokens: Iterable[str]) -> np.ndarray:
+        """The index of each cell token."""
+        return np.array([self._token_index[str(t)] for t in tokens], dtype=np.int64)
+
+    @cached_property
+    def _token_index(self) -> dict[str, int]:
+        return {str(t): i for i, t in enumerate(self.tokens)}
 
     @cached_property
     def country_index(self) -> np.ndarray:

@@ -162,9 +162,8 @@ class Prediction:
             for kind, c in points
         ]
         if self.grid is not None and self.posterior is not None:
-            index = {t: i for i, t in enumerate(self.grid.tokens)}
-            for token in d["credible_region"]["tokens"]:
-                i = index[token]
+            tokens = d["credible_region"]["tokens"]
+            for token, i in zip(tokens, self.grid.index_of(tokens).tolist()):
                 p, area = float(self.posterior[i]), float(self.grid.area_km2[i])
                 digits = 3 if area > 100 else 5  # ~100 m on a cell over 10 km wide, ~1 m below
                 rings = [[[round(x, digits), round(y, digits)] for x, y in ring]
@@ -202,7 +201,7 @@ class Prediction:
                 head += f" {rep.note}"
             lines.append(head)
             for e in rep.evidence:
-                lines.append(f"      - {e.summary} (confidence {e.confidence:.2f})")
+                lines.append(f"      - {e.summary}" + (f" ({e.sureness})" if e.sureness else ""))
         total = self.timings.get("total")
         if total is not None:
             lines += ["", f"Time: {total * 1000:.0f} ms"]

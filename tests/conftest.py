@@ -10,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (sign_suite)
 SHARED = Path(os.environ.get("GEOSLEUTH_SHARED", REPO.parent / "shared"))
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
 
 
 @pytest.fixture(scope="session")

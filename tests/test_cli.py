@@ -110,6 +110,15 @@ def test_cues_lists_cues_and_shared_engines(capsys, tmp_path):
     assert code == 2 and "ocr.canvas_size must be in" in err
 
 
+def test_cues_says_which_optional_models_are_not_configured(capsys, tmp_path):
+    code, out, _ = run(capsys, "cues", "--set", f"cues.visual.gallery={tmp_path / 'none.npz'}")
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert code == 0 and lines["plate-detector"].split()[1:3] == ["not", "configured"]
+    assert "cues.detect.plate_weights" in lines["plate-detector"] and "geosleuth train-detector" in lines["plate-detector"]
+    assert lines["sign-detector"].split()[1:3] == ["not", "configured"]
+    assert lines["gallery"].split()[1] == "missing" and "none.npz" in lines["gallery"]
+
+
 def test_csv_rows_helper(tmp_path):
     with csv_rows(None) as write:
         assert write is None

@@ -14,7 +14,8 @@ import geosleuth
 from geosleuth.api import Geolocator
 from geosleuth.app.cli import main
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
-from geosleuth.app.report import annotate_photo, render_map, render_report, zoom_extent
+from conftest import CHROMIUM
+from geosleuth.app.report import annotate_photo, render_map, render_report, write_report, zoom_extent
 from geosleuth.photo import Photo
 
 
@@ -157,3 +158,54 @@ def test_a_box_is_numbered_once_whatever_it_held():
     assert numbers == sorted(numbers) and len(set(numbers)) == max(numbers)  # 1..N, rows of one box together
     phone = next(row["n"] for row in legend if row["kind"] == "phone")
     assert [row["kind"] for row in legend if row["n"] == phone] == ["ocr", "phone"]  # the line, and what it said
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make system-deps)")
+def test_reports_in_a_browser_a_gps_photo_a_sign_and_a_photo_with_nothing(shared, tmp_path):
+    """Three reports opened in Chromium: each renders with no console error, its maps name towns,
+    zoom, and link every candidate to the tools an analyst checks with; each says what it saw.
+    Screenshots go to $GEOSLEUTH_SCREENSHOTS when set."""
+    import os
+    from pathlib import Path
+
+    from sign_suite import SIGNS, fonts_present, render
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not fonts_present():
+        pytest.skip("the Noto fonts of the sign suite are not installed (make system-deps)")
+    moscow = next(i for i, sign in enumerate(SIGNS) if sign.country == "RU")
+    Image.fromarray(render(SIGNS[moscow], moscow)).save(tmp_path / "moscow_sign.png")
+    photos = {"gps": shared / "data" / "exif-samples" / "DSCN0010.jpg", "sign": tmp_path / "moscow_sign.png",
+              "nothing": shared / "data" / "im2gps3k-dev" / "images" / "101220879_0a1be45b79_33_24311489@N00.jpg"}
+    geo = Geolocator.from_config("default")
+    preds = {name: geo.locate(path) for name, path in photos.items()}
+    for name, path in photos.items():
+        write_report(tmp_path / f"{name}.html", preds[name], [(path, preds[name])])
+    shots = Path(os.environ.get("GEOSLEUTH_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            for name, pred in preds.items():
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                errors: list[str] = []
+                page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto((tmp_path / f"{name}.html").as_uri())
+                assert page.locator("#map-world .towns text").count() >= 5, name
+                assert page.locator("#map-world .cells a[href^='https://www.openstreetmap.org/']").count() >= 1
+                for tool in ("OpenStreetMap", "Google Maps", "Street View", "Mapillary", "SunCalc", "Overpass"):
+                    assert page.locator("#top-k a", has_text=tool).count() == len(pred.top_k) + 1, (name, tool)
+                page.screenshot(path=str(shots / f"report_{name}.png"), full_page=True)
+                page.locator("#map-world + .map-tools button[data-act=in]").click()
+                assert page.get_attribute("#map-world", "viewBox") == "300 150 600 300"
+                text = page.inner_text("body")
+                assert not re.search(r"\(\w+, 1\.00\)", text)  # no "sure" printed where a cue did not say
+                assert errors == [], (name, errors)
+                page.close()
+        finally:
+            browser.close()
+    gps, sign, nothing = preds["gps"], preds["sign"], preds["nothing"]
+    assert gps.answer.radius_km < 1 and gps.answer.country == "IT" and gps.confidence.confident
+    assert sign.answer.country == "RU" and next(iter(sign.countries)) == "RU"
+    assert not nothing.confidence.confident and "No confident location." in render_report(nothing)

@@ -20,9 +20,9 @@ pytest.importorskip("multipart")
 uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient  # noqa: E402
 
+from conftest import CHROMIUM  # noqa: E402
 from geosleuth.app.server import create_app, uvicorn_server  # noqa: E402
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
 LIMIT = 400_000
 
 
@@ -133,9 +133,11 @@ def test_browser_upload_shows_map_and_cue_table(live_server, tmp_path):
             page.fill("input[name=country]", "FR")
             page.click("#locate")
             page.wait_for_selector("#map-world", timeout=60_000)
-            width = page.eval_on_selector("#map-world", "img => img.naturalWidth")
+            width = page.eval_on_selector("#map-world image", "im => im.width.baseVal.value")
             rows = page.locator("#cues tr").all_inner_texts()
             assert width == 1200
+            page.locator("#map-world + .map-tools button[data-act=in]").click()  # the map's script may run here
+            assert page.get_attribute("#map-world", "viewBox") == "300 150 600 300"
             assert any(r.startswith("exif") for r in rows) and any("hint:country=FR" in r for r in rows)
             assert "France" in page.inner_text("#countries") and errors == []
         finally:

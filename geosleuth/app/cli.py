@@ -356,6 +356,10 @@ def _cues(args: argparse.Namespace) -> int:
         users = [cue.name for cue in cues if vars(cue).get(name) is engine]
         print(f"{name:<10} {'present' if ok else 'missing':<12} {'':<4} {note}"
               + (f" (used by {', '.join(users)})" if users else ""))
+    for cue in cues:
+        for name, (path, how) in getattr(cue, "optional_models", dict)().items():
+            state = "not configured" if not path else "present" if Path(path).expanduser().is_file() else "missing"
+            print(f"{name:<14} {state:<14} {path or how} (for {cue.name})")
     return EXIT_OK
 
 

@@ -18,9 +18,10 @@ import numpy as np
 from geosleuth.cache import cache_dir
 
 SNAP_DEG = 0.01  # about 1 km: finer than a pixel of any map the report draws
-FORMAT = 1
+FORMAT = 2
 ATTRIBUTION = ("Land outlines: timezone-boundary-builder time-zone polygons (OpenStreetMap contributors, ODbL) "
-               "as shipped by the timezonefinder-data package")
+               "as shipped by the timezonefinder-data package; Antarctica is not drawn (its zones are the "
+               "claims' sectors, not its coast)")
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +53,7 @@ def _build() -> tuple[np.ndarray, np.ndarray]:
     tf = TimezoneFinder(in_memory=True)
     rings = []
     for i in range(tf.nr_of_polygons):
-        if tf.zone_name_from_boundary_id(i).startswith("Etc/"):  # open-ocean zones
+        if tf.zone_name_from_boundary_id(i).startswith(("Etc/", "Antarctica/")):  # open ocean; the claims' sectors
             continue
         xs, ys = tf.get_polygon(i)[0]  # exterior ring; holes are other zones
         ring = _thin(np.column_stack([xs, ys]))

@@ -2,21 +2,24 @@
 of the posterior, the answer and its confidence, the most probable places, countries, the credible
 region and the cue table.
 
-Maps are drawn with Pillow alone: land from `geosleuth.app.mapdata`, and the posterior rasterised
+Maps are drawn with Pillow: land from `geosleuth.app.mapdata`, and the posterior rasterised
 exactly by looking up the grid cell of every pixel, so cells with holes, the antimeridian and
-the poles need no special cases. Everything is embedded (base64 PNG/JPEG, inline CSS): no tile
-server, CDN or script.
+the poles need no special cases. Over each picture an SVG layer holds the credible region's
+cells (their probability when pointed at, OpenStreetMap when clicked), town names and the
+candidates; one inline script zooms and pans it, the only script the page's policy lets run.
+Everything is embedded (base64 PNG/JPEG, inline CSS and script): no tile server or CDN.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -28,7 +31,7 @@ from geosleuth.photo import DEFAULT_MAX_SIDE, ImageInput, Photo
 from geosleuth.results import cell_radius_km, counted
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from PIL import Image, ImageFont
 
     from geosleuth.results import Answer, Candidate, Prediction
 
@@ -37,26 +40,23 @@ RAMP = np.array([(255, 255, 178), (254, 204, 92), (253, 141, 60), (240, 59, 32),
 BOX_COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
 Extent = tuple[float, float, float, float]  # lon0, lon1, lat0, lat1
 WORLD: Extent = (-180.0, 180.0, -90.0, 90.0)
+LABEL_FONTS = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Pillow searches font folders
 
 
 # ---- maps --------------------------------------------------------------------------------
-def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 1200) -> "Image.Image":
+def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 1200, labels: bool = True) -> "Image.Image":
     """The posterior's credible region over land outlines, coloured by probability per km², with
-    the top-k candidates numbered. `extent` is (lon0, lon1, lat0, lat1) in degrees."""
+    the top-k candidates numbered and (with `labels`) the largest towns in view named. `extent` is
+    (lon0, lon1, lat0, lat1) in degrees."""
     from PIL import Image, ImageDraw
 
     grid, post = prediction.grid, prediction.posterior
     if grid is None or post is None:
         raise ValueError("this prediction carries no posterior to map")
     lon0, lon1, lat0, lat1 = extent
-    mid = np.radians((lat0 + lat1) / 2)
-    height = max(64, int(round(width * (lat1 - lat0) / ((lon1 - lon0) * max(np.cos(mid), 0.2)))))
-    if extent == WORLD:
-        height = width // 2
+    height = map_height(extent, width)
     sx, sy = width / (lon1 - lon0), height / (lat1 - lat0)
-
-    def xy(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        return np.column_stack([(lon - lon0) * sx, (lat1 - lat) * sy])
+    xy = projection(extent, width)
 
     def pixel_cells() -> np.ndarray:  # the cell under every pixel centre
         lons = lon0 + (np.arange(width) + 0.5) / sx
@@ -82,7 +82,11 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
     im = Image.fromarray(out.astype(np.uint8))
     draw = ImageDraw.Draw(im)
     _graticule(draw, extent, xy, width, height)
-    _towns(draw, extent, xy, width, height)
+    if labels:
+        font = _label_font()
+        for x, y, name in town_labels(extent, width):
+            draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=(40, 40, 40))
+            draw.text((x + 5, y - 7), name, fill=(30, 30, 30), font=font, stroke_width=2, stroke_fill=(255, 255, 255))
     a = prediction.answer
     if _vouched(prediction):
         x, y = xy(np.array([a.lon]), np.array([a.lat]))[0]
@@ -141,28 +145,59 @@ def _graticule(draw: "object", extent: Extent, xy: "object", width: int, height:
 def _vouched(prediction: "Prediction") -> bool:
     """Whether the answer is a point a cue vouched for (a GPS fix), sharper than its cell."""
     grid, a = prediction.grid, prediction.answer
-    return a.radius_km < cell_radius_km(grid, int(np.flatnonzero(grid.tokens == a.cell)[0]))
+    return a.radius_km < cell_radius_km(grid, int(grid.index_of([a.cell])[0]))
 
 
-def _towns(draw: "object", extent: Extent, xy: "object", width: int, height: int, most: int = 14) -> None:
-    """The most populous towns in view, named (GeoNames), none over another's label."""
+def map_height(extent: Extent, width: int) -> int:
+    """Pixels high of a map `width` wide: the world 2:1, a zoom true to the ground at its middle."""
+    lon0, lon1, lat0, lat1 = extent
+    if extent == WORLD:
+        return width // 2
+    mid = np.radians((lat0 + lat1) / 2)
+    return max(64, int(round(width * (lat1 - lat0) / ((lon1 - lon0) * max(np.cos(mid), 0.2)))))
+
+
+def projection(extent: Extent, width: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """(lon, lat) in degrees -> (x, y) pixels of the map of `extent`, `width` wide."""
+    lon0, lon1, lat0, lat1 = extent
+    sx, sy = width / (lon1 - lon0), map_height(extent, width) / (lat1 - lat0)
+    return lambda lon, lat: np.column_stack([(np.asarray(lon) - lon0) * sx, (lat1 - np.asarray(lat)) * sy])
+
+
+@lru_cache(maxsize=1)
+def _label_font() -> "ImageFont.FreeTypeFont":
+    """DejaVu Sans (every Latin, Greek and Cyrillic town name) where installed, else Pillow's own."""
     from PIL import ImageFont
+
+    for path in LABEL_FONTS:
+        try:
+            return ImageFont.truetype(path, 12)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=12)
+
+
+def town_labels(extent: Extent, width: int, most: int = 14) -> list[tuple[float, float, str]]:
+    """(x, y, name) of the most populous towns in view (GeoNames), none over another's label."""
+    from PIL import Image, ImageDraw
 
     from geosleuth.gazetteer.places import Gazetteer
 
-    font = ImageFont.load_default(size=12)
+    height, xy = map_height(extent, width), projection(extent, width)
+    measure, font = ImageDraw.Draw(Image.new("L", (1, 1))), _label_font()
     taken: list[tuple[float, float, float, float]] = []
+    out = []
     for town in Gazetteer.default().largest(*extent, n=most * 3):
-        x, y = xy(np.array([town.lon]), np.array([town.lat]))[0]
-        box = draw.textbbox((x + 5, y - 7), town.name, font=font)
+        x, y = (float(v) for v in xy(np.array([town.lon]), np.array([town.lat]))[0])
+        box = measure.textbbox((x + 5, y - 7), town.name, font=font)
         if box[2] > width or box[3] > height or any(box[0] < b[2] + 4 and b[0] < box[2] + 4 and box[1] < b[3] + 2
                                                     and b[1] < box[3] + 2 for b in taken):
             continue
         taken.append(box)
-        draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=(40, 40, 40))
-        draw.text((x + 5, y - 7), town.name, fill=(30, 30, 30), font=font, stroke_width=2, stroke_fill=(255, 255, 255))
-        if len(taken) == most:
+        out.append((x, y, town.name))
+        if len(out) == most:
             break
+    return out
 
 
 def zoom_extent(prediction: "Prediction", mass: float = 0.5) -> Extent | None:
@@ -228,6 +263,45 @@ def annotate_photo(photo: Photo, prediction: "Prediction", max_side: int = 1024)
     return im, sorted(legend, key=lambda row: row["n"])  # what one box holds, together
 
 
+def map_figure(prediction: "Prediction", extent: Extent, width: int, name: str, alt: str, caption: str) -> str:
+    """A map as SVG over its picture: each credible-region cell a shape that names its probability
+    when pointed at and opens OpenStreetMap there when clicked, the towns named, each candidate
+    number a link to its row of the places table; zoomed and panned by `MAP_SCRIPT`."""
+    e = html.escape
+    height = map_height(extent, width)
+    xy = projection(extent, width)
+    grid, post = prediction.grid, prediction.posterior
+    lon0, lon1, lat0, lat1 = extent
+    cells = []
+    known = grid.memo("report-cell-rings", dict)  # index -> its rings, (lon, lat) arrays
+    for token, i in zip(prediction.region.cells, grid.index_of(prediction.region.cells).tolist()):
+        if i not in known:
+            known[i] = [np.asarray(ring) for ring in grid.polygon(i, points_per_edge=1)]
+        rings = known[i]
+        outer = rings[0]
+        if outer[:, 0].max() < lon0 or outer[:, 0].min() > lon1 or outer[:, 1].max() < lat0 or outer[:, 1].min() > lat1:
+            continue
+        path = "".join("M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in xy(r[:, 0], r[:, 1])) + "Z" for r in rings)
+        p, area = float(post[i]), float(grid.area_km2[i])
+        osm = links(float(grid.lat[i]), float(grid.lon[i]), cell_radius_km(grid, i))["OpenStreetMap"]
+        cells.append(f"<a href='{e(osm)}' target=_blank rel='noopener noreferrer'><path d='{path}'><title>cell {e(token)}: "
+                     f"{p:.2%} of the probability, {p / area:.2g} per km²</title></path></a>")
+    towns = "".join(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2.5'/><text x='{x + 5:.1f}' y='{y + 4:.1f}'>{e(n)}</text>"
+                    for x, y, n in town_labels(extent, width))
+    marks = []
+    for c in prediction.top_k:
+        x, y = xy(np.array([c.lon]), np.array([c.lat]))[0]
+        marks.append(f"<a href='#place-{c.rank}'><circle cx='{x:.1f}' cy='{y:.1f}' r='10'><title>{c.rank}. {e(c.place)}, "
+                     f"{c.probability:.1%}</title></circle></a>")
+    picture = _data_uri(render_map(prediction, extent, width, labels=False))
+    return (f"<figure class=map><svg id={name} class=map-view viewBox='0 0 {width} {height}' data-w={width} "
+            f"data-h={height} role=img aria-label='{e(alt)}'><image href='{picture}' width='{width}' height='{height}'/>"
+            f"<g class=cells>{''.join(cells)}</g><g class=towns>{towns}</g><g class=marks>{''.join(marks)}</g></svg>"
+            "<div class=map-tools><button type=button data-act=in title='zoom in'>+</button><button type=button "
+            "data-act=out title='zoom out'>−</button><button type=button data-act=reset>whole map</button> "
+            f"<span class=map-info aria-live=polite></span></div><figcaption>{e(caption)}</figcaption></figure>")
+
+
 def _data_uri(im: "Image.Image", fmt: str = "PNG") -> str:
     buf = io.BytesIO()
     im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {"optimize": True}))
@@ -262,15 +336,16 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
                      + (f"<table class=legend><tr><th>#</th><th>cue</th><th>kind</th><th>what</th></tr>{rows}</table>"
                         if rows else "") + "</figure>")
 
-    maps = [f"<figure><img id=map-world alt='world map of the posterior' src='{_data_uri(render_map(prediction))}'>"
-            "<figcaption>World: the credible region coloured by probability per km² (yellow low, red high), "
-            "candidates numbered.</figcaption></figure>"]
+    maps = [map_figure(prediction, WORLD, 1200, "map-world", "world map of the posterior",
+                       "World: the credible region coloured by probability per km² (yellow low, red high), "
+                       "candidates numbered.")]
     extent = zoom_extent(prediction)
     if extent is not None:
-        maps.append(f"<figure><img id=map-zoom alt='zoomed map' src='{_data_uri(render_map(prediction, extent, 800))}'>"
-                    f"<figcaption>Zoom: {extent[2]:.2f}° to {extent[3]:.2f}° N, {extent[0]:.2f}° to {extent[1]:.2f}° E"
-                    "</figcaption></figure>")
-    parts.append("<section id=maps><h2>Map</h2>" + "".join(maps) + "</section>")
+        maps.append(map_figure(prediction, extent, 800, "map-zoom", "zoomed map",
+                               f"Zoom: {extent[2]:.2f}° to {extent[3]:.2f}° N, {extent[0]:.2f}° to {extent[1]:.2f}° E."))
+    parts.append("<section id=maps><h2>Map</h2><p class=small>Scroll or use + and − to zoom, drag to pan; point at "
+                 "a cell for its probability, click it to open OpenStreetMap there, click a number for its place."
+                 "</p>" + "".join(maps) + "</section>")
 
     taken = taken_of(prediction)
     rows = [("answer", prediction.answer)] + [(str(c.rank), c) for c in prediction.top_k]
@@ -296,10 +371,11 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
                  "<p class=small>Generated locally by geosleuth; nothing was uploaded. Answers are probabilities, "
                  "not facts: check the evidence. Do not use this to locate, track or harass people.</p>")
     data = json.dumps(d, ensure_ascii=False).replace("<", "\\u003c")  # inert inside <script>
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{e(title or prediction.image)} "
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta http-equiv=Content-Security-Policy "
+            f"content=\"{REPORT_POLICY}\"><title>{e(title or prediction.image)} "
             f"— geosleuth</title><meta name=viewport content='width=device-width,initial-scale=1'>"
             f"<style>{CSS}</style></head><body>{''.join(parts)}"
-            f"<script type='application/json' id=prediction-data>{data}</script></body></html>")
+            f"<script type='application/json' id=prediction-data>{data}</script><script>{MAP_SCRIPT}</script></body></html>")
 
 
 def _place_row(prediction: "Prediction", rank: str, c: "Candidate | Answer", taken: str | None) -> str:
@@ -308,7 +384,7 @@ def _place_row(prediction: "Prediction", rank: str, c: "Candidate | Answer", tak
     sun = f"<td>{e(sun_then(prediction, c.lat, c.lon))}</td>" if taken else ""
     hrefs = " ".join(f"<a href='{e(url)}' rel='noopener noreferrer' target=_blank>{e(name)}</a>"
                      for name, url in links(c.lat, c.lon, c.radius_km, taken).items())
-    return (f"<tr><td>{rank}</td><td><code class=coords>{e(coordinates(c.lat, c.lon, c.radius_km))}</code></td>"
+    return (f"<tr id=place-{rank}><td>{rank}</td><td><code class=coords>{e(coordinates(c.lat, c.lon, c.radius_km))}</code></td>"
             f"<td>{c.probability:.1%}</td><td>{e(c.country)}</td><td>{e(c.place)}</td>{sun}"
             f"<td class=links>{hrefs}</td><td><code>{e(c.cell)}</code></td></tr>")
 
@@ -324,7 +400,8 @@ def _cue_table(prediction: "Prediction") -> str:
             bits = f"{rep.bits:.2f}" if rep.bits is not None else ""
         else:
             moved = without = favoured = bits = ""
-        saw = "".join(f"<li>{e(ev.summary)} <span class=small>({e(ev.kind)}, {ev.confidence:.2f})</span></li>"
+        saw = "".join(f"<li>{e(ev.summary)} <span class=small>({e(ev.kind)}"
+                      f"{', ' + ev.sureness if ev.sureness else ''})</span></li>"
                       for ev in rep.evidence)
         note = f"<div class=small>{e(rep.note)}</div>" if rep.note else ""
         rows.append(f"<tr class='{e(rep.status)}'><td><b>{e(name)}</b></td><td>{e(rep.status)}</td><td>{bits}</td>"
@@ -344,7 +421,44 @@ table{border-collapse:collapse;margin:.4em 0}td,th{border-bottom:1px solid #eee;
 vertical-align:top}img{max-width:100%;border:1px solid #ccc}figure{margin:.6em 0;display:inline-block;
 vertical-align:top}.best{font-size:1.15em}.confidence{display:inline-block;padding:2px 10px;border-radius:4px;background:#eee}.level-none{background:#fde2c4}.warn{background:#fee;border-left:4px solid #c00;padding:4px 8px}
 .bar{height:10px;background:#d73027}.small{color:#666;font-size:.85em}tr.failed td{color:#a00}
-tr.abstained td{color:#777}ul{margin:0;padding-left:1.1em}"""
+tr.abstained td{color:#777}ul{margin:0;padding-left:1.1em}
+figure.map{display:block}svg.map-view{width:100%;height:auto;border:1px solid #ccc;cursor:grab;touch-action:none}
+.cells path{fill:transparent;stroke:none}.cells a:hover path{fill:rgba(20,20,60,.28);stroke:#223;stroke-width:.6}
+.towns circle{fill:#282828}.towns text{font:12px system-ui,sans-serif;fill:#1e1e1e;paint-order:stroke;stroke:#fff;
+stroke-width:3px}.marks circle{fill:transparent;cursor:pointer}.map-tools button{min-width:2em;margin-right:.3em}
+.map-info{color:#444;font-size:.9em}tr:target{background:#fff3c4}"""
+
+
+# Zoom (wheel, buttons) and pan (drag) of each map by its SVG viewBox; what is pointed at is
+# repeated beside the buttons. The only script a report runs: its hash is in the page's policy.
+MAP_SCRIPT = """document.querySelectorAll('svg.map-view').forEach(function(svg){
+var W=+svg.dataset.w,H=+svg.dataset.h,v=[0,0,W,H],drag=null,moved=0;
+var tools=svg.parentNode.querySelector('.map-tools'),info=tools.querySelector('.map-info');
+function set(){svg.setAttribute('viewBox',v.join(' '));}
+function clamp(){v[0]=Math.min(Math.max(v[0],0),W-v[2]);v[1]=Math.min(Math.max(v[1],0),H-v[3]);}
+function zoom(f,x,y){var w=Math.min(W,Math.max(W/256,v[2]*f)),h=w*H/W;
+v=[x-(x-v[0])*w/v[2],y-(y-v[1])*h/v[3],w,h];clamp();set();}
+function at(ev){var r=svg.getBoundingClientRect();return[v[0]+(ev.clientX-r.left)/r.width*v[2],v[1]+(ev.clientY-r.top)/r.height*v[3]];}
+svg.addEventListener('wheel',function(ev){ev.preventDefault();var p=at(ev);zoom(ev.deltaY<0?0.8:1.25,p[0],p[1]);},{passive:false});
+svg.addEventListener('pointerdown',function(ev){drag=[ev.clientX,ev.clientY,v[0],v[1]];moved=0;});
+window.addEventListener('pointerup',function(){drag=null;});
+svg.addEventListener('pointermove',function(ev){if(!drag)return;var r=svg.getBoundingClientRect();
+moved=Math.max(moved,Math.abs(ev.clientX-drag[0])+Math.abs(ev.clientY-drag[1]));
+v[0]=drag[2]-(ev.clientX-drag[0])/r.width*v[2];v[1]=drag[3]-(ev.clientY-drag[1])/r.height*v[3];clamp();set();});
+svg.addEventListener('click',function(ev){if(moved>4)ev.preventDefault();},true);
+svg.addEventListener('mouseover',function(ev){var t=ev.target.querySelector&&ev.target.querySelector('title');
+if(t)info.textContent=t.textContent;});
+tools.addEventListener('click',function(ev){var a=ev.target.dataset.act;
+if(a==='in')zoom(0.5,v[0]+v[2]/2,v[1]+v[3]/2);else if(a==='out')zoom(2,v[0]+v[2]/2,v[1]+v[3]/2);
+else if(a==='reset'){v=[0,0,W,H];set();}});});"""
+
+
+def script_hash(source: str) -> str:
+    """A Content-Security-Policy source that lets exactly this inline script run."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+REPORT_POLICY = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {script_hash(MAP_SCRIPT)}"
 
 
 def write_report(path: str | Path, prediction: "Prediction", photos: Sequence[tuple[ImageInput, "Prediction"]] = (),

@@ -13,8 +13,6 @@ body; one that leaves mid-upload is logged in one line.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at run time.
-import base64
-import hashlib
 import html
 import logging
 import re
@@ -22,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 from geosleuth.api import Geolocator
-from geosleuth.app.report import render_report
+from geosleuth.app.report import MAP_SCRIPT, render_report, script_hash
 from geosleuth.errors import ConfigError, ImageError, MissingDependencyError
 from geosleuth.hints import Hint
 from geosleuth.photo import Photo
@@ -38,14 +36,14 @@ FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small hint fields
 HEAD_TIMEOUT = 10.0  # s: from connecting (or the previous response) to a whole request head
 BODY_TIMEOUT = 60.0  # s: for the whole body (20 MB at 350 KB/s)
 LOG = logging.getLogger("uvicorn.error")
-# While a photo is analysed the upload page says so; the only script a page may run (its hash is in the CSP).
+# While a photo is analysed the upload page says so; with the report's maps, the only scripts a page may run
+# (their hashes are in the CSP).
 WORKING_SCRIPT = ("document.getElementById('upload').addEventListener('submit',function(){"
                   "var b=document.getElementById('locate');b.disabled=true;b.textContent='Locating…';"
                   "document.getElementById('working').hidden=false;});")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'self'; "
-                               "script-src 'sha256-"
-                               + base64.b64encode(hashlib.sha256(WORKING_SCRIPT.encode()).digest()).decode() + "'",
+                               f"script-src {script_hash(WORKING_SCRIPT)} {script_hash(MAP_SCRIPT)}",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
