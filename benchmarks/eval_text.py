@@ -70,7 +70,8 @@ def main() -> int:
             cache[row["image"]] = row
     lean = load_config("default")["ocr"]["without_word_lists"] if args.without_word_lists is None else \
         [m for m in args.without_word_lists.split(",") if m]
-    backend = ScriptReader(without_word_lists=lean) if args.reader == "scripts" else EasyOcrBackend(canvas_size=args.canvas)
+    backend = (ScriptReader(without_word_lists=lean) if args.reader == "scripts"
+               else EasyOcrBackend(canvas_size=args.canvas))
     with open(cache_path, "a") as fh:
         for k, lb in enumerate(labels):
             if lb.image_id in cache:

@@ -71,7 +71,8 @@ class DetectCue(BaseCue):
         return {"plate-detector": (self.plate_detector and self.plate_detector.weights,
                                    "cues.detect.plate_weights: train one with `geosleuth train-detector`"),
                 "sign-detector": (self.sign_detector and self.sign_detector.weights,
-                                  "cues.detect.sign_weights: a YOLO storefront/sign detector (`geosleuth train-detector`)")}
+                                  "cues.detect.sign_weights: a YOLO storefront/sign detector "
+                                  "(`geosleuth train-detector`)")}
 
     def available(self) -> tuple[bool, str]:
         det_ok, det_note = self.detector.available()

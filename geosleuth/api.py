@@ -139,7 +139,7 @@ class Geolocator:
                     hints: Sequence[Hint] = (), stop: threading.Event | None = None) -> Iterator[BatchItem]:
         """Locate many images, streaming results in input order; a bad input becomes a failed item.
         Inputs are decoded `batch.size` at a time and the image models run on each batch at once
-        (one at a time when no cue runs such a model).
+        (one per worker at a time when no cue runs such a model).
         Once `stop` is set, images not yet started are left out and the batch ends after the
         ones in progress."""
         if isinstance(images, (str, bytes, os.PathLike)):
@@ -168,7 +168,7 @@ class Geolocator:
             return safely(src, lambda: BatchItem(_label(src), prediction=self.locate(photo, hints=hints)))
 
         with ThreadPoolExecutor(max_workers=workers) as pool:  # bounded: one batch in memory
-            for chunk in _batches(images, decoded_together(self.cues, self.config["batch"]["size"])):
+            for chunk in _batches(images, decoded_together(self.cues, self.config["batch"]["size"], workers)):
                 if stop.is_set():
                     return
                 photos = list(pool.map(lambda src: safely(src, lambda: self.open(src)), chunk))

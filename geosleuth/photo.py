@@ -302,8 +302,9 @@ def _to_rgb(im: "Image.Image") -> "Image.Image":
         arr = arr / arr.max() if arr.max() > 1 else arr
         return Image.fromarray(np.clip(arr * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
     if im.mode == "P" and "transparency" in im.info or im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Pillow takes La only to LA
         rgba = im if im.mode == "RGBA" else im.convert("LA" if im.mode == "La" else "RGBA").convert("RGBA")
-        white = Image.new("RGB", rgba.size, (255, 255, 255))  # Pillow takes La only to LA
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
         white.paste(rgba, mask=rgba)  # composited on white by the alpha band
         return white
     return im.convert("RGB") if im.mode != "RGB" else im.copy()

@@ -59,10 +59,10 @@ def observe(cues: Sequence[Cue], photo: "Photo", grid: "CellGrid") -> tuple[Obse
     return tuple(out)
 
 
-def decoded_together(cues: Sequence[Cue], size: int) -> int:
+def decoded_together(cues: Sequence[Cue], size: int, workers: int = 1) -> int:
     """How many photos to decode at once: the config's `batch.size` when a cue runs a model on
-    several at once (`batches`), else one, so that a batch holds one working copy at a time."""
-    return size if any(getattr(cue, "batches", False) for cue in cues) else 1
+    several at once (`batches`), else one per worker, so that a batch holds no idle working copy."""
+    return size if any(getattr(cue, "batches", False) for cue in cues) else workers
 
 
 def prepare(cues: Sequence[Cue], photos: Sequence["Photo"]) -> None:

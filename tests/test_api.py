@@ -164,7 +164,7 @@ def test_photos_are_decoded_together_only_for_a_cue_that_batches():
     from geosleuth.pipeline import decoded_together
 
     muted = Geolocator.from_config("default", check_models=False)
-    assert decoded_together(muted.cues, 8) == 1
+    assert decoded_together(muted.cues, 8) == 1 and decoded_together(muted.cues, 8, workers=3) == 3
     heard = Geolocator.from_config("default", sets=["cues.visual.weight=1.0"], check_models=False)
     assert decoded_together(heard.cues, 8) == 8
 

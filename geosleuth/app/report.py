@@ -44,7 +44,8 @@ LABEL_FONTS = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.tt
 
 
 # ---- maps --------------------------------------------------------------------------------
-def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 1200, labels: bool = True) -> "Image.Image":
+def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 1200,
+               labels: bool = True) -> "Image.Image":
     """The posterior's credible region over land outlines, coloured by probability per km², with
     the top-k candidates numbered and (with `labels`) the largest towns in view named. `extent` is
     (lon0, lon1, lat0, lat1) in degrees."""
@@ -284,18 +285,19 @@ def map_figure(prediction: "Prediction", extent: Extent, width: int, name: str, 
         path = "".join("M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in xy(r[:, 0], r[:, 1])) + "Z" for r in rings)
         p, area = float(post[i]), float(grid.area_km2[i])
         osm = links(float(grid.lat[i]), float(grid.lon[i]), cell_radius_km(grid, i))["OpenStreetMap"]
-        cells.append(f"<a href='{e(osm)}' target=_blank rel='noopener noreferrer'><path d='{path}'><title>cell {e(token)}: "
-                     f"{p:.2%} of the probability, {p / area:.2g} per km²</title></path></a>")
+        cells.append(f"<a href='{e(osm)}' target=_blank rel='noopener noreferrer'><path d='{path}'><title>"
+                     f"cell {e(token)}: {p:.2%} of the probability, {p / area:.2g} per km²</title></path></a>")
     towns = "".join(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2.5'/><text x='{x + 5:.1f}' y='{y + 4:.1f}'>{e(n)}</text>"
                     for x, y, n in town_labels(extent, width))
     marks = []
     for c in prediction.top_k:
         x, y = xy(np.array([c.lon]), np.array([c.lat]))[0]
-        marks.append(f"<a href='#place-{c.rank}'><circle cx='{x:.1f}' cy='{y:.1f}' r='10'><title>{c.rank}. {e(c.place)}, "
-                     f"{c.probability:.1%}</title></circle></a>")
+        marks.append(f"<a href='#place-{c.rank}'><circle cx='{x:.1f}' cy='{y:.1f}' r='10'><title>"
+                     f"{c.rank}. {e(c.place)}, {c.probability:.1%}</title></circle></a>")
     picture = _data_uri(render_map(prediction, extent, width, labels=False))
     return (f"<figure class=map><svg id={name} class=map-view viewBox='0 0 {width} {height}' data-w={width} "
-            f"data-h={height} role=img aria-label='{e(alt)}'><image href='{picture}' width='{width}' height='{height}'/>"
+            f"data-h={height} role=img aria-label='{e(alt)}'>"
+            f"<image href='{picture}' width='{width}' height='{height}'/>"
             f"<g class=cells>{''.join(cells)}</g><g class=towns>{towns}</g><g class=marks>{''.join(marks)}</g></svg>"
             "<div class=map-tools><button type=button data-act=in title='zoom in'>+</button><button type=button "
             "data-act=out title='zoom out'>−</button><button type=button data-act=reset>whole map</button> "
