@@ -140,6 +140,11 @@ def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path):
     assert pred.answer.radius_km < 1 and abs(pred.answer.lat - 43.7696) < 1e-3
     lon0, lon1, lat0, lat1 = zoom_extent(pred)
     assert lon0 < 11.2558 < lon1 and lat0 < 43.7696 < lat1 and lat1 - lat0 < 0.25  # a town, not a region
+    zoom = np.asarray(render_map(pred, (lon0, lon1, lat0, lat1), 800))
+    x, y = (11.2558 - lon0) / (lon1 - lon0) * 800, (lat1 - 43.7696) / (lat1 - lat0) * zoom.shape[0]
+    near = zoom[int(y) - 16:int(y) + 17, int(x) - 16:int(x) + 17]
+    assert (near == (0, 90, 200)).all(axis=-1).sum() > 50  # the accuracy circle shows around its number
+    assert "Blue circle: 43.769600, 11.255800 ± " in render_report(pred)
     world = zoom_extent(Geolocator.from_config("prior-only").locate(np.zeros((32, 32, 3), np.uint8)))
     assert world is None  # the prior alone: no zoom helps
     from geosleuth.gazetteer.places import Gazetteer

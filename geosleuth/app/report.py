@@ -40,6 +40,7 @@ RAMP = np.array([(255, 255, 178), (254, 204, 92), (253, 141, 60), (240, 59, 32),
 BOX_COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
 Extent = tuple[float, float, float, float]  # lon0, lon1, lat0, lat1
 WORLD: Extent = (-180.0, 180.0, -90.0, 90.0)
+GPS_RING_MIN_PX = 13  # a vouched point's accuracy circle is drawn at least this wide (radius), around its number
 LABEL_FONTS = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Pillow searches font folders
 
 
@@ -89,16 +90,16 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
             draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=(40, 40, 40))
             draw.text((x + 5, y - 7), name, fill=(30, 30, 30), font=font, stroke_width=2, stroke_fill=(255, 255, 255))
     a = prediction.answer
-    if _vouched(prediction):
-        x, y = xy(np.array([a.lon]), np.array([a.lat]))[0]
-        r = max(a.radius_km / EARTH_RADIUS_KM * 180 / np.pi * sy, 4)  # its accuracy, at least 4 px
-        draw.ellipse([x - r, y - r, x + r, y + r], outline=(0, 90, 200), width=3)
     for c in reversed(prediction.top_k):
         x, y = xy(np.array([c.lon]), np.array([c.lat]))[0]
         r = 9 if c.rank == 1 else 7
         draw.ellipse([x - r, y - r, x + r, y + r], fill=(20, 20, 20) if c.rank == 1 else (255, 255, 255),
                      outline=(20, 20, 20), width=2)
         draw.text((x, y), str(c.rank), fill=(255, 255, 255) if c.rank == 1 else (20, 20, 20), anchor="mm")
+    if _vouched(prediction):  # over the numbers: its accuracy, at least wider than a number's disc
+        x, y = xy(np.array([a.lon]), np.array([a.lat]))[0]
+        r = max(a.radius_km / EARTH_RADIUS_KM * 180 / np.pi * sy, GPS_RING_MIN_PX)
+        draw.ellipse([x - r, y - r, x + r, y + r], outline=(0, 90, 200), width=3)
     return im
 
 
@@ -343,8 +344,12 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
                        "candidates numbered.")]
     extent = zoom_extent(prediction)
     if extent is not None:
+        a = prediction.answer
+        ring = (f" Blue circle: {coordinates(a.lat, a.lon, a.radius_km)}, the point a cue vouched for "
+                f"(drawn at least {GPS_RING_MIN_PX} px in radius)." if _vouched(prediction) else "")
         maps.append(map_figure(prediction, extent, 800, "map-zoom", "zoomed map",
-                               f"Zoom: {extent[2]:.2f}° to {extent[3]:.2f}° N, {extent[0]:.2f}° to {extent[1]:.2f}° E."))
+                               f"Zoom: {extent[2]:.2f}° to {extent[3]:.2f}° N, {extent[0]:.2f}° to {extent[1]:.2f}° E."
+                               + ring))
     parts.append("<section id=maps><h2>Map</h2><p class=small>Scroll or use + and − to zoom, drag to pan; point at "
                  "a cell for its probability, click it to open OpenStreetMap there, click a number for its place."
                  "</p>" + "".join(maps) + "</section>")
