@@ -25,8 +25,9 @@ class Evidence:
     @property
     def sureness(self) -> str:
         """How sure the cue is of this one thing, in words; '' at 1 (what a cue that does not say
-        gets). Not how far it moved the answer: the cue's bits say that."""
-        return "" if self.confidence >= 1 else f"{self.confidence:.0%} sure"
+        gets) and at 0 (a note, such as what could not be read, not a sighting). Not how far it
+        moved the answer: the cue's bits say that."""
+        return f"{self.confidence:.0%} sure" if 0 < self.confidence < 1 else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "summary": self.summary, "confidence": round(float(self.confidence), 4),
@@ -111,8 +112,8 @@ class BaseCue:
     def available(self) -> tuple[bool, str]:
         return True, "ready"
 
-    def optional_models(self) -> dict[str, tuple[str | None, str]]:
-        """Models a cue can use when given one: name -> (the configured path or None, how to get
+    def optional_models(self) -> dict[str, tuple[str, str]]:
+        """Models a cue can use when given one: name -> (the setting that names it, how to get
         one). Default: none."""
         return {}
 

@@ -67,12 +67,10 @@ class DetectCue(BaseCue):
         d = self.detector
         return YoloDetector(weights, d.imgsz, d.conf, d.allow_download) if weights else None
 
-    def optional_models(self) -> dict[str, tuple[str | None, str]]:
-        return {"plate-detector": (self.plate_detector and self.plate_detector.weights,
-                                   "cues.detect.plate_weights: train one with `geosleuth train-detector`"),
-                "sign-detector": (self.sign_detector and self.sign_detector.weights,
-                                  "cues.detect.sign_weights: a YOLO storefront/sign detector "
-                                  "(`geosleuth train-detector`)")}
+    def optional_models(self) -> dict[str, tuple[str, str]]:
+        return {"plate-detector": (f"cues.{self.name}.plate_weights", "train one with `geosleuth train-detector`"),
+                "sign-detector": (f"cues.{self.name}.sign_weights",
+                                  "a YOLO storefront/sign detector (`geosleuth train-detector`)")}
 
     def available(self) -> tuple[bool, str]:
         det_ok, det_note = self.detector.available()

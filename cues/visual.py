@@ -75,8 +75,8 @@ class VisualCue(ImageFeatureCue):
     def _engine(self) -> ImageFeatures | GeoClip | ZeroShotClip:
         return {"heads": self.features, "geoclip": self.geoclip, "clip_zero_shot": self.zero_shot}[self.backend]
 
-    def optional_models(self) -> dict[str, tuple[str | None, str]]:
-        return {"gallery": (self.gallery, "cues.visual.gallery: build one with `geosleuth gallery build`")}
+    def optional_models(self) -> dict[str, tuple[str, str]]:
+        return {"gallery": (f"cues.{self.name}.gallery", "build one with `geosleuth gallery build`")}
 
     def available(self) -> tuple[bool, str]:
         ok, note = self._engine().available()

@@ -10,13 +10,11 @@ data once and cached on disk, like the gazetteer index.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geosleuth.cache import cache_dir, shared
+from geosleuth.cache import cached_arrays, shared
 from geosleuth.gazetteer.countries import countries
 
 if TYPE_CHECKING:
@@ -62,21 +60,8 @@ class AreaCodes:
         """The table of the installed phonenumbers, from the disk cache, else built and cached."""
         import phonenumbers
 
-        path = cache_dir() / f"area-codes-phonenumbers-{phonenumbers.__version__}.npz"
-        try:
-            with np.load(path) as data:
-                return cls.from_arrays(dict(data))
-        except (OSError, ValueError, KeyError):  # absent, stale or broken: built again
-            pass
-        table = cls.build()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
-                np.savez(tmp, **table.to_arrays())
-            os.replace(tmp.name, path)
-        except OSError:
-            pass
-        return table
+        return cls.from_arrays(cached_arrays(f"area-codes-phonenumbers-{phonenumbers.__version__}.npz",
+                                             lambda: cls.build().to_arrays()))
 
     @classmethod
     def build(cls) -> "AreaCodes":

@@ -23,6 +23,28 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GEOSLEUTH_CACHE_DIR") or Path.home() / ".cache" / "geosleuth")
 
 
+def cached_arrays(name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Arrays derived from installed data: read from `name` (.npz) in the cache folder, else built
+    and written there whole (a damaged file is built again; a read-only cache, next time)."""
+    import numpy as np
+
+    path = cache_dir() / name
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return dict(stored)
+    except (OSError, ValueError, KeyError):
+        pass
+    arrays = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(path)
+    except OSError:
+        pass
+    return arrays
+
+
 def shared(key: Hashable, build: Callable[[], T]) -> T:
     """The value built for `key`, built once per process (thread-safe): a model that several
     pipelines or cues use loads once."""

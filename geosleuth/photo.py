@@ -113,12 +113,12 @@ class Photo:
         if isinstance(src, (str, os.PathLike)):
             path = Path(src).expanduser()
             try:
-                mode = path.stat().st_mode
-                if stat.S_ISDIR(mode):
+                status = path.stat()
+                if stat.S_ISDIR(status.st_mode):
                     raise ImageError(f"{_short(path)}: is a directory, not an image")
-                if not stat.S_ISREG(mode):  # a FIFO would block, /dev/zero never ends
-                    raise ImageError(f"{_short(path)}: not a regular file ({_file_kind(mode)})")
-                if path.stat().st_size == 0:
+                if not stat.S_ISREG(status.st_mode):  # a FIFO would block, /dev/zero never ends
+                    raise ImageError(f"{_short(path)}: not a regular file ({_file_kind(status.st_mode)})")
+                if status.st_size == 0:
                     raise ImageError(f"{_short(path)}: empty file (0 bytes)")
                 with open(path, "rb") as fh:
                     return cls._decode(fh, str(path), max_pixels, max_side)

@@ -21,22 +21,23 @@ if TYPE_CHECKING:
 def check_named_models(config: Config, engines: "Engines") -> None:
     """Raise `ConfigError` listing every changed model or file setting that cannot be used here."""
     defaults = default_config()
-    problems = []
-    for key, check in _CHECKS.items():
-        value, default = _get(config, key), _get(defaults, key)
-        if value == default or value in (None, ""):
-            continue
-        try:
-            why = check(value, config, engines)
-        except GeosleuthError as exc:
-            why = str(exc)
-        if why:
-            problems.append(f"{key}={value}: {why}")
+    problems = [f"{key}={value}: {why}" for key in _CHECKS
+                if (value := setting(config, key)) not in (setting(defaults, key), None, "")
+                and (why := unusable(key, config, engines))]
     if problems:
         raise ConfigError("settings that cannot be used here:\n  " + "\n  ".join(problems))
 
 
-def _get(config: Config, key: str) -> Any:
+def unusable(key: str, config: Config, engines: "Engines") -> str:
+    """Why the model or file that setting `key` names cannot be used here ('' when it can)."""
+    try:
+        return _CHECKS[key](setting(config, key), config, engines)
+    except GeosleuthError as exc:
+        return str(exc)
+
+
+def setting(config: Config, key: str) -> Any:
+    """The value of a dotted setting ('cues.visual.gallery'), None where the config has none."""
     node: Any = config
     for part in key.split("."):
         node = node.get(part) if isinstance(node, dict) else None

@@ -154,6 +154,11 @@ def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path):
                                                                                   reverse=True)
 
 
+def test_sureness_is_said_only_where_a_cue_gave_one():
+    assert Evidence("ocr", "read 'Via Roma'", 0.87).sureness == "87% sure"
+    assert Evidence("gps", "GPS fix", 1.0).sureness == Evidence("ocr", "no reader for Thai here", 0.0).sureness == ""
+
+
 def test_a_box_is_numbered_once_whatever_it_held():
     from geosleuth.app.report import annotate_photo
 

@@ -335,6 +335,7 @@ def _cues(args: argparse.Namespace) -> int:
     from geosleuth.api import Geolocator
     from geosleuth.cues.engines import Engines
     from geosleuth.cues.registry import create_cue, list_cues
+    from geosleuth.preflight import setting, unusable
 
     geo = Geolocator.from_config(args.config, sets=args.sets, check_models=False)  # it reports what is missing
     on = {cue.name: cue for cue in geo.cues}
@@ -344,22 +345,24 @@ def _cues(args: argparse.Namespace) -> int:
             for name in list_cues()]
     if not cues:
         print("no cues installed: the pipeline runs on the photo-density prior alone")
-    missing = {name for name in Engines.names() if not _availability(getattr(geo.engines, name))[0]}
+    engines = {name: _availability(getattr(geo.engines, name)) for name in Engines.names()}
     for cue in cues:
         ok, note = _availability(cue)
-        lacking = [name for name in missing if vars(cue).get(name) is getattr(geo.engines, name)]
+        lacking = [name for name, (there, _) in engines.items() if not there
+                   and vars(cue).get(name) is getattr(geo.engines, name)]
         state = "unavailable" if not ok else "partly" if lacking else "available"  # runs without one of its models
         print(f"{cue.name:<10} {state:<12} {'on' if cue.name in on else 'off':<4} {note}")
-    for name in Engines.names():
-        engine = getattr(geo.engines, name)
-        ok, note = _availability(engine)
-        users = [cue.name for cue in cues if vars(cue).get(name) is engine]
+    for name, (ok, note) in engines.items():
+        users = [cue.name for cue in cues if vars(cue).get(name) is getattr(geo.engines, name)]
         print(f"{name:<10} {'present' if ok else 'missing':<12} {'':<4} {note}"
               + (f" (used by {', '.join(users)})" if users else ""))
     for cue in cues:
-        for name, (path, how) in getattr(cue, "optional_models", dict)().items():
-            state = "not configured" if not path else "present" if Path(path).expanduser().is_file() else "missing"
-            print(f"{name:<14} {state:<14} {path or how} (for {cue.name})")
+        for name, (key, how) in getattr(cue, "optional_models", dict)().items():
+            value = setting(geo.config, key)
+            why = unusable(key, geo.config, geo.engines) if value else ""
+            state = "not configured" if not value else "missing" if why else "present"
+            said = f"{key}: {how}" if not value else f"{value}: {why}" if why else value
+            print(f"{name:<14} {state:<14} {said} (for {cue.name})")
     return EXIT_OK
 
 

@@ -25,6 +25,12 @@ def zoom_for(radius_km: float) -> int:
     return int(min(max(round(math.log2(40_000 / max(radius_km * 4, 0.05))), 2), 18))
 
 
+def openstreetmap(lat: float, lon: float, radius_km: float) -> str:
+    """OpenStreetMap at a point, zoomed to show `radius_km` around it."""
+    z = zoom_for(radius_km)
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map={z}/{lat:.6f}/{lon:.6f}"
+
+
 def links(lat: float, lon: float, radius_km: float, taken: str | None = None) -> dict[str, str]:
     """Name -> URL for one point. `taken`, the photo's local date and time ('2024-05-01 14:30:00'),
     sets SunCalc to the moment the photo was taken."""
@@ -35,7 +41,7 @@ def links(lat: float, lon: float, radius_km: float, taken: str | None = None) ->
         sun += f"/{taken[:10].replace('-', '.')}/{taken[11:16]}/1/3"
     query = (f"[out:json][timeout:25];\nnwr(around:{OVERPASS_RADIUS_M},{at})[name];\nout center 200;")
     return {
-        "OpenStreetMap": f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map={z}/{lat:.6f}/{lon:.6f}",
+        "OpenStreetMap": openstreetmap(lat, lon, radius_km),
         "Google Maps": f"https://www.google.com/maps/search/?api=1&query={at}",
         "Street View": f"https://www.google.com/maps/@?api=1&map_action=pano&viewpoint={at}",
         "Mapillary": f"https://www.mapillary.com/app/?lat={lat:.6f}&lng={lon:.6f}&z={z}",

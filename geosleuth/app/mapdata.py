@@ -10,12 +10,11 @@ closer than `SNAP_DEG` merged) and cached in `geosleuth.cache.cache_dir()`
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import numpy as np
 
-from geosleuth.cache import cache_dir
+from geosleuth.cache import cached_arrays
 
 SNAP_DEG = 0.01  # about 1 km: finer than a pixel of any map the report draws
 FORMAT = 2
@@ -29,22 +28,9 @@ def land_outlines() -> tuple[np.ndarray, np.ndarray]:
     """(points, starts): (N, 2) float32 lon/lat of every land ring, and each ring's start offset."""
     from importlib.metadata import version
 
-    path = cache_dir() / f"land-outlines-v{FORMAT}-tz-{version('timezonefinder-data')}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                return z["points"], z["starts"]
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt
-    points, starts = _build()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, points=points, starts=starts)
-        tmp.replace(path)
-    except OSError:
-        pass  # read-only home: rebuild next time
-    return points, starts
+    arrays = cached_arrays(f"land-outlines-v{FORMAT}-tz-{version('timezonefinder-data')}.npz",
+                           lambda: dict(zip(("points", "starts"), _build())))
+    return arrays["points"], arrays["starts"]
 
 
 def _build() -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from geosleuth.app.links import coordinates, links, sun_then, taken_of
+from geosleuth.app.links import coordinates, links, openstreetmap, sun_then, taken_of
 from geosleuth.app.mapdata import ATTRIBUTION, rings
 from geosleuth.gazetteer import country_name
 from geosleuth.geo import EARTH_RADIUS_KM
@@ -285,7 +285,7 @@ def map_figure(prediction: "Prediction", extent: Extent, width: int, name: str, 
             continue
         path = "".join("M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in xy(r[:, 0], r[:, 1])) + "Z" for r in rings)
         p, area = float(post[i]), float(grid.area_km2[i])
-        osm = links(float(grid.lat[i]), float(grid.lon[i]), cell_radius_km(grid, i))["OpenStreetMap"]
+        osm = openstreetmap(float(grid.lat[i]), float(grid.lon[i]), cell_radius_km(grid, i))
         cells.append(f"<a href='{e(osm)}' target=_blank rel='noopener noreferrer'><path d='{path}'><title>"
                      f"cell {e(token)}: {p:.2%} of the probability, {p / area:.2g} per km²</title></path></a>")
     towns = "".join(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2.5'/><text x='{x + 5:.1f}' y='{y + 4:.1f}'>{e(n)}</text>"

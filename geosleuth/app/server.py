@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff", "image/gif", "image/bmp",
                          "image/heic", "image/heif", "image/avif"})
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
-DEFAULT_MAX_PIXELS = 50_000_000
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small hint fields
 HEAD_TIMEOUT = 10.0  # s: from connecting (or the previous response) to a whole request head
 BODY_TIMEOUT = 60.0  # s: for the whole body (20 MB at 350 KB/s)
@@ -65,15 +64,17 @@ def _require() -> None:
 
 
 def create_app(geo: Geolocator | None = None, *, config: str = "default", sets: Sequence[str] = (),
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD, max_pixels: int = DEFAULT_MAX_PIXELS,
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD, max_pixels: int | None = None,
                concurrency: int = 1) -> "FastAPI":
-    """The ASGI app. One pipeline is shared; at most `concurrency` photos are located at once."""
+    """The ASGI app. One pipeline is shared; at most `concurrency` photos are located at once.
+    Uploads decode to at most `max_pixels` (default: the config's image.max_pixels)."""
     _require()
     import anyio
     from fastapi import FastAPI, Request
     from fastapi.responses import HTMLResponse, JSONResponse
 
     geo = geo or Geolocator.from_config(config, sets=list(sets))
+    pixels = geo.config["image"]["max_pixels"] if max_pixels is None else max_pixels
     limiter = anyio.CapacityLimiter(concurrency)
     app = FastAPI(title="geosleuth", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -88,7 +89,7 @@ def create_app(geo: Geolocator | None = None, *, config: str = "default", sets: 
         hints = _hints(fields)
 
         def work() -> tuple[Any, Any]:
-            photo = Photo.open(data, max_pixels=max_pixels, max_side=geo.config["image"]["max_side"])
+            photo = Photo.open(data, max_pixels=pixels, max_side=geo.config["image"]["max_side"])
             return photo, replace(geo.locate(photo, hints=hints), image=name)
 
         photo, pred = await anyio.to_thread.run_sync(work, limiter=limiter)
