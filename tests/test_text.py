@@ -179,14 +179,15 @@ def test_reverse_lookup_names_the_nearest_town_on_the_globe():
     from geosleuth.geo import haversine_km
 
     rng = np.random.default_rng(0)
-    lat, lon = rng.uniform(-60, 80, 40), rng.uniform(-180, 180, 40)
-    found = reverse_lookup(np.r_[lat, 48.853, 64.1], np.r_[lon, 2.349, -179.99])
-    assert found[-2].label == "Paris, Ile-de-France, FR"
+    # random points (most at sea), both poles, the antimeridian from both sides, the middle of the Pacific
+    lat = np.r_[rng.uniform(-90, 90, 60), 90, -90, 89.99, -16.5, -16.5, 64.1, 0, 48.853]
+    lon = np.r_[rng.uniform(-180, 180, 60), 0, 0, 45, 179.99, -179.99, -179.99, -140, 2.349]
+    found = reverse_lookup(lat, lon)
+    assert found[-1].label == "Paris, Ile-de-France, FR"
     towns = shared("reverse lookup towns", lambda: None)
     for k, place in enumerate(found):
-        nearest = haversine_km(np.r_[lat, 48.853, 64.1][k], np.r_[lon, 2.349, -179.99][k], towns.lat, towns.lon).min()
-        assert haversine_km(place.lat, place.lon, np.r_[lat, 48.853, 64.1][k], np.r_[lon, 2.349, -179.99][k]) \
-            == pytest.approx(nearest, abs=1e-6)
+        nearest = haversine_km(lat[k], lon[k], towns.lat, towns.lon).min()
+        assert haversine_km(place.lat, place.lon, lat[k], lon[k]) == pytest.approx(nearest, abs=1e-6)
 
 
 def test_clues_combine_into_cells(grid):
