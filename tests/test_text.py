@@ -173,6 +173,18 @@ def test_area_codes_say_what_the_phonenumbers_geocoder_says(tmp_path, monkeypatc
     assert built.longest("999") == ""
 
 
+def test_packed_strings_are_a_sorted_sequence_bisect_can_search():
+    import bisect
+
+    from geosleuth.gazetteer.packed import PackedStrings
+
+    names = PackedStrings.of(sorted(["Athína", "Lisboa", "東京", "", "Ḩalab"]))
+    assert list(names) == sorted(["Athína", "Lisboa", "東京", "", "Ḩalab"]) and names[-1] == "東京"
+    assert bisect.bisect_left(names, "Lisboa") == 2 and bisect.bisect_left(names, "Zürich") == 4
+    with pytest.raises(IndexError):
+        names[5]
+
+
 def test_reverse_lookup_names_the_nearest_town_on_the_globe():
     from geosleuth.cache import shared
     from geosleuth.gazetteer import reverse_lookup
