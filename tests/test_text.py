@@ -180,7 +180,7 @@ def test_packed_strings_are_a_sorted_sequence_bisect_can_search():
 
     names = PackedStrings.of(sorted(["Athína", "Lisboa", "東京", "", "Ḩalab"]))
     assert list(names) == sorted(["Athína", "Lisboa", "東京", "", "Ḩalab"]) and names[-1] == "東京"
-    assert bisect.bisect_left(names, "Lisboa") == 2 and bisect.bisect_left(names, "Zürich") == 4
+    assert bisect.bisect_left(names, "Lisboa") == 2 and bisect.bisect_left(names, "Zürich") == 3
     with pytest.raises(IndexError):
         names[5]
 
