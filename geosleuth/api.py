@@ -25,7 +25,7 @@ from geosleuth.errors import ConfigError, GeosleuthError, UsageError
 from geosleuth.fusion.calibration import CalibrationSet
 from geosleuth.fusion.grid import CellGrid, load_grid
 from geosleuth.hints import Hint
-from geosleuth.memory import release_memory, return_large_blocks
+from geosleuth.memory import release_memory
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
 from geosleuth.preflight import check_named_models
 from geosleuth.pipeline import Observation, decoded_together, observe, observe_hints, predict, prepare
@@ -68,7 +68,6 @@ class Geolocator:
     def __init__(self, config: Mapping[str, Any] | None = None, *, cues: Sequence[Cue] | None = None,
                  grid: CellGrid | str | None = None, check_models: bool = True) -> None:
         self.config: Config = load_config(config if config is not None else "default")
-        return_large_blocks()  # a photo's large passing arrays are unmapped when freed (geosleuth.memory)
         self._grid_spec = grid if grid is not None else self.config["grid"]
         self._grid: CellGrid | None = None
         self.engines = Engines.from_config(self.config)

@@ -1,11 +1,8 @@
-"""Freed memory handed back to the operating system, so that each photo's peak does not sit on
-top of the last one's leftovers (benchmarks/bench_memory.py).
+"""Freed memory handed back to the operating system after each photo.
 
-- `return_large_blocks`: blocks of 1 MiB and more are mapped on their own and unmapped when freed.
-  glibc's default threshold rises to 32 MiB after the first large block is freed, after which the
-  text-line detector's activations and a large file's decoded pixels come from the heap, are kept
-  when freed, and fragment it (measured: 35 MB higher peaks).
-- `release_memory`: what the heap still holds free, returned after each photo.
+glibc keeps the heap that a photo's passing arrays used (the text-line detector's 120-190 MB of
+activations, a large file's decoded pixels) and reuses it only in part, so without this each
+photo's peak would sit on top of the last one's leftovers (benchmarks/bench_memory.py).
 """
 
 from __future__ import annotations
@@ -14,38 +11,21 @@ import ctypes
 import ctypes.util
 import sys
 from functools import lru_cache
-from typing import Any
-
-M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
-LARGE_BLOCK = 1 << 20
-
-
-def return_large_blocks() -> None:
-    """Map blocks of LARGE_BLOCK bytes and more on their own, for the rest of the process (glibc's
-    `mallopt`; once per process; elsewhere nothing)."""
-    _mapped_large_blocks()
+from typing import Any, Callable
 
 
 def release_memory() -> None:
     """Return the C heap's free pages to the OS (glibc's `malloc_trim`; a few ms); elsewhere nothing."""
-    libc = _glibc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @lru_cache(maxsize=1)
-def _mapped_large_blocks() -> bool:
-    libc = _glibc()
-    return libc is not None and bool(libc.mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK))
-
-
-@lru_cache(maxsize=1)
-def _glibc() -> Any | None:
+def _malloc_trim() -> Callable[[int], Any] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim, libc.mallopt  # noqa: B018 - both, or neither (musl has no malloc_trim)
-        return libc
-    except (OSError, AttributeError):
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # a C library without it (musl)
         return None
