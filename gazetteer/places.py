@@ -247,7 +247,8 @@ def build_gazetteer() -> Gazetteer:
         add(Place(info["name"], "country", cc, 0.0, 0.0, int(info.get("population") or 0), 0.0),
             {info["name"], *_local_country_names(cc, info.get("languages", ""))}, {info["name"]})
     columns = {
-        "name": PackedStrings.of([p.name for p in places]), "kind": np.array([KINDS.index(p.kind) for p in places], np.int8),
+        "name": PackedStrings.of([p.name for p in places]),
+        "kind": np.array([KINDS.index(p.kind) for p in places], np.int8),
         "country": np.array([p.country for p in places]), "lat": np.array([p.lat for p in places]),
         "lon": np.array([p.lon for p in places]), "population": np.array([p.population for p in places], np.int64),
         "radius_km": np.array([p.radius_km for p in places], np.float32),

@@ -61,8 +61,8 @@ class _Towns:
         buckets = _bucket(lats, lons)
         order = np.argsort(buckets, kind="stable").astype(np.int32)
         starts = np.searchsorted(buckets[order], np.arange(ROWS * COLS + 1)).astype(np.int32)
-        return cls(PackedStrings.of(names), PackedStrings.of(list(regions)), np.array(region, np.int32), np.array(countries),
-                   lats, lons, to_xyz(lats, lons), starts, order)
+        return cls(PackedStrings.of(names), PackedStrings.of(list(regions)), np.array(region, np.int32),
+                   np.array(countries), lats, lons, to_xyz(lats, lons), starts, order)
 
     def place(self, i: int) -> Place:
         return Place(self.names[i], "city", str(self.countries[i]), float(self.lat[i]), float(self.lon[i]),
@@ -83,13 +83,16 @@ class _Towns:
     def _within(self, lat: float, lon: float, degrees: float) -> np.ndarray:
         """The towns of every bucket holding points within `degrees` of (lat, lon) (some more)."""
         first, last = _row(lat - degrees), _row(lat + degrees)
-        # a meridian `reach` degrees of longitude away is `degrees` away where sin(reach) = sin(degrees) / cos(lat)
+        # points `degrees` away reach `reach` degrees of longitude away: sin(reach) = sin(degrees) / cos(lat)
         ratio = np.sin(np.radians(min(degrees, 90.0))) / max(np.cos(np.radians(lat)), 1e-12)
         whole = ratio >= 1.0 or abs(lat) + degrees >= 90.0  # the search passes over a pole
         reach = float(np.degrees(np.arcsin(ratio))) if not whole else 180.0
         west, east = int(np.floor(lon + 180 - reach)), int(np.floor(lon + 180 + reach))
-        spans = [(0, COLS - 1)] if whole or east - west + 1 >= COLS else \
-            [(west % COLS, east % COLS)] if west % COLS <= east % COLS else [(west % COLS, COLS - 1), (0, east % COLS)]
+        if east - west + 1 >= COLS:
+            spans = [(0, COLS - 1)]
+        else:
+            west, east = west % COLS, east % COLS
+            spans = [(west, east)] if west <= east else [(west, COLS - 1), (0, east)]
         return np.concatenate([self.order[self.starts[r * COLS + a]:self.starts[r * COLS + b + 1]]
                                for r in range(first, last + 1) for a, b in spans])
 
