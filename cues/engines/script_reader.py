@@ -48,7 +48,13 @@ INSTALL = "pip install tesserocr rapidocr-onnxruntime (or pip install 'geosleuth
 SCRIPT_NAMES = {"HanS": "Chinese (simplified)", "HanT": "Chinese (traditional)"}  # else the model's name
 LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
 UNSURE = 0.6  # below this a line is read again (denoised, then inverted)
-DETECT_SIDE = 1024  # px: the longest side the line detector sees, as for a dev photo (2048 px takes 0.5 GB more)
+# px, short and long side of the line detector's input: an image is scaled to fit the canvas of
+# its shape and padded white, so the detector sees four shapes (each landscape or portrait) and
+# reuses their memory plans: a shape's first run takes ~190 MB, later runs ~117 MB. Both canvases
+# have the 736 px short side rapidocr itself scales to, for a 4:3 photo and for a sign or 16:9.
+CANVAS = (736, 992)
+WIDE_CANVAS = (736, 1408)
+WIDE = 1.6  # an image at least this many times as long as it is high (or high as long) is wide
 WORD_LIST = 19  # a .traineddata file's LSTM word list (TESSDATA_LSTM_SYSTEM_DAWG in tessdatamanager.h)
 
 log = logging.getLogger(__name__)
@@ -313,24 +319,26 @@ class _Models:
         settings = yaml.safe_load((root / "config.yaml").read_text())["Det"]
         settings["model_path"] = str(root / settings["model_path"])
         reader = tesserocr.PyTessBaseAPI(path=folder + "/", lang="+".join(models), psm=tesserocr.PSM.SINGLE_LINE)
-        return cls(TextDetector(settings), reader, models, folder, threading.Lock())
+        detector = TextDetector(settings)
+        for shape in (CANVAS, CANVAS[::-1], WIDE_CANVAS, WIDE_CANVAS[::-1]):  # each one's costly first run,
+            detector(np.full((*shape, 3), 255, np.uint8))  # while little else is loaded (0.3-0.5 s each)
+        return cls(detector, reader, models, folder, threading.Lock())
 
     def lines(self, image: np.ndarray) -> list[Line]:
-        """Text lines, largest first, in `image` pixels. The detector sees the image at most
-        DETECT_SIDE px long (its memory grows with the area; lines are still read from the full
-        image), and a strip longer than 4:1 padded (white, right and below) to 4:3: the detector
-        scales the short side up to 736 px, which would make a 2048x28 strip 53,000 px wide."""
+        """Text lines, largest first, in `image` pixels. The detector sees the image scaled to fit
+        its canvas (CANVAS, or WIDE_CANVAS; landscape or portrait) and padded white, right and
+        below; lines are still read from the full image."""
         import cv2
 
         h, w = image.shape[:2]
-        scale = min(1.0, DETECT_SIDE / max(h, w))
-        if scale < 1.0:
-            image = cv2.resize(image, (max(round(w * scale), 1), max(round(h * scale), 1)), interpolation=cv2.INTER_AREA)
-            h, w = image.shape[:2]
-        pad_h, pad_w = max(0, max(w * 3 // 4, 32) - h), max(0, max(h * 3 // 4, 32) - w)
-        if max(h, w) > 4 * min(h, w) or min(h, w) < 32:
-            image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), constant_values=255)
-        found, _ = self.detector(np.ascontiguousarray(image[:, :, ::-1]))  # the detector takes BGR
+        canvas_shape = WIDE_CANVAS if max(h, w) >= WIDE * min(h, w) else CANVAS
+        rows, cols = canvas_shape if w >= h else canvas_shape[::-1]
+        scale = min(rows / h, cols / w)
+        fitted = cv2.resize(image, (min(max(round(w * scale), 1), cols), min(max(round(h * scale), 1), rows)),
+                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        canvas = np.full((rows, cols, 3), 255, np.uint8)
+        canvas[: fitted.shape[0], : fitted.shape[1]] = fitted[:, :, ::-1]  # the detector takes BGR
+        found, _ = self.detector(canvas)
         lines = [Line(np.asarray(q, np.float32) / scale) for q in (found if found is not None else [])]
         return sorted(lines, key=lambda ln: -(ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))
 
