@@ -293,14 +293,17 @@ def _to_rgb(im: "Image.Image") -> "Image.Image":
     """RGB for every mode: alpha composited on white, 16-bit scaled, CMYK/palette converted."""
     from PIL import Image
 
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
-    if im.mode == "F":
-        arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        arr = arr / arr.max() if arr.max() > 1 else arr
-        return Image.fromarray(np.clip(arr * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):  # scaled in place, in float32
+        arr = np.array(im, dtype=np.float32)
+        if im.mode == "F":
+            np.nan_to_num(arr, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            peak = max(float(arr.max()), 1.0)
+        else:
+            peak = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr *= 255.0 / peak
+        arr += 0.5
+        np.clip(arr, 0, 255, out=arr)
+        return Image.fromarray(arr.astype(np.uint8)).convert("RGB")
     if im.mode == "P" and "transparency" in im.info or im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         # Pillow takes La only to LA
         rgba = im if im.mode == "RGBA" else im.convert("LA" if im.mode == "La" else "RGBA").convert("RGBA")
