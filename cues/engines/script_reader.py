@@ -318,10 +318,10 @@ class _Models:
         root = Path(rapidocr_onnxruntime.__file__).parent
         settings = yaml.safe_load((root / "config.yaml").read_text())["Det"]
         settings["model_path"] = str(root / settings["model_path"])
-        reader = tesserocr.PyTessBaseAPI(path=folder + "/", lang="+".join(models), psm=tesserocr.PSM.SINGLE_LINE)
         detector = TextDetector(settings)
         for shape in (CANVAS, CANVAS[::-1], WIDE_CANVAS, WIDE_CANVAS[::-1]):  # each one's costly first run,
-            detector(np.full((*shape, 3), 255, np.uint8))  # while little else is loaded (0.3-0.5 s each)
+            detector(np.full((*shape, 3), 255, np.uint8))  # before Tesseract's 400 MB (0.3-0.5 s each)
+        reader = tesserocr.PyTessBaseAPI(path=folder + "/", lang="+".join(models), psm=tesserocr.PSM.SINGLE_LINE)
         return cls(detector, reader, models, folder, threading.Lock())
 
     def lines(self, image: np.ndarray) -> list[Line]:
