@@ -120,5 +120,7 @@ def reverse_lookup(lat: ArrayLike, lon: ArrayLike) -> list[Place]:
     """
     lat = np.atleast_1d(np.asarray(lat, dtype=np.float64))
     lon = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    if len(lat) == 0:
+        return []
     towns = shared("reverse lookup towns", _Towns.load)
     return [towns.place(towns.nearest(a, b)) for a, b in zip(lat.tolist(), lon.tolist())]
