@@ -10,8 +10,8 @@ image) while that image was located. Runs go through the images in --orders orde
 reversed, ...) and each image's worst peak is kept. Images are built in --out (a temporary folder
 by default): solid colour compresses to a few hundred KB, which is what makes such files
 dangerous. Writes benchmarks/out/memory.json. Run it once before measuring on a new machine:
-the first run builds the gazetteer index, the phone area-code table and the grid's time zones, which cost about
-400 MB more, once.
+the first run builds the gazetteer index, the phone area-code table and the grid's time zones,
+which cost about 400 MB more, once.
 """
 
 from __future__ import annotations

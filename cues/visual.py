@@ -88,7 +88,7 @@ class VisualCue(ImageFeatureCue):
 
     def prepare(self, photos: Sequence["Photo"]) -> None:
         """Run the backend's model on a batch of photos at once (results are memoised on them)."""
-        if not self.weight or not photos or not self._engine().available()[0]:
+        if not self.batches or not photos or not self._engine().available()[0]:
             return
         if self.backend == "heads":
             self.features.embed(photos)
