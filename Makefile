@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python >= 3.11 with venv):
 #   make demo   install geosleuth (all cues) into .venv and locate the bundled example image
-#   make test   install geosleuth with its test extras into .venv and run the tests
+#   make test   install geosleuth with its test extras into .venv and run the tests in a fresh HOME
 # Both first install the system packages (`system-deps`) when run as root on Debian and a
 # Tesseract script model is missing; elsewhere, install Tesseract and its script packs yourself
 # (tests that need them skip when absent).
@@ -33,9 +33,14 @@ demo: $(BIN)/python system-packages
 	$(BIN)/python -m pip install -q -e ".[all]"
 	$(BIN)/geosleuth locate
 
+# The suite runs as on a fresh machine: an empty HOME, XDG folders and geosleuth cache folder,
+# made for the run and removed after it, so every first-run path is built and tested each time.
 test: $(BIN)/python system-packages
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/pytest
+	fresh="$$(mktemp -d)" && trap 'rm -rf "$$fresh"' EXIT && \
+	  HOME="$$fresh" XDG_CACHE_HOME="$$fresh/.cache" XDG_CONFIG_HOME="$$fresh/.config" \
+	  XDG_DATA_HOME="$$fresh/.local/share" XDG_STATE_HOME="$$fresh/.local/state" \
+	  GEOSLEUTH_CACHE_DIR="$$fresh/.cache/geosleuth" $(abspath $(BIN))/pytest
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"

@@ -18,9 +18,11 @@ _LOCK = threading.Lock()
 
 
 def cache_dir() -> Path:
-    """Where derived data (gazetteer index, map outlines) is cached: `GEOSLEUTH_CACHE_DIR`, else
-    ~/.cache/geosleuth."""
-    return Path(os.environ.get("GEOSLEUTH_CACHE_DIR") or Path.home() / ".cache" / "geosleuth")
+    """Where derived data (gazetteer index, map outlines) and the libraries' own state are kept:
+    `GEOSLEUTH_CACHE_DIR`, else geosleuth under `XDG_CACHE_HOME` (~/.cache)."""
+    if os.environ.get("GEOSLEUTH_CACHE_DIR"):
+        return Path(os.environ["GEOSLEUTH_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geosleuth"
 
 
 def cached_arrays(name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,8 +96,9 @@ def test_prior_only_round_trip(prior_only):
 @pytest.mark.parametrize("kind", ["path", "bytes", "pil", "array"])
 def test_every_input_kind(prior_only, kind):
     path = geosleuth.example_image()
-    src = {"path": path, "bytes": open(path, "rb").read(), "pil": Image.open(path),
-           "array": np.asarray(Image.open(path).convert("RGB"))}[kind]
+    data = Path(path).read_bytes()
+    src = {"path": path, "bytes": data, "pil": Image.open(io.BytesIO(data)),
+           "array": np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))}[kind]
     pred = prior_only.locate(src)
     assert pred.image_size == (1280, 854)
 
@@ -178,7 +180,8 @@ def test_freed_memory_is_handed_back_where_the_c_library_can():
         pytest.skip("malloc_trim is glibc's")
 
     def resident_mib() -> float:
-        return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+        status = Path("/proc/self/status").read_text().splitlines()
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
     first = np.ones(4 << 17)  # 4 MiB: once one is freed, glibc takes the next from its heap
     del first

@@ -158,7 +158,7 @@ def test_formula_names_are_written_as_text(capsys, tmp_path):
     code, _, _ = run(capsys, "locate", str(tmp_path / "in"), "--config", "prior-only", "--csv", str(tmp_path / "o.csv"))
     import csv
 
-    ids = sorted(row[0] for row in list(csv.reader((tmp_path / "o.csv").open()))[1:])
+    ids = sorted(row[0] for row in list(csv.reader((tmp_path / "o.csv").read_text().splitlines()))[1:])
     assert code == 0 and ids == sorted("'" + n if n[0] in "=+-@" else n for n in names)
 
 

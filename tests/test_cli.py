@@ -58,7 +58,7 @@ def test_batch_directory_with_junk(capsys, tmp_path):
     code, out, err = run(capsys, "locate", str(folder), "--csv", str(out_csv))
     assert code == 1  # some files failed, the batch still finished
     assert "notes.txt" in err and "fake.png" in err and "empty.jpg" in err and "2 of 4 images failed" in err
-    rows = list(csv.reader(out_csv.open()))
+    rows = list(csv.reader(out_csv.read_text().splitlines()))
     assert rows[0] == ["IMG_ID", "LAT", "LON", "COUNTRY", "PROBABILITY", "CONFIDENCE"]
     by_id = {r[0]: r for r in rows[1:]}
     assert set(by_id) == {"a.jpg", "b.JPEG", "fake.png", "empty.jpg"}
@@ -127,7 +127,7 @@ def test_csv_rows_helper(tmp_path):
         write("a.jpg", pred)
         write("b.jpg", None)
     b = pred.best
-    assert list(csv.reader((tmp_path / "out.csv").open())) == [
+    assert list(csv.reader((tmp_path / "out.csv").read_text().splitlines())) == [
         list(CSV_COLUMNS), ["a.jpg", f"{b.lat:.6f}", f"{b.lon:.6f}", b.country, f"{b.probability:.6f}", "none"],
         ["b.jpg", "", "", "", "", ""]]
 
@@ -139,7 +139,7 @@ def test_album_csv_is_one_row(capsys, tmp_path):
         shutil.copy(geosleuth.example_image(), folder / name)
     out_csv = tmp_path / "album.csv"
     code, out, _ = run(capsys, "locate", "--album", str(folder), "--config", "prior-only", "--csv", str(out_csv))
-    rows = list(csv.reader(out_csv.open()))
+    rows = list(csv.reader(out_csv.read_text().splitlines()))
     assert code == 0 and out == "" and rows[0] == list(CSV_COLUMNS)
     assert len(rows) == 2 and rows[1][0].startswith("trip") and float(rows[1][4]) > 0
 

@@ -15,6 +15,12 @@ pytest.importorskip("ray.data")
 
 @pytest.fixture(scope="module")
 def local_ray():
+    """A local cluster started as a geosleuth user's would be: its token and settings kept under
+    geosleuth's cache folder."""
+    from geosleuth.libraries import contain, keep_ray_token
+
+    contain()
+    keep_ray_token()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
              configure_logging=False)
     yield

@@ -24,6 +24,8 @@ from geosleuth.gazetteer.places import Gazetteer, Place, normalise
 
 
 def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int = 8) -> list[Clue]:
+    if not reads:
+        return []
     conf = float(np.mean([r.confidence for r in reads]))
     clues = script_clues(reads, conf)
     clues += language_clues(reads)

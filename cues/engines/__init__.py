@@ -13,6 +13,7 @@ from geosleuth.cues.engines.detector import YoloDetector
 from geosleuth.cues.engines.geoclip import GeoClip
 from geosleuth.cues.engines.ocr import OcrEngine
 from geosleuth.cues.engines.zero_shot import ZeroShotClip
+from geosleuth.libraries import contain
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,6 +29,7 @@ class Engines:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Engines":
         """The engines of a (validated) config's sections of the same names."""
+        contain()  # before any engine imports its library
         return cls(ocr=OcrEngine.from_settings(**config["ocr"]), detector=YoloDetector(**config["detector"]),
                    features=ImageFeatures(**config["features"]), geoclip=GeoClip(**config["geoclip"]),
                    zero_shot=ZeroShotClip(**config["zero_shot"]))

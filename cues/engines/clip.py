@@ -18,6 +18,7 @@ import numpy as np
 
 from geosleuth.cache import cache_dir
 from geosleuth.errors import GeosleuthError, MissingDependencyError, WeightsNotFoundError
+from geosleuth.libraries import contain
 
 # What a CLIP checkpoint needs: configs, tokenizer files and the safetensors weights (Hub repos
 # often also carry PyTorch, TensorFlow and Flax copies, several GB that are never read). A repo
@@ -38,6 +39,7 @@ def is_local(model: str) -> bool:
 
 
 def require_transformers() -> None:
+    contain()  # before transformers and the Hugging Face hub are imported
     if importlib.util.find_spec("transformers") is None:
         raise MissingDependencyError(f"the CLIP backends need transformers: {INSTALL}")
 

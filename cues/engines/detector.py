@@ -12,12 +12,14 @@ import numpy as np
 
 from geosleuth.cache import shared
 from geosleuth.errors import MissingDependencyError, WeightsNotFoundError
+from geosleuth.libraries import contain, native_stderr_silenced
 
 if TYPE_CHECKING:
     from geosleuth.photo import Photo
 
 Box = tuple[float, float, float, float]
 VEHICLES = frozenset({"car", "truck", "bus", "motorcycle"})
+TRACKERS = ("clearml", "comet", "dvc", "mlflow", "raytune", "wandb")  # Ultralytics' settings keys
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class YoloDetector:
             raise WeightsNotFoundError(note) if "not found" in note else MissingDependencyError(note)
         local = Path(self.weights).expanduser()
         source = str(local) if local.is_file() else self.weights
-        return shared(("yolo", source), lambda: (_new_yolo(source), threading.Lock()))
+        return shared(("yolo", source), lambda: (_new_yolo(source, self.imgsz), threading.Lock()))
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         model, lock = self._load()
@@ -74,16 +76,30 @@ class YoloDetector:
 
 
 def import_ultralytics(online: bool = False):
-    """Ultralytics, imported without its network check (it looks two host names up in DNS when
-    imported, unless YOLO_OFFLINE is set) unless downloads are allowed."""
+    """Ultralytics, imported the way geosleuth keeps libraries (`contain`: settings under its cache
+    folder, no banner), without its network check (it looks two host names up in DNS when
+    imported, unless YOLO_OFFLINE is set) unless downloads are allowed, and in this process
+    without its usage analytics or the experiment trackers it feeds when their packages are
+    installed (its settings file is left as it is)."""
+    contain()
     if not online:
         os.environ.setdefault("YOLO_OFFLINE", "1")
     import ultralytics
+    from ultralytics.utils import SETTINGS
 
+    dict.update(SETTINGS, {key: False for key in ("sync", *TRACKERS) if key in SETTINGS})
+    try:
+        from ultralytics.utils.events import events
+
+        events.enabled = False  # built at import, from the settings as they were
+    except ImportError:  # an older Ultralytics, whose events read SETTINGS["sync"] when sent
+        pass
     return ultralytics
 
 
-def _new_yolo(source: str):
+def _new_yolo(source: str, imgsz: int):
+    """The model, run once on a blank image: TFLite's runtime logs its CPU delegate to stderr when
+    the first run builds its interpreter."""
     import logging
 
     import_ultralytics(online=not Path(source).is_file())
@@ -91,7 +107,10 @@ def _new_yolo(source: str):
     from ultralytics.utils import LOGGER
 
     LOGGER.setLevel(logging.WARNING)
-    return YOLO(source, task="detect")
+    model = YOLO(source, task="detect")
+    with native_stderr_silenced():
+        model.predict(np.zeros((imgsz, imgsz, 3), np.uint8), imgsz=imgsz, verbose=False)
+    return model
 
 
 def detect_objects(photo: "Photo", detector: YoloDetector) -> tuple[Detection, ...]:

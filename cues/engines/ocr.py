@@ -19,6 +19,7 @@ import numpy as np
 
 from geosleuth.cache import shared
 from geosleuth.errors import ConfigError, MissingDependencyError, WeightsNotFoundError, did_you_mean
+from geosleuth.libraries import contain
 
 if TYPE_CHECKING:
     from geosleuth.photo import Photo
@@ -108,6 +109,7 @@ class EasyOcrBackend:
         return shared(key, lambda: (self._new_reader(), threading.Lock()))
 
     def _new_reader(self):
+        contain()
         try:
             import easyocr
             import torch
@@ -120,6 +122,7 @@ class EasyOcrBackend:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # torch deprecation notes from EasyOCR internals
+                warnings.simplefilter("ignore", DeprecationWarning)  # its quantisation by torch.ao
                 reader = easyocr.Reader(list(self.languages), gpu=torch.cuda.is_available(),
                                         model_storage_directory=folder, download_enabled=self.download,
                                         verbose=False)

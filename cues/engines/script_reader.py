@@ -38,6 +38,7 @@ from geosleuth.cache import cache_dir, shared
 from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.errors import ConfigError, MissingDependencyError, did_you_mean
 from geosleuth.gazetteer.languages import UNSPACED, script_counts, script_of
+from geosleuth.libraries import contain
 
 # Tesseract script models in the order they are tried, and the ISO 15924 script each reads (the
 # Makefile's system-deps installs their Debian packs, tesseract-ocr-script-*).
@@ -304,6 +305,7 @@ class _Models:
 
     @classmethod
     def load(cls, folder: str | None, models: tuple[str, ...]) -> "_Models":
+        contain()  # onnxruntime's telemetry off
         try:
             import tesserocr
             import yaml

@@ -9,6 +9,7 @@ commands start fast; the training modules load only for the commands that train.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import json
 import os
@@ -17,12 +18,13 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence, TextIO
 
 from geosleuth import __version__
 from geosleuth.app.outputs import CSV_COLUMNS, check_output, csv_rows
 from geosleuth.cues.training import TrainSettings
 from geosleuth.errors import ConfigError, GeosleuthError
+from geosleuth.libraries import contain
 
 if TYPE_CHECKING:
     from geosleuth.api import BatchItem, Geolocator
@@ -179,14 +181,59 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextmanager
+def results_only_on_stdout() -> Iterator[TextIO]:
+    """Stdout for geosleuth's results alone. While a command runs, anything else written to stdout
+    (a library's print or banner, a C library's printf) goes to stderr; the stream yielded writes
+    to the real stdout."""
+    previous = results = sys.stdout
+    results.flush()
+    try:
+        real = results.fileno() == 1
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (captured in tests)
+        real = False
+    if real:
+        results = open(os.dup(1), "w", buffering=1, encoding=results.encoding, errors=results.errors)
+        os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield results
+    finally:
+        sys.stdout = previous
+        if real:
+            _flush_c_stdout()  # what C code buffered for stdout goes to stderr, where it was written
+            try:
+                results.flush()
+            except BrokenPipeError:  # whoever read stdout stopped (`| head`): drop the rest quietly
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, results.fileno())
+                os.close(devnull)
+            os.dup2(results.fileno(), 1)
+            results.close()
+
+
+def _flush_c_stdout() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library to ask (Windows)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    contain()
+    with results_only_on_stdout() as out:
+        return _run(args, out)
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    """The command, its errors said in one line on stderr with the exit code they deserve."""
     try:
         command = {"locate": _locate, "serve": _serve, "cues": _cues, "config": _config_show,
                    "train-detector": _train_detector, "train-classifier": _train_classifier,
                    "calibrate": _calibrate, "gallery": _gallery_build,
-                   "cells": lambda a: _cells_build(a) if a.action == "build" else _cells_info(a)}[args.command]
-        return command(args)
+                   "cells": lambda a, o: (_cells_build if a.action == "build" else _cells_info)(a, o)}[args.command]
+        return command(args, out)
     except ConfigError as exc:
         print(f"geosleuth: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -196,7 +243,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # whoever read stdout stopped (`| head`): stop quietly, as other tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except Exception as exc:  # a bug: one line, not a traceback (GEOSLEUTH_DEBUG=1 shows it)
         if os.environ.get("GEOSLEUTH_DEBUG"):
@@ -206,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
-def _locate(args: argparse.Namespace) -> int:
+def _locate(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.api import Geolocator, example_image, expand_inputs
     from geosleuth.hints import parse_hints
 
@@ -224,9 +270,9 @@ def _locate(args: argparse.Namespace) -> int:
         inputs = expand_inputs([example_image()])
     if args.report and not args.album and len(inputs.files) > 1:  # before any model loads
         raise ConfigError("--report takes one image (or --album DIR for photos taken in one place)")
-    for out, what in ((args.csv, "--csv"), (args.report, "--report")):
-        if out:
-            check_output(out, inputs.files, what)
+    for target, what in ((args.csv, "--csv"), (args.report, "--report")):
+        if target:
+            check_output(target, inputs.files, what)
     geo = Geolocator.from_config(args.config, sets=sets)
     if not args.images and not args.album:
         print(f"geosleuth: no image given, locating the bundled example {inputs.ids[0]}", file=sys.stderr)
@@ -236,7 +282,7 @@ def _locate(args: argparse.Namespace) -> int:
         print(f"geosleuth: error: no image files found{f' in {args.album}' if args.album else ''}", file=sys.stderr)
         return EXIT_FAILURE
     if args.album:
-        return _album(args, geo, hints, inputs.files)
+        return _album(args, geo, hints, inputs.files, out)
     from tqdm import tqdm
 
     files, image_id = inputs.files, dict(zip(inputs.files, inputs.ids))
@@ -256,9 +302,9 @@ def _locate(args: argparse.Namespace) -> int:
                     bar.clear()
                     print(f"geosleuth: failed: {item.error}", file=sys.stderr)
                     if args.json or args.geojson:
-                        print(json.dumps({"image": item.source, "error": item.error}))
+                        print(json.dumps({"image": item.source, "error": item.error}), file=out)
                     continue
-                _show(args, item, geo, batch, write_csv is not None, bar)
+                _show(args, item, geo, batch, write_csv is not None, bar, out)
         except KeyboardInterrupt:  # a second signal, or Ctrl-C outside the handler
             interruption.signal = interruption.signal or "SIGINT"
         bar.close()
@@ -272,7 +318,8 @@ def _locate(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if failures else EXIT_OK
 
 
-def _show(args: argparse.Namespace, item: "BatchItem", geo: "Geolocator", batch: bool, to_csv: bool, bar) -> None:
+def _show(args: argparse.Namespace, item: "BatchItem", geo: "Geolocator", batch: bool, to_csv: bool, bar,
+          out: TextIO) -> None:
     """One located image on stdout (text, JSON or GeoJSON) and in the HTML report if asked."""
     pred = item.prediction
     if args.report:
@@ -281,12 +328,13 @@ def _show(args: argparse.Namespace, item: "BatchItem", geo: "Geolocator", batch:
         write_report(args.report, pred, [(item.source, pred)], max_side=geo.config["image"]["max_side"])
         print(f"geosleuth: wrote report {args.report}", file=sys.stderr)
     if args.json:
-        print(pred.to_json(indent=args.indent if args.indent is not None else None if batch else 2))
+        print(pred.to_json(indent=args.indent if args.indent is not None else None if batch else 2), file=out)
     elif args.geojson:
-        print(json.dumps(pred.to_geojson(), indent=args.indent, ensure_ascii=False, separators=_separators(args)))
+        print(json.dumps(pred.to_geojson(), indent=args.indent, ensure_ascii=False, separators=_separators(args)),
+              file=out)
     elif not to_csv:
         bar.clear()
-        print(pred.explain() + ("\n" if batch else ""))
+        print(pred.explain() + ("\n" if batch else ""), file=out)
 
 
 def _separators(args: argparse.Namespace) -> tuple[str, str] | None:
@@ -294,7 +342,7 @@ def _separators(args: argparse.Namespace) -> tuple[str, str] | None:
     return None if args.indent is not None else (",", ":")
 
 
-def _album(args: argparse.Namespace, geo: "Geolocator", hints: list, files: list[str]) -> int:
+def _album(args: argparse.Namespace, geo: "Geolocator", hints: list, files: list[str], out: TextIO) -> int:
     from geosleuth.album import locate_album
 
     result = locate_album(geo, files, hints=hints, name=Path(args.album).name or str(args.album))
@@ -311,17 +359,18 @@ def _album(args: argparse.Namespace, geo: "Geolocator", hints: list, files: list
         if write_csv:
             write_csv(pred.image, pred)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), file=out)
     elif args.geojson:
-        print(json.dumps(pred.to_geojson(), indent=args.indent, ensure_ascii=False, separators=_separators(args)))
+        print(json.dumps(pred.to_geojson(), indent=args.indent, ensure_ascii=False, separators=_separators(args)),
+              file=out)
     elif not args.csv:
-        print(pred.explain())
+        print(pred.explain(), file=out)
     if result.failed:
         print(f"geosleuth: {len(result.failed)} of {len(files)} images failed", file=sys.stderr)
     return EXIT_FAILURE if result.failed else EXIT_OK
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.app.server import serve
 
     serve(host=args.host, port=args.port, config=args.config, sets=args.sets,
@@ -329,7 +378,7 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cues(args: argparse.Namespace) -> int:
+def _cues(args: argparse.Namespace, out: TextIO) -> int:
     """One line per cue (on or off in the config) and one per shared engine, each saying whether
     it can run here and why not; built as `Geolocator` builds them, so the config's settings apply."""
     from geosleuth.api import Geolocator
@@ -344,25 +393,25 @@ def _cues(args: argparse.Namespace) -> int:
             create_cue(name, geo.engines, **{k: v for k, v in sections.get(name, {}).items() if k != "enabled"})
             for name in list_cues()]
     if not cues:
-        print("no cues installed: the pipeline runs on the photo-density prior alone")
+        print("no cues installed: the pipeline runs on the photo-density prior alone", file=out)
     engines = {name: _availability(getattr(geo.engines, name)) for name in Engines.names()}
     for cue in cues:
         ok, note = _availability(cue)
         lacking = [name for name, (there, _) in engines.items() if not there
                    and vars(cue).get(name) is getattr(geo.engines, name)]
         state = "unavailable" if not ok else "partly" if lacking else "available"  # runs without one of its models
-        print(f"{cue.name:<10} {state:<12} {'on' if cue.name in on else 'off':<4} {note}")
+        print(f"{cue.name:<10} {state:<12} {'on' if cue.name in on else 'off':<4} {note}", file=out)
     for name, (ok, note) in engines.items():
         users = [cue.name for cue in cues if vars(cue).get(name) is getattr(geo.engines, name)]
         print(f"{name:<10} {'present' if ok else 'missing':<12} {'':<4} {note}"
-              + (f" (used by {', '.join(users)})" if users else ""))
+              + (f" (used by {', '.join(users)})" if users else ""), file=out)
     for cue in cues:
         for name, (key, how) in getattr(cue, "optional_models", dict)().items():
             value = setting(geo.config, key)
             why = unusable(key, geo.config, geo.engines) if value else ""
             state = "not configured" if not value else "missing" if why else "present"
             said = f"{key}: {how}" if not value else f"{value}: {why}" if why else value
-            print(f"{name:<14} {state:<14} {said} (for {cue.name})")
+            print(f"{name:<14} {state:<14} {said} (for {cue.name})", file=out)
     return EXIT_OK
 
 
@@ -374,25 +423,25 @@ def _availability(thing: object) -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-def _config_show(args: argparse.Namespace) -> int:
+def _config_show(args: argparse.Namespace, out: TextIO) -> int:
     import yaml
 
     from geosleuth.config import load_config
 
-    print(yaml.safe_dump(load_config(args.config, sets=args.sets), sort_keys=False), end="")
+    print(yaml.safe_dump(load_config(args.config, sets=args.sets), sort_keys=False), end="", file=out)
     return EXIT_OK
 
 
-def _train_detector(args: argparse.Namespace) -> int:
+def _train_detector(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.cues.training.detector import train_detector
 
     best = train_detector(args.data, model=args.model, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
                           device=args.device, out=args.out, name=args.name)
-    print(f"trained weights: {best}\nuse them with --set cues.detect.plate_weights={best}")
+    print(f"trained weights: {best}\nuse them with --set cues.detect.plate_weights={best}", file=out)
     return EXIT_OK
 
 
-def _train_classifier(args: argparse.Namespace) -> int:
+def _train_classifier(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.cues.engines.heads import CellHeads
     from geosleuth.cues.training.classifier import train_classifier
     from geosleuth.fusion.grid import load_grid
@@ -404,11 +453,11 @@ def _train_classifier(args: argparse.Namespace) -> int:
     weights = CellHeads.load(path).meta["backbone"]["weights"]
     sets = [f"--set features.{key}={value}" for key, value in (("heads", path), ("backbone", args.backbone),
                                                                 ("weights", weights), ("image_size", args.image_size))]
-    print(f"trained heads: {path}\nuse them with " + " ".join(sets))
+    print(f"trained heads: {path}\nuse them with " + " ".join(sets), file=out)
     return EXIT_OK
 
 
-def _calibrate(args: argparse.Namespace) -> int:
+def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
     from geosleuth.api import Geolocator, collect
@@ -447,22 +496,22 @@ def _calibrate(args: argparse.Namespace) -> int:
         gain = cal.gain[name]
         judged = "never spoke: kept as configured" if gain is None else f"out-of-fold GeoScore gain {gain:+.1f}"
         print(f"{name:10s} weight {start[name][0]:g} -> {weight:g}   floor {start[name][1]:.0e} -> {floor:.0e}   "
-              f"({judged})")
+              f"({judged})", file=out)
     print(f"out-of-fold GeoScore: prior only {cal.prior_geoscore:.1f}, with the cues {cal.geoscore:.1f} "
-          f"({len(obs.truth)} photos, {args.folds} author folds)\nwrote {args.out}; use it with --config {args.out}")
+          f"({len(obs.truth)} photos, {args.folds} author folds)\nwrote {args.out}; use it with --config {args.out}", file=out)
     return EXIT_OK
 
 
-def _gallery_build(args: argparse.Namespace) -> int:
+def _gallery_build(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.cues.training.classifier import build_gallery
 
     gallery = build_gallery(args.images_dir, args.labels_csv, args.out, args.backbone, args.backbone_weights,
                             args.image_size, progress=not args.no_progress)
-    print(f"wrote {args.out}: {len(gallery)} photos\nuse it with --set cues.visual.gallery={args.out}")
+    print(f"wrote {args.out}: {len(gallery)} photos\nuse it with --set cues.visual.gallery={args.out}", file=out)
     return EXIT_OK
 
 
-def _cells_build(args: argparse.Namespace) -> int:
+def _cells_build(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.fusion.grid import build_grid, read_coordinates
 
     try:
@@ -477,16 +526,16 @@ def _cells_build(args: argparse.Namespace) -> int:
     grid.meta["command"] = (f"geosleuth cells build {Path(args.coords).name} --t-max {args.t_max} "
                             f"--t-min {args.t_min} --max-level {args.max_level} --hierarchy {args.hierarchy}")
     grid.save(args.out)
-    print(f"wrote {args.out}: {grid!r} from {grid.meta['photos']} photos")
+    print(f"wrote {args.out}: {grid!r} from {grid.meta['photos']} photos", file=out)
     return EXIT_OK
 
 
-def _cells_info(args: argparse.Namespace) -> int:
+def _cells_info(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.fusion.grid import load_grid
 
     grid = load_grid(args.grid)
-    print(repr(grid))
-    print(json.dumps(grid.meta, indent=2, sort_keys=True))
+    print(repr(grid), file=out)
+    print(json.dumps(grid.meta, indent=2, sort_keys=True), file=out)
     return EXIT_OK
 
 

@@ -20,12 +20,15 @@ from geosleuth.api import Geolocator
 from geosleuth.config import load_config
 from geosleuth.errors import MissingDependencyError
 from geosleuth.hints import Hint
+from geosleuth.libraries import contain, keep_ray_token
 
 if TYPE_CHECKING:
     import ray.data
 
 
 def _ray_data() -> Any:
+    contain()  # Ray's usage statistics off
+    keep_ray_token()
     try:
         import ray.data
     except ImportError:

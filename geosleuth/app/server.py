@@ -57,7 +57,7 @@ class UploadRejected(Exception):
 def _require() -> None:
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401  (python-multipart, for starlette's form parser)
+        import python_multipart  # noqa: F401  (for starlette's form parser)
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise MissingDependencyError(f"the web app needs {exc.name}: pip install 'geosleuth[serve]'") from None
@@ -212,7 +212,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, config: str = "default",
     """Run the app with uvicorn until interrupted."""
     _require()
     app = create_app(config=config, sets=sets, max_upload_bytes=max_upload_bytes)
-    print(f"geosleuth: serving on http://{host}:{port}/ (local processing; uploads are not kept)")
+    print(f"geosleuth: serving on http://{host}:{port}/ (local processing; uploads are not kept)", file=sys.stderr)
     uvicorn_server(app, host, port).run()
 
 
