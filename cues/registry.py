@@ -22,6 +22,7 @@ _BUILTIN: dict[str, str] = {
     "detect": "geosleuth.cues.detect:DetectCue",
     "visual": "geosleuth.cues.visual:VisualCue",
     "scene": "geosleuth.cues.scene:SceneCue",
+    "vlm": "geosleuth.cues.vlm:VlmCue",
 }
 _REGISTERED: dict[str, type] = {}
 

@@ -11,9 +11,10 @@ Measure the recipe itself with folds outside it (`benchmarks/nested.py`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -183,11 +184,17 @@ def _floored_rows(ll: np.ndarray, floor: float) -> np.ndarray:
     return out
 
 
-def settings_yaml(settings: Mapping[str, tuple[float, float]], record: Mapping[str, object]) -> str:
-    """An override config with the fitted weights and floors, the fit recorded in comments."""
+def settings_yaml(settings: Mapping[str, tuple[float, float]], record: Mapping[str, object],
+                  experts: Sequence[Mapping[str, str]] = ()) -> str:
+    """An override config with the fitted weights and floors, the fit recorded in comments, and
+    the recorded experts with their settings files."""
     lines = ["# Cue weights and floors fitted by `geosleuth calibrate`."]
     lines += [f"#   {k}: {v}" for k, v in record.items()]
-    lines.append("cues:")
+    lines += ["cues:"] if settings else []
     for name, (weight, floor) in settings.items():
         lines += [f"  {name}:", f"    weight: {weight}", f"    floor: {floor:.1e}"]
+    if experts:
+        lines.append("experts:")
+        for entry in experts:  # JSON strings are YAML strings, whatever the path holds
+            lines += [f"  - file: {json.dumps(entry['file'])}", f"    settings: {json.dumps(entry['settings'])}"]
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geosleuth.geo import EARTH_RADIUS_KM
+from geosleuth.geo import EARTH_RADIUS_KM, haversine_km
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -34,3 +34,14 @@ def kernel_log_likelihood(grid: "CellGrid", lat: float, lon: float, sigma_km: fl
     mass = np.bincount(cells, minlength=len(grid)).astype(np.float64)
     with np.errstate(divide="ignore"):
         return np.log(mass / mass.sum())
+
+
+def point_log_likelihood(grid: "CellGrid", lat: float, lon: float, sigma_km: float) -> np.ndarray:
+    """log p(someone names this point | the photo was taken in each cell), up to a constant: a
+    2-D Gaussian error of `sigma_km` around the truth, the cell's own spread of photo locations
+    added (a disc of its area), evaluated at the cell's mean location. Unlike
+    `kernel_log_likelihood` a small cell near the point is not penalised for its size: this is
+    for a claim whose error is much larger than a city (an expert's guess)."""
+    spread = sigma_km ** 2 + grid.area_km2 / (4 * np.pi)
+    d = haversine_km(lat, lon, grid.lat, grid.lon)
+    return -np.log(spread) - d ** 2 / (2 * spread)

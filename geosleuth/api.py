@@ -86,8 +86,11 @@ class Geolocator:
         return cls(load_config(config, overrides=overrides, sets=tuple(sets)), check_models=check_models)
 
     def _cues_from_config(self) -> list[Cue]:
+        from geosleuth.cues.recorded import recorded_experts
+
         return [create_cue(name, self.engines, **{k: v for k, v in section.items() if k != "enabled"})
-                for name, section in self.config["cues"].items() if section["enabled"]]
+                for name, section in self.config["cues"].items() if section["enabled"]] \
+            + recorded_experts(self.config["experts"])
 
     @property
     def grid(self) -> CellGrid:

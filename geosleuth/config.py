@@ -46,6 +46,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "cues.exif.disagreement": (0.0, 1.0),
     "cues.text.max_places": (0, 100),
     "cues.text.residual_scale": (0.0, 1.0),
+    "cues.vlm.timeout_s": (0.1, 3600.0),
+    "cues.vlm.max_side": (64, 8192),
+    "cues.vlm.in_flight": (1, 64),
 }
 # Values (or list items) that must be one of a set.
 CHOICES: dict[str, tuple[str, ...]] = {

@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="override one config key, e.g. --set output.top_k=10 or "
                              "--set 'ocr.backends=[easyocr,tesseract]' (repeatable)")
 
+    def expert_option(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--expert", dest="experts", action="append", default=[], metavar="FILE.csv",
+                        help="another tool's answers, replayed as a cue: IMG_ID,LAT,LON[,PLACE,CONFIDENCE,"
+                             "EVIDENCE_COUNT] keyed by file name (repeatable)")
+
     loc = sub.add_parser("locate", help="locate images (no argument: the bundled example image)")
     loc.add_argument("images", nargs="*", metavar="IMG_OR_DIR")
     loc.add_argument("--top-k", type=int, help="number of candidates")
@@ -98,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     loc.add_argument("--near", action="append", default=[], metavar="LAT,LON,RADIUS_KM",
                      help="taken within about RADIUS_KM of a point")
     config_options(loc)
+    expert_option(loc)
 
     srv = sub.add_parser("serve", help="local web app: upload a photo, get the report (needs geosleuth[serve])")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
@@ -108,11 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     cues = sub.add_parser("cues", help="list the cues and the shared models (ocr, detector, features), and whether "
                                        "they can run here")
     config_options(cues)
+    expert_option(cues)
 
     cfg = sub.add_parser("config", help="configuration")
     cfg_sub = cfg.add_subparsers(dest="action", required=True)
     show = cfg_sub.add_parser("show", help="print the effective config")
     config_options(show)
+    expert_option(show)
 
     train = sub.add_parser("train-detector", help="train a YOLO detector (plates, signs) on a dataset YAML")
     train.add_argument("data", metavar="DATA.yaml", help="an Ultralytics dataset file (images + YOLO labels)")
@@ -155,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--cache", type=Path, help="what each cue said on each photo (.npz), reused when present")
     cal.add_argument("--no-progress", action="store_true")
     config_options(cal)
+    expert_option(cal)
 
     gal = sub.add_parser("gallery", help="reference galleries for retrieval within cells")
     gal_sub = gal.add_subparsers(dest="action", required=True)
@@ -252,6 +261,15 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_FAILURE
 
 
+def _config(args: argparse.Namespace, sets: Sequence[str] | None = None) -> dict:
+    """The command's config: --config, then each --set, with each --expert added to `experts`."""
+    from geosleuth.config import load_config
+
+    config = load_config(args.config, sets=tuple(args.sets if sets is None else sets))
+    config["experts"] = [*config["experts"], *args.experts]
+    return config
+
+
 def _locate(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.api import Geolocator, example_image, expand_inputs
     from geosleuth.hints import parse_hints
@@ -273,7 +291,7 @@ def _locate(args: argparse.Namespace, out: TextIO) -> int:
     for target, what in ((args.csv, "--csv"), (args.report, "--report")):
         if target:
             check_output(target, inputs.files, what)
-    geo = Geolocator.from_config(args.config, sets=sets)
+    geo = Geolocator(_config(args, sets))
     if not args.images and not args.album:
         print(f"geosleuth: no image given, locating the bundled example {inputs.ids[0]}", file=sys.stderr)
     for path, why in inputs.skipped:
@@ -386,12 +404,12 @@ def _cues(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.cues.registry import create_cue, list_cues
     from geosleuth.preflight import setting, unusable
 
-    geo = Geolocator.from_config(args.config, sets=args.sets, check_models=False)  # it reports what is missing
+    geo = Geolocator(_config(args), check_models=False)  # it reports what is missing
     on = {cue.name: cue for cue in geo.cues}
     sections = geo.config["cues"]
     cues = [on[name] if name in on else  # an off cue is built the same way, to say whether it could run
             create_cue(name, geo.engines, **{k: v for k, v in sections.get(name, {}).items() if k != "enabled"})
-            for name in list_cues()]
+            for name in list_cues()] + [cue for cue in geo.cues if cue.name not in list_cues()]  # recorded experts
     if not cues:
         print("no cues installed: the pipeline runs on the photo-density prior alone", file=out)
     engines = {name: _availability(getattr(geo.engines, name)) for name in Engines.names()}
@@ -426,9 +444,7 @@ def _availability(thing: object) -> tuple[bool, str]:
 def _config_show(args: argparse.Namespace, out: TextIO) -> int:
     import yaml
 
-    from geosleuth.config import load_config
-
-    print(yaml.safe_dump(load_config(args.config, sets=args.sets), sort_keys=False), end="", file=out)
+    print(yaml.safe_dump(_config(args), sort_keys=False), end="", file=out)
     return EXIT_OK
 
 
@@ -461,11 +477,13 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
     from geosleuth.api import Geolocator, collect
+    from geosleuth.cues.clues.expert import ExpertSettings, fit_spreads, out_of_fold_log_likelihoods
+    from geosleuth.cues.recorded import RecordedExpert
     from geosleuth.fusion.calibration import CalibrationSet, calibrate, settings_yaml
     from geosleuth.labels import author_folds, read_labels
 
     labels = read_labels(args.labels)
-    geo = Geolocator.from_config(args.config, sets=args.sets)
+    geo = Geolocator(_config(args))
     if not geo.cue_settings:
         raise ConfigError("no cue is enabled in this config: nothing to calibrate")
     if args.cache and args.cache.is_file():
@@ -483,6 +501,12 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     folds = author_folds([author[i] for i in obs.image_ids], args.folds)
     if len(np.unique(folds)) < 2:
         raise ConfigError("calibration needs photos from at least two authors (folds)")
+    experts = [cue for cue in geo.cues if isinstance(cue, RecordedExpert)]
+    spreads = {}
+    for expert in experts:  # its spreads: judged out of author fold, then fitted on every photo
+        answers = [expert.answer(i) for i in obs.image_ids]
+        obs.loglik[expert.name] = out_of_fold_log_likelihoods(geo.grid, geo.log_prior(), answers, obs.truth, folds)
+        spreads[expert.name] = fit_spreads(geo.grid, geo.log_prior(), answers, obs.truth)
     start = geo.cue_settings
     cal = calibrate(geo.log_prior(), obs, folds, start, geo.grid)
     record = {"labels": args.labels.name, "photos": len(obs.truth), "authors": len(set(author.values())),
@@ -491,14 +515,23 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
               "out-of-fold GeoScore, every cue that spoke": round(cal.geoscore, 1),
               "out-of-fold GeoScore gain per cue (None: never spoke)":
                   {c: None if g is None else round(g, 1) for c, g in cal.gain.items()}}
-    args.out.write_text(settings_yaml(cal.settings, record))
+    expert_files = []
+    for expert in experts:  # one settings file each, named in the config written
+        path = args.out.with_name(f"{args.out.stem}.{expert.path.stem}.yaml")
+        weight, floor = cal.settings[expert.name]
+        fitted = f"geosleuth calibrate on {args.labels.name} ({len(obs.truth)} photos, {args.folds} author folds)"
+        path.write_text(ExpertSettings(spreads[expert.name], weight, floor, fitted).to_yaml(record))
+        expert_files.append({"file": str(expert.path.resolve()), "settings": str(path.resolve())})
+    args.out.write_text(settings_yaml({k: v for k, v in cal.settings.items() if k not in spreads}, record,
+                                      expert_files))
     for name, (weight, floor) in cal.settings.items():
         gain = cal.gain[name]
         judged = "never spoke: kept as configured" if gain is None else f"out-of-fold GeoScore gain {gain:+.1f}"
         print(f"{name:10s} weight {start[name][0]:g} -> {weight:g}   floor {start[name][1]:.0e} -> {floor:.0e}   "
               f"({judged})", file=out)
     print(f"out-of-fold GeoScore: prior only {cal.prior_geoscore:.1f}, with the cues {cal.geoscore:.1f} "
-          f"({len(obs.truth)} photos, {args.folds} author folds)\nwrote {args.out}; use it with --config {args.out}", file=out)
+          f"({len(obs.truth)} photos, {args.folds} author folds)\nwrote {args.out}"
+          + "".join(f" and {e['settings']}" for e in expert_files) + f"; use it with --config {args.out}", file=out)
     return EXIT_OK
 
 

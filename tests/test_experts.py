@@ -1,0 +1,277 @@
+"""Experts: a vision-language model behind a real OpenAI-compatible server on loopback (started
+here, answering as real servers do when they work and when they fail), recorded answers
+replayed from CSV, and calibration that keeps an expert only when it helps out of author fold."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import geosleuth
+from geosleuth.app.cli import main
+from geosleuth.cues.clues.expert import ExpertSettings
+
+fastapi = pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+
+PATRAS = {"place": "Patras, Greece", "country": "GR", "lat": 38.2466, "lon": 21.7346, "confidence": 0.8}
+ANSWER = {"candidates": [PATRAS, {"place": "Bari", "country": "IT", "lat": 41.12, "lon": 16.87, "confidence": 0.1}],
+          "clues": ["Greek letters on the shop sign", "a harbour with ferries"]}
+
+
+def chat(content: str, **message) -> dict:
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content, **message}}]}
+
+
+class FakeVlm:
+    """Behaviours by URL prefix: /<mode>/v1/chat/completions. Records each request."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict]] = []
+        self.headers: list[dict[str, str]] = []
+        self.in_flight = self.most_in_flight = 0
+
+    def app(self):
+        from fastapi.responses import JSONResponse
+
+        app = fastapi.FastAPI()
+
+        @app.post("/{mode}/v1/chat/completions")
+        async def complete(mode: str, body: dict, request: fastapi.Request):
+            self.requests.append((mode, body))
+            self.headers.append(dict(request.headers))
+            seen = sum(m == mode for m, _ in self.requests)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(3.0 if mode == "slow" else 0.2 if mode == "batch" else 0)
+            finally:
+                self.in_flight -= 1
+            if mode in ("ok", "slow", "batch"):
+                return chat(json.dumps(ANSWER))
+            if mode == "prose":
+                return chat("Looking at the sign, I think:\n```json\n" + json.dumps(ANSWER) + "\n```\nHope it helps.")
+            if mode == "noschema":
+                if "response_format" in body:
+                    return JSONResponse({"error": {"message": "response_format is not supported"}}, 400)
+                return chat("Answer: " + json.dumps(ANSWER))
+            if mode == "malformed":
+                return chat("Greece, probably near Patras {candidates: [oops")
+            if mode == "refusal":
+                return chat("", refusal="I can't help with locating this image.")
+            if mode == "error":
+                return JSONResponse({"error": {"message": "model crashed"}}, 500)
+            if mode == "ratelimit":
+                if seen == 1:
+                    return JSONResponse({"error": {"message": "slow down"}}, 429, headers={"Retry-After": "0.1"})
+                return chat(json.dumps(ANSWER))
+            if mode == "outofrange":
+                return chat(json.dumps({"candidates": [{"place": "", "country": "", "lat": 123, "lon": 400,
+                                                        "confidence": 0.9}], "clues": []}))
+            if mode == "namedonly":  # a place without coordinates, and one with coordinates far from it
+                return chat(json.dumps({"candidates": [
+                    {"place": "Patras", "country": "GR", "lat": None, "lon": None, "confidence": 0.6},
+                    {"place": "Patras", "country": "GR", "lat": 0.0, "lon": 0.0, "confidence": 0.3}], "clues": []}))
+            return JSONResponse({"error": "unknown mode"}, 404)
+
+        return app
+
+
+@pytest.fixture(scope="module")
+def vlm():
+    fake = FakeVlm()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the fake model server did not start"
+    fake.url = f"http://127.0.0.1:{port}"
+    yield fake
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sharp(tmp_path_factory) -> Path:
+    """Expert settings that trust the model within 25 km (as if calibrated on a sharp model)."""
+    path = tmp_path_factory.mktemp("settings") / "sharp.yaml"
+    path.write_text(ExpertSettings({"any": 25.0}, weight=1.0, floor=1e-6, fitted="by hand, for tests").to_yaml())
+    return path
+
+
+def vlm_sets(vlm, mode: str, *extra: str) -> list[str]:
+    return ["--config", "prior-only", "--set", "cues.vlm.enabled=true", "--set", f"cues.vlm.base_url={vlm.url}/{mode}/v1",
+            "--set", "cues.vlm.timeout_s=1", *extra]
+
+
+def locate_json(capsys, *args: str) -> tuple[int, dict, str]:
+    code = main(["locate", geosleuth.example_image(), "--json", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "internal error" not in err, err
+    return code, json.loads(out) if out.strip() else {}, err
+
+
+@pytest.mark.parametrize("mode", ["ok", "prose", "noschema", "ratelimit"])
+def test_a_model_answer_moves_the_answer_and_is_quoted_as_its_claim(capsys, vlm, sharp, mode):
+    code, pred, _ = locate_json(capsys, *vlm_sets(vlm, mode, "--set", f"cues.vlm.settings={sharp}"))
+    report = pred["cue_reports"]["vlm"]
+    assert code == 0 and report["status"] == "ok"
+    assert pred["answer"]["country"] == "GR" and 0.7 < pred["countries"]["GR"] < 0.9  # it said 80 %, and Bari 10 %
+    assert pred["confidence"]["level"] in ("none", "continent")  # not 90 % sure of a country
+    summaries = [e["summary"] for e in report["evidence"]]
+    assert any(f"{vlm.url}/{mode}/v1/chat/completions" in s for s in summaries)  # where the photo went
+    assert any("Patras, Greece" in s and "80% confidence" in s for s in summaries)
+    assert any(s.endswith("(its claim): Greek letters on the shop sign") for s in summaries)
+    asked = [body for m, body in vlm.requests if m == mode][-1]
+    assert asked["messages"][0]["content"][1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+
+
+@pytest.mark.parametrize("mode, why", [
+    ("malformed", "holds no JSON answer"),
+    ("refusal", "the model declined: I can't help"),
+    ("error", "answered HTTP 500: "),
+    ("slow", "did not answer within 1 s"),
+    ("outofrange", "none of the model's 1 candidates has a usable place"),
+    ("missing", "answered HTTP 404"),
+])
+def test_a_model_that_fails_makes_the_cue_abstain_in_one_line(capsys, vlm, mode, why):
+    code, pred, _ = locate_json(capsys, *vlm_sets(vlm, mode))
+    report = pred["cue_reports"]["vlm"]
+    assert code == 0 and report["status"] == "abstained" and why in report["note"], report["note"]
+    assert pred["answer"]["lat"] is not None  # the other cues and the prior still answer
+
+
+def test_a_server_that_is_down_makes_the_cue_abstain(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    code, pred, _ = locate_json(capsys, "--config", "prior-only", "--set", "cues.vlm.enabled=true",
+                                "--set", f"cues.vlm.base_url=http://127.0.0.1:{port}/v1")
+    assert code == 0 and "cannot reach" in pred["cue_reports"]["vlm"]["note"]
+
+
+def test_a_named_place_without_coordinates_or_far_from_them_is_put_at_the_place(vlm):
+    from geosleuth.cues.engines.vlm import VlmClient
+
+    answer = VlmClient(f"{vlm.url}/namedonly/v1", "m", timeout_s=5).ask(np.zeros((64, 64, 3), np.uint8))
+    assert len(answer.candidates) == 2
+    for c in answer.candidates:
+        assert abs(c.lat - 38.25) < 0.2 and abs(c.lon - 21.73) < 0.2 and c.country == "GR"
+
+
+@pytest.mark.parametrize("url", ["https://api.example.com/v1", "http://192.168.1.20:11434/v1", "ftp://localhost/v1"])
+def test_a_photo_is_never_sent_off_the_machine_unless_allowed(capsys, url):
+    code = main(["locate", geosleuth.example_image(), "--config", "prior-only", "--set", "cues.vlm.enabled=true",
+                 "--set", f"cues.vlm.base_url={url}"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "allow_remote=true" in err or "must be an http(s) URL" in err
+
+
+def test_remote_allowed_is_said_and_the_key_comes_from_the_named_variable(vlm, monkeypatch):
+    """allow_remote lets a non-loopback URL through the check; the key is read from the
+    environment variable the config names and sent as a bearer token."""
+    from geosleuth.cues.engines.vlm import check_destination
+
+    check_destination("https://api.example.com/v1", allow_remote=True)
+    monkeypatch.setenv("GEOSLEUTH_TEST_KEY", "sk-test-123")
+    geo = geosleuth.Geolocator.from_config("prior-only", cues={"vlm": {
+        "enabled": True, "base_url": f"{vlm.url}/ok/v1", "api_key_env": "GEOSLEUTH_TEST_KEY"}})
+    assert geo.locate(geosleuth.example_image()).cues["vlm"].status == "ok"
+    assert vlm.headers[-1].get("authorization") == "Bearer sk-test-123"
+
+
+def test_a_batch_keeps_several_requests_in_flight(vlm, tmp_path):
+    for i in range(8):
+        shutil.copy(geosleuth.example_image(), tmp_path / f"p{i}.jpg")
+    geo = geosleuth.Geolocator.from_config("prior-only", cues={"vlm": {
+        "enabled": True, "base_url": f"{vlm.url}/batch/v1", "in_flight": 4}})
+    vlm.most_in_flight = 0
+    items = list(geo.locate_many(sorted(tmp_path.glob("*.jpg"))))
+    assert all(it.ok and it.prediction.cues["vlm"].status == "ok" for it in items)
+    assert vlm.most_in_flight >= 2
+
+
+# ---- recorded experts ----------------------------------------------------------------------------
+def write_csv(path: Path, rows: list[list[str]], header=("IMG_ID", "LAT", "LON", "PLACE", "EVIDENCE_COUNT")) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_a_recorded_answer_is_replayed_for_its_photo(capsys, tmp_path):
+    answers = write_csv(tmp_path / "colleague.csv", [["example_street.jpg", "-33.87", "151.21", "Sydney", "3"],
+                                                     ["other.jpg", "0", "0", "", ""]])
+    code, pred, _ = locate_json(capsys, "--config", "prior-only", "--expert", str(answers))
+    report = pred["cue_reports"]["expert:colleague"]
+    assert code == 0 and report["status"] == "ok" and pred["countries"]["AU"] > 0.5
+    assert "colleague.csv says: Sydney (-33.8700, 151.2100), evidence cited: 3" in report["evidence"][0]["summary"]
+
+
+def test_a_photo_missing_from_the_file_makes_the_expert_abstain(capsys, tmp_path):
+    answers = write_csv(tmp_path / "tool.csv", [["someone_else.jpg", "10", "10", "", ""]])
+    code, pred, _ = locate_json(capsys, "--config", "prior-only", "--expert", str(answers))
+    assert code == 0 and pred["cue_reports"]["expert:tool"]["status"] == "abstained"
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    ([["a.jpg", "48.8", "2.3", "", ""], ["b.jpg", "north", "2.3", "", ""]], None, "line 3: could not convert"),
+    ([["a.jpg", "95", "2.3", "", ""]], None, "line 2: coordinates out of range"),
+    ([["a.jpg", "48", "2", "", "-1"]], None, "line 2: EVIDENCE_COUNT must be >= 0"),
+    ([["a.jpg", "48", "2"]], ("IMG", "LAT", "LON"), "line 1: expected the columns IMG_ID,LAT,LON"),
+])
+def test_a_malformed_recorded_file_is_refused_naming_the_line(capsys, tmp_path, rows, header, message):
+    bad = write_csv(tmp_path / "bad.csv", rows, header or ("IMG_ID", "LAT", "LON", "PLACE", "EVIDENCE_COUNT"))
+    code = main(["locate", geosleuth.example_image(), "--config", "prior-only", "--expert", str(bad)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and message in err, err
+
+
+def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(capsys, tmp_path):
+    """Forty labelled photos of four photographers; one expert answers within ~10 km, the other
+    names random places."""
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    images.mkdir()
+    cities = [(48.86, 2.35), (35.68, 139.69), (-33.87, 151.21), (40.71, -74.01), (-23.55, -46.63), (55.75, 37.62),
+              (1.29, 103.85), (30.04, 31.24), (19.43, -99.13), (-1.29, 36.82)]
+    labels, good, bad = [], [], []
+    for i in range(40):
+        name = f"p{i:02d}.jpg"
+        shutil.copy(geosleuth.example_image(), images / name)
+        lat, lon = cities[i % len(cities)]
+        labels.append([name, f"author{i % 4}", f"{lat}", f"{lon}"])
+        good.append([name, f"{lat + rng.normal(0, 0.05):.4f}", f"{lon + rng.normal(0, 0.05):.4f}", "", "2"])
+        bad.append([name, f"{rng.uniform(-60, 70):.4f}", f"{rng.uniform(-180, 180):.4f}", "", "2"])
+    write_csv(tmp_path / "labels.csv", labels, ("IMG_ID", "AUTHOR", "LAT", "LON"))
+    write_csv(tmp_path / "good.csv", good)
+    write_csv(tmp_path / "bad.csv", bad)
+    out_config = tmp_path / "mine.yaml"
+    code = main(["calibrate", "--images", str(images), "--labels", str(tmp_path / "labels.csv"), "--config",
+                 "prior-only", "--expert", str(tmp_path / "good.csv"), "--expert", str(tmp_path / "bad.csv"),
+                 "--folds", "4", "--out", str(out_config), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    good_settings = ExpertSettings.load(tmp_path / "mine.good.yaml")
+    bad_settings = ExpertSettings.load(tmp_path / "mine.bad.yaml")
+    assert good_settings.weight > 0 and good_settings.sigma("evidence 2") <= 100
+    assert bad_settings.weight == 0
+    geo = geosleuth.Geolocator.from_config(out_config)
+    experts = {c.name: c.weight for c in geo.cues if c.name.startswith("expert:")}
+    assert experts == {"expert:good": good_settings.weight, "expert:bad": 0.0}
