@@ -11,15 +11,11 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-import numpy as np
-
-from geosleuth.cues.base import BaseCue, CueOutput, Evidence
-from geosleuth.cues.clues.expert import (ExpertAnswer, ExpertCandidate, ExpertSettings, agreement,
-                                         answer_log_likelihood, expert_evidence, valid_point)
+from geosleuth.cues.base import Evidence
+from geosleuth.cues.clues.expert import ExpertAnswer, ExpertCandidate, ExpertCue, ExpertSettings, valid_point
 from geosleuth.errors import ConfigError
 
 if TYPE_CHECKING:
-    from geosleuth.fusion.grid import CellGrid
     from geosleuth.photo import Photo
 
 COLUMNS = ("IMG_ID", "LAT", "LON")
@@ -68,15 +64,15 @@ def _candidate(row: Mapping[str, str | None], path: Path, line: int) -> ExpertCa
     return ExpertCandidate(lat, lon, (row.get("PLACE") or "").strip(), confidence=confidence, evidence_count=count)
 
 
-class RecordedExpert(BaseCue):
+class RecordedExpert(ExpertCue):
     """One recorded expert. Its name is "expert:<file stem>"; its spreads, weight and floor come
     from its settings (`geosleuth calibrate --expert`), else from the uncalibrated defaults."""
 
     def __init__(self, path: str | Path, settings: ExpertSettings | None = None) -> None:
-        self.settings = settings or ExpertSettings()
-        super().__init__(weight=self.settings.weight, floor=self.settings.floor)
+        super().__init__(settings or ExpertSettings())
         self.path = Path(path).expanduser()
         self.name = f"expert:{self.path.stem}"
+        self.who = self.path.name
         self.answers = read_recorded(self.path)
 
     def available(self) -> tuple[bool, str]:
@@ -86,15 +82,8 @@ class RecordedExpert(BaseCue):
     def answer(self, image_id: str) -> ExpertAnswer | None:
         return self.answers.get(Path(image_id).name)
 
-    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        answer = self.answer(photo.id)
-        if answer is None:
-            return CueOutput.abstain(f"no recorded answer for {photo.id} in {self.path.name}")
-        evidence = tuple(expert_evidence(answer, self.settings, f"{self.path.name} says"))
-        return CueOutput(answer_log_likelihood(grid, answer, self.settings), evidence)
-
-    def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
-        return agreement(own, others, grid, self.path.name)
+    def consult(self, photo: "Photo") -> tuple[ExpertAnswer | None, tuple[Evidence, ...], str]:
+        return self.answer(photo.id), (), f"no recorded answer for {photo.id} in {self.path.name}"
 
 
 def recorded_experts(entries: list) -> list[RecordedExpert]:

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
-from geosleuth.cues.base import BaseCue, CueOutput, Evidence
-from geosleuth.cues.clues.expert import ExpertAnswer, ExpertSettings, agreement, answer_log_likelihood, expert_evidence
+from geosleuth.cues.base import Evidence
+from geosleuth.cues.clues.expert import ExpertAnswer, ExpertCue, ExpertSettings
 from geosleuth.cues.engines.vlm import VlmClient, VlmError, check_destination
 from geosleuth.errors import ConfigError
 
 if TYPE_CHECKING:
-    from geosleuth.fusion.grid import CellGrid
     from geosleuth.photo import Photo
 
 
-class VlmCue(BaseCue):
+class VlmCue(ExpertCue):
     """Asks `model` at `base_url` (OpenAI-compatible) where the photo was taken."""
 
     name = "vlm"
@@ -33,8 +30,7 @@ class VlmCue(BaseCue):
                  max_side: int, in_flight: int, prompt: str | None, settings: str | None,
                  weight: float, floor: float) -> None:
         check_destination(base_url, allow_remote)
-        self.settings = ExpertSettings.load(settings) if settings else ExpertSettings(weight=weight, floor=floor)
-        super().__init__(weight=self.settings.weight, floor=self.settings.floor)
+        super().__init__(ExpertSettings.load(settings) if settings else ExpertSettings(weight=weight, floor=floor))
         text = ""
         if prompt:
             try:
@@ -42,7 +38,9 @@ class VlmCue(BaseCue):
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"cues.vlm.prompt: cannot read {prompt}: {exc}") from None
         self.client = VlmClient(base_url, model, api_key_env, timeout_s, max_side, text)
+        self.who = model
         self.in_flight = in_flight
+        self.answers: dict[str, ExpertAnswer] = {}  # by photo, for calibration
 
     def available(self) -> tuple[bool, str]:
         how = self.settings.fitted or "uncalibrated: fit it with `geosleuth calibrate`"
@@ -54,9 +52,9 @@ class VlmCue(BaseCue):
 
     def prepare(self, photos: Sequence["Photo"]) -> None:
         with ThreadPoolExecutor(max_workers=max(1, min(self.in_flight, len(photos)))) as pool:
-            list(pool.map(self._answer, photos))
+            list(pool.map(self._ask, photos))
 
-    def _answer(self, photo: "Photo") -> ExpertAnswer | VlmError:
+    def _ask(self, photo: "Photo") -> ExpertAnswer | VlmError:
         def ask() -> ExpertAnswer | VlmError:
             try:
                 return self.client.ask(photo.array())
@@ -65,14 +63,16 @@ class VlmCue(BaseCue):
 
         return photo.memo((self.client, "vlm answer"), ask)
 
-    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        sent = Evidence("expert_sent", f"the photo goes to {self.client.endpoint} (model {self.client.model})", 0.0,
-                        details={"endpoint": self.client.endpoint, "model": self.client.model})
-        answer = self._answer(photo)
-        if isinstance(answer, VlmError):
-            return CueOutput.abstain(str(answer), (sent,))
-        evidence = (sent, *expert_evidence(answer, self.settings, f"{self.client.model} says"))
-        return CueOutput(answer_log_likelihood(grid, answer, self.settings), evidence)
+    def answer(self, image_id: str) -> ExpertAnswer | None:
+        return self.answers.get(image_id)
 
-    def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
-        return agreement(own, others, grid, self.client.model)
+    def consult(self, photo: "Photo") -> tuple[ExpertAnswer | None, tuple[Evidence, ...], str]:
+        answer = self._ask(photo)
+        delivered = not isinstance(answer, VlmError) or answer.delivered
+        sent = Evidence("photo_sent", f"the photo {'was sent' if delivered else 'was to be sent, but did not reach'} "
+                        f"{self.client.endpoint} (model {self.client.model})", 0.0,
+                        details={"endpoint": self.client.endpoint, "model": self.client.model, "delivered": delivered})
+        if isinstance(answer, VlmError):
+            return None, (sent,), str(answer)
+        self.answers[photo.id] = answer
+        return answer, (sent,), ""

@@ -185,16 +185,18 @@ def _floored_rows(ll: np.ndarray, floor: float) -> np.ndarray:
 
 
 def settings_yaml(settings: Mapping[str, tuple[float, float]], record: Mapping[str, object],
-                  experts: Sequence[Mapping[str, str]] = ()) -> str:
-    """An override config with the fitted weights and floors, the fit recorded in comments, and
-    the recorded experts with their settings files."""
+                  experts: Sequence[Mapping[str, str]] = (), cue_settings_files: Mapping[str, str] = {}) -> str:
+    """An override config with the fitted weights and floors, the fit recorded in comments, the
+    settings file of each expert cue, and the recorded experts with theirs."""
     lines = ["# Cue weights and floors fitted by `geosleuth calibrate`."]
     lines += [f"#   {k}: {v}" for k, v in record.items()]
     lines += ["cues:"] if settings else []
     for name, (weight, floor) in settings.items():
         lines += [f"  {name}:", f"    weight: {weight}", f"    floor: {floor:.1e}"]
+        if name in cue_settings_files:  # JSON strings are YAML strings, whatever the path holds
+            lines.append(f"    settings: {json.dumps(cue_settings_files[name])}")
     if experts:
         lines.append("experts:")
-        for entry in experts:  # JSON strings are YAML strings, whatever the path holds
+        for entry in experts:
             lines += [f"  - file: {json.dumps(entry['file'])}", f"    settings: {json.dumps(entry['settings'])}"]
     return "\n".join(lines) + "\n"

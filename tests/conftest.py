@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -11,6 +16,26 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (sign_suite)
 SHARED = Path(os.environ.get("GEOSLEUTH_SHARED", REPO.parent / "shared"))
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
+
+
+@contextmanager
+def serving(make_server: Callable[[int], "object"]) -> Iterator[str]:
+    """A uvicorn server made for a free loopback port, run in a thread: yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = make_server(port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,13 @@ import csv
 import json
 import shutil
 import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import geosleuth
+from conftest import serving
 from geosleuth.app.cli import main
 from geosleuth.cues.clues.expert import ExpertSettings
 
@@ -89,20 +88,11 @@ class FakeVlm:
 @pytest.fixture(scope="module")
 def vlm():
     fake = FakeVlm()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the fake model server did not start"
-    fake.url = f"http://127.0.0.1:{port}"
-    yield fake
-    server.should_exit = True
-    thread.join(timeout=10)
+    app = fake.app()
+    with serving(lambda port: uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                                            log_level="error"))) as url:
+        fake.url = url
+        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -243,11 +233,13 @@ def test_a_malformed_recorded_file_is_refused_naming_the_line(capsys, tmp_path, 
     assert code == 2 and out == "" and message in err, err
 
 
-def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(capsys, tmp_path):
-    """Forty labelled photos of four photographers; one expert answers within ~10 km, the other
-    names random places."""
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> Path:
+    """Forty labelled photos of four photographers in ten cities; good.csv answers within ~10 km,
+    bad.csv names random places."""
+    root = tmp_path_factory.mktemp("labelled")
     rng = np.random.default_rng(0)
-    images = tmp_path / "images"
+    images = root / "images"
     images.mkdir()
     cities = [(48.86, 2.35), (35.68, 139.69), (-33.87, 151.21), (40.71, -74.01), (-23.55, -46.63), (55.75, 37.62),
               (1.29, 103.85), (30.04, 31.24), (19.43, -99.13), (-1.29, 36.82)]
@@ -259,15 +251,23 @@ def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(caps
         labels.append([name, f"author{i % 4}", f"{lat}", f"{lon}"])
         good.append([name, f"{lat + rng.normal(0, 0.05):.4f}", f"{lon + rng.normal(0, 0.05):.4f}", "", "2"])
         bad.append([name, f"{rng.uniform(-60, 70):.4f}", f"{rng.uniform(-180, 180):.4f}", "", "2"])
-    write_csv(tmp_path / "labels.csv", labels, ("IMG_ID", "AUTHOR", "LAT", "LON"))
-    write_csv(tmp_path / "good.csv", good)
-    write_csv(tmp_path / "bad.csv", bad)
-    out_config = tmp_path / "mine.yaml"
-    code = main(["calibrate", "--images", str(images), "--labels", str(tmp_path / "labels.csv"), "--config",
-                 "prior-only", "--expert", str(tmp_path / "good.csv"), "--expert", str(tmp_path / "bad.csv"),
-                 "--folds", "4", "--out", str(out_config), "--no-progress"])
+    write_csv(root / "labels.csv", labels, ("IMG_ID", "AUTHOR", "LAT", "LON"))
+    write_csv(root / "good.csv", good)
+    write_csv(root / "bad.csv", bad)
+    return root
+
+
+def calibrate(capsys, labelled: Path, out_config: Path, *args: str) -> None:
+    code = main(["calibrate", "--images", str(labelled / "images"), "--labels", str(labelled / "labels.csv"),
+                 "--config", "prior-only", "--folds", "4", "--out", str(out_config), "--no-progress", *args])
     out, err = capsys.readouterr()
     assert code == 0, err
+
+
+def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(capsys, labelled, tmp_path):
+    out_config = tmp_path / "mine.yaml"
+    calibrate(capsys, labelled, out_config, "--expert", str(labelled / "good.csv"), "--expert",
+              str(labelled / "bad.csv"))
     good_settings = ExpertSettings.load(tmp_path / "mine.good.yaml")
     bad_settings = ExpertSettings.load(tmp_path / "mine.bad.yaml")
     assert good_settings.weight > 0 and good_settings.sigma("evidence 2") <= 100
@@ -275,3 +275,14 @@ def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(caps
     geo = geosleuth.Geolocator.from_config(out_config)
     experts = {c.name: c.weight for c in geo.cues if c.name.startswith("expert:")}
     assert experts == {"expert:good": good_settings.weight, "expert:bad": 0.0}
+
+
+def test_calibrating_the_model_writes_its_settings_file_into_the_config(capsys, labelled, tmp_path, vlm):
+    """The fake model says Patras for every photo: it does not help, and its file says so."""
+    out_config = tmp_path / "mine.yaml"
+    calibrate(capsys, labelled, out_config, "--set", "cues.vlm.enabled=true", "--set",
+              f"cues.vlm.base_url={vlm.url}/ok/v1")
+    settings = ExpertSettings.load(tmp_path / "mine.vlm.yaml")
+    assert settings.weight == 0 and "4 author folds" in settings.fitted
+    config = geosleuth.load_config(out_config)
+    assert config["cues"]["vlm"]["settings"] == str((tmp_path / "mine.vlm.yaml").resolve())

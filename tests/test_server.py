@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ pytest.importorskip("multipart")
 uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from conftest import CHROMIUM  # noqa: E402
+from conftest import CHROMIUM, serving  # noqa: E402
 from geosleuth.app.server import create_app, uvicorn_server  # noqa: E402
 
 LIMIT = 400_000
@@ -95,19 +94,8 @@ def test_upload_page_and_report_page(client, photo):
 
 @pytest.fixture(scope="module")
 def live_server(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn_server(app, "127.0.0.1", port, head_timeout=1.0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(lambda port: uvicorn_server(app, "127.0.0.1", port, head_timeout=1.0)) as url:
+        yield url
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make system-deps)")

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from geosleuth.cues.base import CueOutput, Evidence
+from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.errors import ConfigError
 from geosleuth.fusion.kernels import point_log_likelihood
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
+    from geosleuth.photo import Photo
 
 ANY = "any"  # the level of an answer that states no confidence, and every level's fallback
 EVIDENCE_CAP = 4  # answers citing this many pieces of evidence or more share a level
@@ -130,6 +131,35 @@ def _logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     return np.squeeze(top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)), axis=axis)
 
 
+class ExpertCue(BaseCue):
+    """A cue whose knowledge comes from outside (a model, a tool, a colleague): its answer for a
+    photo, fused as calibrated kernels. Subclasses say how an answer is had (`consult`)."""
+
+    who = "the expert"  # how its claims are introduced in the evidence
+
+    def __init__(self, settings: ExpertSettings) -> None:
+        super().__init__(weight=settings.weight, floor=settings.floor)
+        self.settings = settings
+
+    def consult(self, photo: "Photo") -> tuple[ExpertAnswer | None, tuple[Evidence, ...], str]:
+        """(its answer or None, evidence of how it was had, why there is none)."""
+        raise NotImplementedError
+
+    def answer(self, image_id: str) -> ExpertAnswer | None:
+        """Its answer for a photo already consulted (by file name), for calibration."""
+        raise NotImplementedError
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        answer, evidence, why = self.consult(photo)
+        if answer is None:
+            return CueOutput.abstain(why, evidence)
+        evidence += tuple(expert_evidence(answer, self.settings, f"{self.who} says"))
+        return CueOutput(answer_log_likelihood(grid, answer, self.settings), evidence)
+
+    def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
+        return agreement(own, others, grid, self.who)
+
+
 def expert_evidence(answer: ExpertAnswer, settings: ExpertSettings, who: str) -> list[Evidence]:
     """The expert's candidates and clues as evidence, worded as its claims."""
     out = []
@@ -148,24 +178,22 @@ def expert_evidence(answer: ExpertAnswer, settings: ExpertSettings, who: str) ->
 
 
 def agreement(own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid", who: str) -> tuple[Evidence, ...]:
-    """Whether the other cues that spoke favour the country this expert favours."""
-    if own.abstained or not others:
+    """Whether the other cues that spoke favour the country of the expert's first candidate (its
+    first "expert_claim" evidence)."""
+    first = next((ev.details for ev in own.evidence if ev.kind == "expert_claim"), None)
+    if own.abstained or first is None or not others:
         return ()
-    prior = grid.log_prior()
-
-    def leading(log_post: np.ndarray) -> tuple[str, float]:
-        p = np.exp(log_post - log_post.max())
-        countries = grid.country_probabilities(p / p.sum())
-        k = int(np.argmax(countries))
-        return grid.countries[k], float(countries[k])
-
-    mine, _ = leading(prior + own.log_likelihood)
-    theirs, share = leading(prior + sum(others.values()))
+    mine = first.get("country") or str(grid.cell_country[grid.lookup([first["lat"]], [first["lon"]])[0]])
+    total = grid.log_prior() + sum(others.values())
+    p = np.exp(total - total.max())
+    countries = grid.country_probabilities(p / p.sum())
+    k = int(np.argmax(countries))
+    theirs, share = grid.countries[k], float(countries[k])
     named = ", ".join(sorted(others))
     if theirs == mine:
         return (Evidence("consistency", f"{who} and {named} favour the same country ({mine})", 0.8),)
     if share >= 0.5:
-        return (Evidence("warning", f"{who} favours {mine}; {named} favour {theirs} ({share:.0%}): the expert's "
+        return (Evidence("warning", f"{who} says {mine}; {named} favour {theirs} ({share:.0%}): the expert's "
                                     "guess and the photo's evidence disagree", 0.7,
                          details={"expert_country": mine, "others_country": theirs, "others_share": share}),)
     return ()

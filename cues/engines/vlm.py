@@ -51,7 +51,12 @@ SCHEMA: dict[str, Any] = {
 
 
 class VlmError(Exception):
-    """Why the model gave no usable answer, in one line (the cue abstains with it)."""
+    """Why the model gave no usable answer, in one line (the cue abstains with it); `delivered`
+    says whether the photo reached the server all the same."""
+
+    def __init__(self, message: str, delivered: bool = True) -> None:
+        super().__init__(message)
+        self.delivered = delivered
 
 
 def is_loopback(base_url: str) -> bool:
@@ -139,10 +144,10 @@ class VlmClient:
                 reason = exc.reason
                 if isinstance(reason, (TimeoutError, socket.timeout)):
                     raise VlmError(f"{self.endpoint} did not answer within {self.timeout_s:g} s") from None
-                raise VlmError(f"cannot reach {self.endpoint}: {getattr(reason, 'strerror', None) or reason}") \
-                    from None
+                raise VlmError(f"cannot reach {self.endpoint}: {getattr(reason, 'strerror', None) or reason}",
+                               delivered=False) from None
             except (ConnectionError, OSError) as exc:
-                raise VlmError(f"cannot reach {self.endpoint}: {exc}") from None
+                raise VlmError(f"cannot reach {self.endpoint}: {exc}", delivered=False) from None
         try:
             reply = json.loads(payload)
             message = reply["choices"][0]["message"]

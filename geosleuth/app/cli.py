@@ -477,7 +477,7 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
     from geosleuth.api import Geolocator, collect
-    from geosleuth.cues.clues.expert import ExpertSettings, fit_spreads, out_of_fold_log_likelihoods
+    from geosleuth.cues.clues.expert import ExpertCue, ExpertSettings, fit_spreads, out_of_fold_log_likelihoods
     from geosleuth.cues.recorded import RecordedExpert
     from geosleuth.fusion.calibration import CalibrationSet, calibrate, settings_yaml
     from geosleuth.labels import author_folds, read_labels
@@ -501,7 +501,7 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     folds = author_folds([author[i] for i in obs.image_ids], args.folds)
     if len(np.unique(folds)) < 2:
         raise ConfigError("calibration needs photos from at least two authors (folds)")
-    experts = [cue for cue in geo.cues if isinstance(cue, RecordedExpert)]
+    experts = [cue for cue in geo.cues if isinstance(cue, ExpertCue)]
     spreads = {}
     for expert in experts:  # its spreads: judged out of author fold, then fitted on every photo
         answers = [expert.answer(i) for i in obs.image_ids]
@@ -515,15 +515,18 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
               "out-of-fold GeoScore, every cue that spoke": round(cal.geoscore, 1),
               "out-of-fold GeoScore gain per cue (None: never spoke)":
                   {c: None if g is None else round(g, 1) for c, g in cal.gain.items()}}
-    expert_files = []
+    expert_files, written = [], {}
     for expert in experts:  # one settings file each, named in the config written
-        path = args.out.with_name(f"{args.out.stem}.{expert.path.stem}.yaml")
+        path = args.out.with_name(f"{args.out.stem}.{expert.name.removeprefix('expert:')}.yaml").resolve()
         weight, floor = cal.settings[expert.name]
         fitted = f"geosleuth calibrate on {args.labels.name} ({len(obs.truth)} photos, {args.folds} author folds)"
         path.write_text(ExpertSettings(spreads[expert.name], weight, floor, fitted).to_yaml(record))
-        expert_files.append({"file": str(expert.path.resolve()), "settings": str(path.resolve())})
-    args.out.write_text(settings_yaml({k: v for k, v in cal.settings.items() if k not in spreads}, record,
-                                      expert_files))
+        written[expert.name] = str(path)
+        if isinstance(expert, RecordedExpert):
+            expert_files.append({"file": str(expert.path.resolve()), "settings": str(path)})
+    recorded = {e.name for e in experts if isinstance(e, RecordedExpert)}
+    args.out.write_text(settings_yaml({k: v for k, v in cal.settings.items() if k not in recorded}, record,
+                                      expert_files, {k: v for k, v in written.items() if k not in recorded}))
     for name, (weight, floor) in cal.settings.items():
         gain = cal.gain[name]
         judged = "never spoke: kept as configured" if gain is None else f"out-of-fold GeoScore gain {gain:+.1f}"
@@ -531,7 +534,7 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
               f"({judged})", file=out)
     print(f"out-of-fold GeoScore: prior only {cal.prior_geoscore:.1f}, with the cues {cal.geoscore:.1f} "
           f"({len(obs.truth)} photos, {args.folds} author folds)\nwrote {args.out}"
-          + "".join(f" and {e['settings']}" for e in expert_files) + f"; use it with --config {args.out}", file=out)
+          + "".join(f" and {path}" for path in written.values()) + f"; use it with --config {args.out}", file=out)
     return EXIT_OK
 
 

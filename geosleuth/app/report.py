@@ -96,6 +96,10 @@ def render_map(prediction: "Prediction", extent: Extent = WORLD, width: int = 12
         draw.ellipse([x - r, y - r, x + r, y + r], fill=(20, 20, 20) if c.rank == 1 else (255, 255, 255),
                      outline=(20, 20, 20), width=2)
         draw.text((x, y), str(c.rank), fill=(255, 255, 255) if c.rank == 1 else (20, 20, 20), anchor="mm")
+    for claim in expert_claims(prediction):  # a square each: a claim, not a place the posterior found
+        x, y = xy(np.array([claim["lon"]]), np.array([claim["lat"]]))[0]
+        draw.rectangle([x - 6, y - 6, x + 6, y + 6], fill=(120, 40, 160), outline=(255, 255, 255), width=1)
+        draw.text((x, y), claim["mark"][-1], fill=(255, 255, 255), anchor="mm")
     if _vouched(prediction):  # over the numbers: its accuracy, at least wider than a number's disc
         x, y = xy(np.array([a.lon]), np.array([a.lat]))[0]
         r = max(a.radius_km / EARTH_RADIUS_KM * 180 / np.pi * sy, GPS_RING_MIN_PX)
@@ -295,6 +299,10 @@ def map_figure(prediction: "Prediction", extent: Extent, width: int, name: str, 
         x, y = xy(np.array([c.lon]), np.array([c.lat]))[0]
         marks.append(f"<a href='#place-{c.rank}'><circle cx='{x:.1f}' cy='{y:.1f}' r='10'><title>"
                      f"{c.rank}. {e(c.place)}, {c.probability:.1%}</title></circle></a>")
+    for claim in expert_claims(prediction):
+        x, y = xy(np.array([claim["lon"]]), np.array([claim["lat"]]))[0]
+        marks.append(f"<a href='#claim-{e(claim['mark'])}'><circle cx='{x:.1f}' cy='{y:.1f}' r='8'><title>"
+                     f"{e(claim['cue'])} claims {e(claim['label'])}</title></circle></a>")
     picture = _data_uri(render_map(prediction, extent, width, labels=False))
     return (f"<figure class=map><svg id={name} class=map-view viewBox='0 0 {width} {height}' data-w={width} "
             f"data-h={height} role=img aria-label='{e(alt)}'>"
@@ -363,6 +371,20 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
                  f"<th>cell</th></tr>{top}</table>"
                  + ("" if taken is None else f"<p class=small>SunCalc opens at the photo's EXIF time, {e(taken)}.</p>")
                  + "</section>")
+    claims = expert_claims(prediction)
+    if claims:
+        rows_html = "".join(
+            f"<tr id='claim-{e(c['mark'])}'><td>{e(c['mark'])}</td><td>{e(c['cue'])}</td><td>{e(c['label'])}</td>"
+            f"<td><code class=coords>{e(coordinates(c['lat'], c['lon'], c['sigma_km']))}</code></td>"
+            f"<td>{e(c['stated'])}</td><td class=links>"
+            + " ".join(f"<a href='{e(url)}' rel='noopener noreferrer' target=_blank>{e(name)}</a>"
+                       for name, url in links(c["lat"], c["lon"], c["sigma_km"], taken).items()) + "</td></tr>"
+            for c in claims)
+        parts.append("<section><h2>What the experts claimed</h2><p class=small>Places other models or tools named "
+                     "(purple squares on the maps), as they said them, ± the spread geosleuth trusts them within; "
+                     "their weight in the answer is in the cue table.</p><table id=claims><tr><th>#</th><th>expert"
+                     "</th><th>place</th><th>coordinates ± trusted within</th><th>stated</th><th>check it</th></tr>"
+                     f"{rows_html}</table></section>")
     countries = "".join(f"<tr><td>{e(code)}</td><td>{e(country_name(code))}</td><td>{p:.1%}</td>"
                         f"<td><div class=bar style='width:{max(p * 300, 1):.0f}px'></div></td></tr>"
                         for code, p in list(prediction.countries.items())[:10])
@@ -375,8 +397,8 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
     timing = ", ".join(f"{k} {v:.0f} ms" for k, v in d["timings_ms"].items())
     parts.append(f"<p class=small>Time: {e(timing) or 'n/a'}. Grid: {d['grid']['cells']} cells. "
                  f"{e(ATTRIBUTION)}. Place names: GeoNames (CC BY 4.0).</p>"
-                 "<p class=small>Generated locally by geosleuth; nothing was uploaded. Answers are probabilities, "
-                 "not facts: check the evidence. Do not use this to locate, track or harass people.</p>")
+                 f"<p class=small>Generated locally by geosleuth; {e(uploads(prediction))}. Answers are "
+                 "probabilities, not facts: check the evidence. Do not use this to locate, track or harass people.</p>")
     data = json.dumps(d, ensure_ascii=False).replace("<", "\\u003c")  # inert inside <script>
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta http-equiv=Content-Security-Policy "
             f"content=\"{REPORT_POLICY}\"><title>{e(title or prediction.image)} "
@@ -394,6 +416,32 @@ def _place_row(prediction: "Prediction", rank: str, c: "Candidate | Answer", tak
     return (f"<tr id=place-{rank}><td>{rank}</td><td><code class=coords>{e(coordinates(c.lat, c.lon, c.radius_km))}</code></td>"
             f"<td>{c.probability:.1%}</td><td>{e(c.country)}</td><td>{e(c.place)}</td>{sun}"
             f"<td class=links>{hrefs}</td><td><code>{e(c.cell)}</code></td></tr>")
+
+
+def expert_claims(prediction: "Prediction") -> list[dict]:
+    """The places experts named (evidence of kind "expert_claim"), marked E1, E2... in order."""
+    claims = []
+    for name, rep in prediction.cues.items():
+        for ev in rep.evidence:
+            if ev.kind == "expert_claim":
+                d = ev.details
+                stated = ", ".join(s for s in (
+                    f"{d['stated_confidence']:.0%} confidence" if d.get("stated_confidence") is not None else "",
+                    f"evidence cited: {d['evidence_count']}" if d.get("evidence_count") is not None else "") if s)
+                label = d.get("place") or f"{d['lat']:.4f}, {d['lon']:.4f}"
+                claims.append({"mark": f"E{len(claims) + 1}", "cue": name, "lat": d["lat"], "lon": d["lon"],
+                               "label": label, "sigma_km": d.get("sigma_km", 0.0), "stated": stated})
+    return claims
+
+
+def uploads(prediction: "Prediction") -> str:
+    """Where the photo went, in words: nowhere, or each endpoint a cue sent it to."""
+    sent = [ev.details for rep in prediction.cues.values() for ev in rep.evidence
+            if ev.kind == "photo_sent" and ev.details.get("delivered")]
+    if not sent:
+        return "nothing was uploaded"
+    return "the photo was sent to " + "; ".join(f"{d['endpoint']} (model {d['model']})" for d in sent) \
+        + ", as configured, and nowhere else"
 
 
 def _cue_table(prediction: "Prediction") -> str:
