@@ -5,7 +5,8 @@
 For each expert (default: the recorded ones in ../shared/data/recorded-experts/) and each outer
 author fold k: the expert's kernel spreads per confidence level (`fit_spreads`) and the cue
 weights and floors (`calibrate`: an expert that does not raise GeoScore on inner folds gets
-weight 0) are fitted on the other folds, and fold k is scored. Reported for the photos of fold k:
+weight 0) are fitted on the other folds, and fold k is scored (the spreads are fitted once on
+those four folds, and the inner folds that judge the expert reuse them). Reported for the photos of fold k:
 - the expert alone (its own point; "no answer" photos get the prior's answer),
 - the shipped default (exif + text at their shipped settings), and the default plus the expert,
 - the prior alone, and the best constant point of the training folds;
@@ -104,7 +105,9 @@ def summary(rows: dict, mask: np.ndarray | None = None) -> dict:
     return out
 
 
-def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: np.ndarray) -> dict:
+def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: np.ndarray,
+             recipe: dict[int, dict]) -> dict:
+    """One expert, nested; `recipe` caches the default's settings refitted per outer fold."""
     grid, prior = geo.grid, geo.log_prior()
     name = f"expert:{path.stem}"
     recorded = read_recorded(path)
@@ -124,13 +127,14 @@ def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: 
         both = CalibrationSet(obs.image_ids, obs.truth, {**obs.loglik, name: ll})
         start = {**shipped, name: (1.0, 1e-2)}
         with_expert = calibrate(prior, both.subset(train), folds[train], start, grid)
-        without = calibrate(prior, obs.subset(train), folds[train], shipped, grid)
+        if k not in recipe:
+            recipe[k] = calibrate(prior, obs.subset(train), folds[train], shipped, grid).settings
         fitted.append({"fold": int(k), "spreads_km": spreads, "settings": with_expert.settings,
                        "inner_gain": with_expert.gain})
         part = both.subset(test)
         posts["prior alone"][test] = log_posteriors(prior, part, {})
         posts["default (shipped)"][test] = log_posteriors(prior, part, shipped)
-        posts["default, recipe refit"][test] = log_posteriors(prior, part, without.settings)
+        posts["default, recipe refit"][test] = log_posteriors(prior, part, recipe[k])
         posts["default + expert, recipe refit"][test] = log_posteriors(prior, part, with_expert.settings)
         c = best_constant(grid, lat[train], lon[train])
         km_const[test] = haversine_km(grid.lat[c], grid.lon[c], lat[test], lon[test])
@@ -196,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     kept = [by_id[i] for i in obs.image_ids]
     lat, lon = np.array([lb.lat for lb in kept]), np.array([lb.lon for lb in kept])
     folds = author_folds([lb.author for lb in kept], args.folds)
-    results = [evaluate(path, geo, obs, lat, lon, folds) for path in args.experts]
+    recipe: dict[int, dict] = {}
+    results = [evaluate(path, geo, obs, lat, lon, folds, recipe) for path in args.experts]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "experts.json").write_text(json.dumps(results, indent=2, default=str))
     (OUT / "experts.md").write_text(markdown(results))

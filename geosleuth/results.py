@@ -152,10 +152,13 @@ class Prediction:
 
     def to_geojson(self) -> dict[str, Any]:
         """A FeatureCollection for GIS: the answer and the candidates as points (rank, probability,
-        radius), and one polygon per cell of the credible region with its probability and its
+        radius), each place an expert claimed (its cue, what it stated, the spread it is trusted
+        within), and one polygon per cell of the credible region with its probability and its
         density per km², to draw as a heatmap."""
         d = self.to_dict()
         points = [("answer", {**d["answer"], "rank": 0})] + [("candidate", c) for c in d["top_k"]]
+        points += [("expert_claim", {"cue": name, **ev.details}) for name, rep in self.cues.items()
+                   for ev in rep.evidence if ev.kind == "expert_claim"]
         features: list[dict[str, Any]] = [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]},
              "properties": {"kind": kind, **{k: v for k, v in c.items() if k not in ("lat", "lon")}}}

@@ -286,3 +286,19 @@ def test_calibrating_the_model_writes_its_settings_file_into_the_config(capsys, 
     assert settings.weight == 0 and "4 author folds" in settings.fitted
     config = geosleuth.load_config(out_config)
     assert config["cues"]["vlm"]["settings"] == str((tmp_path / "mine.vlm.yaml").resolve())
+
+
+def test_the_report_and_geojson_show_the_claims_and_where_the_photo_went(vlm, sharp, tmp_path):
+    from geosleuth.app.report import render_report
+
+    geo = geosleuth.Geolocator.from_config("prior-only", cues={"vlm": {
+        "enabled": True, "base_url": f"{vlm.url}/ok/v1", "model": "test-vlm", "settings": str(sharp)}})
+    pred = geo.locate(geosleuth.example_image())
+    claims = [f["properties"] for f in pred.to_geojson()["features"] if f["properties"]["kind"] == "expert_claim"]
+    assert [(c["cue"], c["place"], c["stated_confidence"]) for c in claims] == [
+        ("vlm", "Patras, Greece", 0.8), ("vlm", "Bari", 0.1)]
+    page = render_report(pred, [(geosleuth.example_image(), pred)])
+    assert "What the experts claimed" in page and "id='claim-E2'" in page
+    assert f"the photo was sent to {vlm.url}/ok/v1/chat/completions (model test-vlm), as configured" in page
+    quiet = geosleuth.Geolocator.from_config("prior-only").locate(geosleuth.example_image())
+    assert "nothing was uploaded" in render_report(quiet)
