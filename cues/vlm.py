@@ -40,7 +40,7 @@ class VlmCue(ExpertCue):
         self.client = VlmClient(base_url, model, api_key_env, timeout_s, max_side, text)
         self.who = model
         self.in_flight = in_flight
-        self.answers: dict[str, ExpertAnswer] = {}  # by photo, for calibration
+        self.answers: dict[str, ExpertAnswer] | None = None  # by photo, once `keep_answers` is called
 
     def available(self) -> tuple[bool, str]:
         how = self.settings.fitted or "uncalibrated: fit it with `geosleuth calibrate`"
@@ -51,6 +51,8 @@ class VlmCue(ExpertCue):
         return True  # several photos' requests in flight at once
 
     def prepare(self, photos: Sequence["Photo"]) -> None:
+        if self.weight == 0:
+            return
         with ThreadPoolExecutor(max_workers=max(1, min(self.in_flight, len(photos)))) as pool:
             list(pool.map(self._ask, photos))
 
@@ -63,8 +65,11 @@ class VlmCue(ExpertCue):
 
         return photo.memo((self.client, "vlm answer"), ask)
 
+    def keep_answers(self) -> None:
+        self.answers = {}
+
     def answer(self, image_id: str) -> ExpertAnswer | None:
-        return self.answers.get(image_id)
+        return (self.answers or {}).get(image_id)
 
     def consult(self, photo: "Photo") -> tuple[ExpertAnswer | None, tuple[Evidence, ...], str]:
         answer = self._ask(photo)
@@ -74,5 +79,6 @@ class VlmCue(ExpertCue):
                         details={"endpoint": self.client.endpoint, "model": self.client.model, "delivered": delivered})
         if isinstance(answer, VlmError):
             return None, (sent,), str(answer)
-        self.answers[photo.id] = answer
+        if self.answers is not None:
+            self.answers[photo.id] = answer
         return answer, (sent,), ""

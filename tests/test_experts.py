@@ -302,3 +302,14 @@ def test_the_report_and_geojson_show_the_claims_and_where_the_photo_went(vlm, sh
     assert f"the photo was sent to {vlm.url}/ok/v1/chat/completions (model test-vlm), as configured" in page
     quiet = geosleuth.Geolocator.from_config("prior-only").locate(geosleuth.example_image())
     assert "nothing was uploaded" in render_report(quiet)
+
+
+def test_an_expert_at_weight_0_is_not_consulted(vlm, tmp_path):
+    """A model calibration found useless is not sent the photo at all."""
+    useless = tmp_path / "useless.yaml"
+    useless.write_text(ExpertSettings(weight=0.0, fitted="geosleuth calibrate on labels.csv").to_yaml())
+    asked = len(vlm.requests)
+    geo = geosleuth.Geolocator.from_config("prior-only", cues={"vlm": {
+        "enabled": True, "base_url": f"{vlm.url}/ok/v1", "settings": str(useless)}})
+    report = geo.locate(geosleuth.example_image()).cues["vlm"]
+    assert report.status == "abstained" and "not consulted" in report.note and len(vlm.requests) == asked

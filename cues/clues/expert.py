@@ -145,11 +145,17 @@ class ExpertCue(BaseCue):
         """(its answer or None, evidence of how it was had, why there is none)."""
         raise NotImplementedError
 
+    def keep_answers(self) -> None:
+        """Remember each answer from now on, for `answer` (calibration). Default: all are kept."""
+
     def answer(self, image_id: str) -> ExpertAnswer | None:
         """Its answer for a photo already consulted (by file name), for calibration."""
         raise NotImplementedError
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        if self.weight == 0:  # not even asked: a model would be sent the photo for nothing
+            fitted = f" ({self.settings.fitted}: no out-of-fold gain)" if self.settings.fitted else ""
+            return CueOutput.abstain(f"weight 0{fitted}: not consulted")
         answer, evidence, why = self.consult(photo)
         if answer is None:
             return CueOutput.abstain(why, evidence)

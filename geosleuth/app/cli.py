@@ -486,6 +486,9 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     geo = Geolocator(_config(args))
     if not geo.cue_settings:
         raise ConfigError("no cue is enabled in this config: nothing to calibrate")
+    experts = [cue for cue in geo.cues if isinstance(cue, ExpertCue)]
+    for expert in experts:
+        expert.keep_answers()
     if args.cache and args.cache.is_file():
         obs = CalibrationSet.load(args.cache)
         if set(obs.loglik) != set(geo.cue_settings):
@@ -501,10 +504,12 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     folds = author_folds([author[i] for i in obs.image_ids], args.folds)
     if len(np.unique(folds)) < 2:
         raise ConfigError("calibration needs photos from at least two authors (folds)")
-    experts = [cue for cue in geo.cues if isinstance(cue, ExpertCue)]
     spreads = {}
     for expert in experts:  # its spreads: judged out of author fold, then fitted on every photo
         answers = [expert.answer(i) for i in obs.image_ids]
+        if not any(answers):  # a model not asked again (--cache): its spreads stay as they were
+            spreads[expert.name] = dict(expert.settings.sigma_km)
+            continue
         obs.loglik[expert.name] = out_of_fold_log_likelihoods(geo.grid, geo.log_prior(), answers, obs.truth, folds)
         spreads[expert.name] = fit_spreads(geo.grid, geo.log_prior(), answers, obs.truth)
     start = geo.cue_settings
