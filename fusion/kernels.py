@@ -38,10 +38,11 @@ def kernel_log_likelihood(grid: "CellGrid", lat: float, lon: float, sigma_km: fl
 
 def point_log_likelihood(grid: "CellGrid", lat: float, lon: float, sigma_km: float) -> np.ndarray:
     """log p(someone names this point | the photo was taken in each cell), up to a constant: a
-    2-D Gaussian error of `sigma_km` around the truth, the cell's own spread of photo locations
-    added (a disc of its area), evaluated at the cell's mean location. Unlike
+    heavy-tailed error of scale `sigma_km` around the truth (a 2-D Student t with one degree of
+    freedom: most answers land close, a few a continent away), the cell's own spread of photo
+    locations added (a disc of its area), evaluated at the cell's mean location. Unlike
     `kernel_log_likelihood` a small cell near the point is not penalised for its size: this is
-    for a claim whose error is much larger than a city (an expert's guess)."""
+    for a claim (an expert's guess), not for a measured position."""
     spread = sigma_km ** 2 + grid.area_km2 / (4 * np.pi)
     d = haversine_km(lat, lon, grid.lat, grid.lon)
-    return -np.log(spread) - d ** 2 / (2 * spread)
+    return 0.5 * np.log(spread) - 1.5 * np.log(spread + d ** 2)

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 ANY = "any"  # the level of an answer that states no confidence, and every level's fallback
 EVIDENCE_CAP = 4  # answers citing this many pieces of evidence or more share a level
 CONFIDENCE_BINS = (0.25, 0.5, 0.75)  # stated confidences fall into four levels
-DEFAULT_SIGMA_KM = 750.0  # an uncalibrated expert's spread: about a country's width
-SIGMAS_KM = (5.0, 25.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0)  # the spreads calibration tries
+DEFAULT_SIGMA_KM = 250.0  # an uncalibrated expert's error scale (its kernel is heavy-tailed)
+SIGMAS_KM = (1.0, 5.0, 25.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)  # the spreads calibration tries
 
 
 @dataclass(frozen=True)
@@ -213,34 +213,38 @@ MIN_PHOTOS_PER_LEVEL = 25  # a level answered for fewer photos keeps the pooled 
 
 
 def fit_spreads(grid: "CellGrid", log_prior: np.ndarray, answers: "list[ExpertAnswer | None]",
-                truth: np.ndarray, floor: float = 1e-2) -> dict[str, float]:
+                truth: np.ndarray) -> dict[str, float]:
     """Each confidence level's kernel spread (from `SIGMAS_KM`) that maximises the mean log
-    posterior of the true cell (prior and this expert, floored) over the photos whose first
-    candidate has that level; "any" is the spread fitted on every answered photo, which levels
-    with too few photos keep."""
+    posterior of the true cell (prior and this expert, tempered and floored) over the photos
+    whose first candidate has that level. "any" is the spread fitted on every answered photo,
+    jointly with the weight and floor (the spread that suits a floor depends on it); the levels
+    are then fitted at that weight and floor, and those with too few photos keep "any"."""
+    from geosleuth.fusion.calibration import FLOORS, WEIGHTS
     from geosleuth.fusion.combine import floored, log_normalise
 
     rows = [i for i, a in enumerate(answers) if a is not None and a.candidates]
-
-    def best_sigma(members: list[int], fixed: dict[str, float], level: str | None) -> float:
-        def score(sigma: float) -> float:
-            trial = ExpertSettings({**fixed, **({level: sigma} if level else {ANY: sigma})})
-            ll = np.stack([answer_log_likelihood(grid, answers[i], trial) for i in members])
-            post = log_normalise(log_prior + floored(ll, floor))
-            return float(np.mean(post[np.arange(len(members)), truth[members]]))
-
-        return max(SIGMAS_KM, key=score)
-
     if not rows:
         return {ANY: DEFAULT_SIGMA_KM}
-    pooled = best_sigma(rows, {}, None)
+
+    def score(members: list[int], spreads: dict[str, float], weights: tuple[float, ...] = (1.0,),
+              floors: tuple[float, ...] = (1e-2,)) -> tuple[float, float, float]:
+        """(best mean log posterior of the truth, its weight, its floor) under these spreads."""
+        ll = np.stack([answer_log_likelihood(grid, answers[i], ExpertSettings(spreads)) for i in members])
+        rows_, t = np.arange(len(members)), truth[members]
+        return max((float(np.mean(log_normalise(log_prior + w * floored(ll, f))[rows_, t])), w, f)
+                   for f in floors for w in weights if w > 0)
+
+    fits = {sigma: score(rows, {ANY: sigma}, tuple(WEIGHTS), tuple(FLOORS)) for sigma in SIGMAS_KM}
+    pooled = max(fits, key=lambda sigma: fits[sigma][0])
+    _, weight, floor = fits[pooled]
     spreads = {ANY: pooled}
     levels: dict[str, list[int]] = {}
     for i in rows:
         levels.setdefault(answers[i].candidates[0].level, []).append(i)
     for level, members in sorted(levels.items()):
         if level != ANY and len(members) >= MIN_PHOTOS_PER_LEVEL:
-            spreads[level] = best_sigma(members, {ANY: pooled}, level)
+            spreads[level] = max(SIGMAS_KM, key=lambda sigma: score(members, {ANY: pooled, level: sigma},
+                                                                     (weight,), (floor,))[0])
     return spreads
 
 
