@@ -74,7 +74,8 @@ def best_constant(grid, lat: np.ndarray, lon: np.ndarray) -> int:
 
 def scored(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: np.ndarray) -> dict:
     """Per photo: distance of the expected-GeoScore answer, whether the 50 / 90 % regions hold
-    the true cell, and the confidence level stated (and whether its claim holds)."""
+    the true cell, and the confidence level stated with whether it was right (a country claim:
+    the country; any other level: the 90 % region holds the true cell)."""
     cells = GeoScoreDecider.for_grid(grid).answers(log_post)
     out = {"km": haversine_km(grid.lat[cells], grid.lon[cells], lat, lon)}
     for mass in (0.5, 0.9):
@@ -115,9 +116,8 @@ def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: 
     answered = np.array([a is not None for a in answers])
     shipped = {c: (geo.config["cues"][c]["weight"], geo.config["cues"][c]["floor"]) for c in SHIPPED}
     n = len(obs.truth)
-    variants = {v: {} for v in ("expert alone", "prior alone", "best constant", "default (shipped)",
-                                "default, recipe refit", "default + expert, recipe refit")}
-    posts = {v: np.zeros((n, len(grid)), np.float32) for v in variants if v not in ("expert alone", "best constant")}
+    posts = {v: np.zeros((n, len(grid)), np.float32) for v in ("prior alone", "default (shipped)",
+                                                               "default, recipe refit", "default + expert, recipe refit")}
     km_const = np.zeros(n)
     fitted = []
     for k in np.unique(folds):
@@ -169,7 +169,8 @@ def markdown(results: list[dict]) -> str:
             lines.append(f"| {v} | {s['geoscore']:,.1f} | {min(r['per_fold_geoscore'][v]):,.1f} | "
                          + " | ".join(f"{s[f'{t}km']}" for t in THRESHOLDS_KM)
                          + f" | {s.get('cover50', '')} | {s.get('cover90', '')} | {levels} |")
-        lines += ["", "| expert's level | photos | expert alone | default | default + expert |", "|---|---|---|---|---|"]
+        lines += ["", "| expert's level | photos | expert alone | default | default + expert |",
+                  "|---|---|---|---|---|"]
         for level, s in r["by_level"].items():
             lines.append(f"| {level} | {s['expert alone']['n']} | {s['expert alone']['geoscore']:,.1f} | "
                          f"{s['default (shipped)']['geoscore']:,.1f} | "

@@ -104,8 +104,8 @@ def sharp(tmp_path_factory) -> Path:
 
 
 def vlm_sets(vlm, mode: str, *extra: str) -> list[str]:
-    return ["--config", "prior-only", "--set", "cues.vlm.enabled=true", "--set", f"cues.vlm.base_url={vlm.url}/{mode}/v1",
-            "--set", "cues.vlm.timeout_s=1", *extra]
+    return ["--config", "prior-only", "--set", "cues.vlm.enabled=true",
+            "--set", f"cues.vlm.base_url={vlm.url}/{mode}/v1", "--set", "cues.vlm.timeout_s=1", *extra]
 
 
 def locate_json(capsys, *args: str) -> tuple[int, dict, str]:
@@ -313,3 +313,13 @@ def test_an_expert_at_weight_0_is_not_consulted(vlm, tmp_path):
         "enabled": True, "base_url": f"{vlm.url}/ok/v1", "settings": str(useless)}})
     report = geo.locate(geosleuth.example_image()).cues["vlm"]
     assert report.status == "abstained" and "not consulted" in report.note and len(vlm.requests) == asked
+
+
+def test_a_local_model_is_reached_directly_even_with_a_proxy_set(vlm, monkeypatch):
+    """A proxy in the environment would carry the photo off the machine: loopback bypasses it."""
+    monkeypatch.setenv("http_proxy", "http://198.51.100.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://198.51.100.1:9")
+    from geosleuth.cues.engines.vlm import VlmClient
+
+    answer = VlmClient(f"{vlm.url}/ok/v1", "m", timeout_s=5).ask(np.zeros((64, 64, 3), np.uint8))
+    assert answer.candidates[0].place == "Patras, Greece"

@@ -54,9 +54,10 @@ class VlmError(Exception):
     """Why the model gave no usable answer, in one line (the cue abstains with it); `delivered`
     says whether the photo reached the server all the same."""
 
-    def __init__(self, message: str, delivered: bool = True) -> None:
+    def __init__(self, message: str, delivered: bool = True, status: int | None = None) -> None:
         super().__init__(message)
         self.delivered = delivered
+        self.status = status  # the HTTP status, when the server answered with an error
 
 
 def is_loopback(base_url: str) -> bool:
@@ -102,7 +103,7 @@ class VlmClient:
             reply = self._post({**body, "response_format": {"type": "json_schema", "json_schema": {
                 "name": "geolocation", "schema": SCHEMA, "strict": True}}})
         except VlmError as exc:
-            if "HTTP 400" not in str(exc) and "HTTP 422" not in str(exc):
+            if exc.status not in (400, 422):
                 raise
             reply = self._post(body)  # a server without structured output: asked plainly
         return parse_answer(reply)
@@ -126,10 +127,12 @@ class VlmClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode()
+        # a server on this machine is reached directly, never through a proxy the environment names
+        opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if is_loopback(self.base_url) else []))
         for attempt in range(RETRIES + 1):
             request = urllib.request.Request(self.endpoint, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                with opener.open(request, timeout=self.timeout_s) as response:
                     payload = response.read()
                 break
             except urllib.error.HTTPError as exc:
@@ -137,7 +140,8 @@ class VlmClient:
                 if exc.code in (429, 502, 503, 504) and attempt < RETRIES:
                     time.sleep(_retry_after(exc, attempt))
                     continue
-                raise VlmError(f"{self.endpoint} answered HTTP {exc.code}{': ' + detail if detail else ''}") from None
+                raise VlmError(f"{self.endpoint} answered HTTP {exc.code}{': ' + detail if detail else ''}",
+                               status=exc.code) from None
             except (TimeoutError, socket.timeout):
                 raise VlmError(f"{self.endpoint} did not answer within {self.timeout_s:g} s") from None
             except urllib.error.URLError as exc:
