@@ -175,3 +175,30 @@ def test_a_client_leaving_mid_upload_is_one_log_line(live_server, caplog):
     said = [r.getMessage() for r in caplog.records]
     assert any("left during its upload (1000 bytes received)" in m for m in said), said
     assert not any("Exception in ASGI application" in m or r.exc_info for m, r in zip(said, caplog.records))
+
+
+def test_the_serve_command_answers_and_keeps_stdout_clean(tmp_path):
+    """`geosleuth serve` as a user starts it: the page answers, the status line is on stderr."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "geosleuth.app.cli", "serve", "--config", "prior-only", "--port",
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline, status = time.monotonic() + 90, None
+        while status is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    status = response.status
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert status == 200, err
+    assert out == "" and f"serving on http://127.0.0.1:{port}/" in err and "Traceback" not in err

@@ -16,6 +16,7 @@ body; one that leaves mid-upload is logged in one line.
 import html
 import logging
 import re
+import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
