@@ -28,16 +28,17 @@ import numpy as np
 
 from geosleuth import Geolocator
 from geosleuth.api import collect
-from geosleuth.cues.clues.expert import ExpertSettings, answer_log_likelihood, fit_spreads
+from geosleuth.cues.clues.expert import ExpertSettings, fit_spreads, log_likelihoods
 from geosleuth.cues.recorded import read_recorded
 from geosleuth.fusion.calibration import CalibrationSet, calibrate, coverage, log_posteriors
 from geosleuth.fusion.confidence import assess
-from geosleuth.fusion.decision import GeoScoreDecider, geoscore
+from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.region import credible_cells
 from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
 
-from _metrics import THRESHOLDS_KM
+from _metrics import THRESHOLDS_KM, summarize
+from nested import answer_points, best_constant
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEV = SHARED / "im2gps3k-dev"
@@ -57,27 +58,14 @@ def default_observations(geo: Geolocator, labels, truth: np.ndarray) -> Calibrat
     return obs
 
 
-def expert_loglik(grid, answers: list, settings: ExpertSettings) -> np.ndarray:
-    """(n, cells) log-likelihoods of the answers, NaN rows where the expert gave none."""
-    out = np.full((len(answers), len(grid)), np.nan, np.float32)
-    for i, answer in enumerate(answers):
-        if answer is not None:
-            out[i] = answer_log_likelihood(grid, answer, settings)
-    return out
-
-
-def best_constant(grid, lat: np.ndarray, lon: np.ndarray) -> int:
-    """The cell whose mean location scores best on average over these photos."""
-    scores = [np.mean(geoscore(haversine_km(grid.lat[c], grid.lon[c], lat, lon))) for c in range(len(grid))]
-    return int(np.argmax(scores))
-
-
 def scored(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: np.ndarray) -> dict:
-    """Per photo: distance of the expected-GeoScore answer, whether the 50 / 90 % regions hold
-    the true cell, and the confidence level stated with whether it was right (a country claim:
-    the country; any other level: the 90 % region holds the true cell)."""
+    """Per photo: distance of the expected-GeoScore answer (where the shipped pipeline puts it in
+    its cell, `nested.answer_points`), whether the 50 / 90 % regions hold the true cell, and the
+    confidence level stated with whether it was right (a country claim: the country; any other
+    level: the 90 % region holds the true cell)."""
     cells = GeoScoreDecider.for_grid(grid).answers(log_post)
-    out = {"km": haversine_km(grid.lat[cells], grid.lon[cells], lat, lon)}
+    at = answer_points(grid)
+    out = {"km": haversine_km(at[cells, 0], at[cells, 1], lat, lon)}
     for mass in (0.5, 0.9):
         out[f"cover{int(mass * 100)}"] = coverage(log_post, truth, grid, mass)[0]
     levels, right = [], []
@@ -93,9 +81,7 @@ def scored(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: 
 
 def summary(rows: dict, mask: np.ndarray | None = None) -> dict:
     mask = np.ones(len(rows["km"]), bool) if mask is None else mask
-    d = rows["km"][mask]
-    out = {"n": int(mask.sum()), "geoscore": round(float(np.mean(geoscore(d))), 1) if len(d) else None}
-    out.update({f"{t}km": round(float(np.mean(d <= t) * 100), 1) for t in THRESHOLDS_KM} if len(d) else {})
+    out = summarize(rows["km"][mask])
     for key in ("cover50", "cover90"):
         if key in rows:
             out[key] = round(float(np.mean(rows[key][mask]) * 100), 1)
@@ -123,7 +109,7 @@ def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: 
     for k in np.unique(folds):
         test, train = folds == k, folds != k
         spreads = fit_spreads(grid, prior, [a for a, t in zip(answers, train) if t], obs.truth[train])
-        ll = expert_loglik(grid, answers, ExpertSettings(spreads))
+        ll = log_likelihoods(grid, answers, ExpertSettings(spreads))
         both = CalibrationSet(obs.image_ids, obs.truth, {**obs.loglik, name: ll})
         start = {**shipped, name: (1.0, 1e-2)}
         with_expert = calibrate(prior, both.subset(train), folds[train], start, grid)
@@ -136,8 +122,8 @@ def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: 
         posts["default (shipped)"][test] = log_posteriors(prior, part, shipped)
         posts["default, recipe refit"][test] = log_posteriors(prior, part, recipe[k])
         posts["default + expert, recipe refit"][test] = log_posteriors(prior, part, with_expert.settings)
-        c = best_constant(grid, lat[train], lon[train])
-        km_const[test] = haversine_km(grid.lat[c], grid.lon[c], lat[test], lon[test])
+        point = best_constant(grid, lat[train], lon[train])
+        km_const[test] = haversine_km(point[0], point[1], lat[test], lon[test])
         print(f"{path.stem} fold {k}: spreads {spreads}, settings {with_expert.settings[name]}, "
               f"inner gain {with_expert.gain[name]}", file=sys.stderr)
     rows = {v: scored(grid, post, lat, lon, obs.truth) for v, post in posts.items()}
@@ -167,7 +153,7 @@ def markdown(results: list[dict]) -> str:
         for v, s in r["overall"].items():
             levels = ", ".join(f"{lv} {x['n']} ({x['right']})" for lv, x in s.get("levels", {}).items())
             lines.append(f"| {v} | {s['geoscore']:,.1f} | {min(r['per_fold_geoscore'][v]):,.1f} | "
-                         + " | ".join(f"{s[f'{t}km']}" for t in THRESHOLDS_KM)
+                         + " | ".join(f"{s[f'acc_{t}km']}" for t in THRESHOLDS_KM)
                          + f" | {s.get('cover50', '')} | {s.get('cover90', '')} | {levels} |")
         lines += ["", "| expert's level | photos | expert alone | default | default + expert |",
                   "|---|---|---|---|---|"]

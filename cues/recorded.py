@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from geosleuth.cues.base import Evidence
-from geosleuth.cues.clues.expert import ExpertAnswer, ExpertCandidate, ExpertCue, ExpertSettings, valid_point
+from geosleuth.cues.clues.expert import ExpertAnswer, ExpertCandidate, ExpertCue, ExpertSettings
 from geosleuth.errors import ConfigError
+from geosleuth.geo import valid_point
 
 if TYPE_CHECKING:
     from geosleuth.photo import Photo

@@ -19,6 +19,15 @@ def haversine_km(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayL
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def valid_point(lat: float, lon: float) -> bool:
+    """Whether a latitude and longitude in degrees are finite and in range.
+
+    >>> valid_point(48.85, 2.35), valid_point(95.0, 0.0), valid_point(float("nan"), 0.0)
+    (True, False, False)
+    """
+    return bool(np.isfinite(lat) and np.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180)
+
+
 def to_xyz(lat: ArrayLike, lon: ArrayLike) -> np.ndarray:
     """Unit vectors (..., 3) for latitudes/longitudes in degrees."""
     phi, lam = np.radians(np.asarray(lat, dtype=np.float64)), np.radians(np.asarray(lon, dtype=np.float64))

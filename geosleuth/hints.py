@@ -27,6 +27,7 @@ from geosleuth.fusion.kernels import kernel_log_likelihood
 from geosleuth.gazetteer import country_name
 from geosleuth.gazetteer.countries import countries
 from geosleuth.gazetteer.timezones import cell_utc_offsets
+from geosleuth.geo import valid_point
 from geosleuth.metadata import format_offset
 from geosleuth.sun import sun_position
 
@@ -68,7 +69,7 @@ class Hint:
             if self.elevation is not None and not (np.isfinite(self.elevation) and 0 < self.elevation < 90):
                 raise ConfigError(f"hint shadow: the sun's elevation must be in (0, 90) degrees, got {self.elevation}")
         else:
-            if not (-90 <= self.lat <= 90 and -180 <= self.lon <= 180):
+            if not valid_point(self.lat, self.lon):
                 raise ConfigError(f"hint near: latitude/longitude out of range ({self.lat}, {self.lon})")
             if not (np.isfinite(self.radius_km) and self.radius_km > 0):
                 raise ConfigError(f"hint near: radius must be a positive number of km, got {self.radius_km}")

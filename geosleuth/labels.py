@@ -11,6 +11,7 @@ from typing import Iterable
 import numpy as np
 
 from geosleuth.errors import ConfigError
+from geosleuth.geo import valid_point
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def read_labels(path: str | Path) -> list[Label]:
     for line, r in enumerate(rows, start=2):
         try:
             lat, lon = float(r["LAT"]), float(r["LON"])
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            if not valid_point(lat, lon):
                 raise ValueError("coordinates out of range")
             labels.append(Label(r["IMG_ID"], lat, lon, r.get("AUTHOR") or "", _scene(r)))
         except (TypeError, ValueError) as exc:

@@ -126,3 +126,18 @@ def test_the_wheel_carries_what_locate_cues_and_the_report_need(tmp_path, instal
         assert shown.returncode == 0 and "cues:" in shown.stdout, shown.stderr
     assert not WARNING.search(located.stderr + cues.stderr), located.stderr + cues.stderr
     assert written_outside_the_cache(home) == []
+
+
+@pytest.mark.parametrize("variable", ["GEOSLEUTH_CACHE_DIR", "XDG_CACHE_HOME"])
+def test_a_cache_folder_named_outside_home_leaves_home_untouched(tmp_path, variable):
+    """The gazetteer index, the grid's time zones and the libraries' state all follow the cache
+    folder the user named: nothing at all is written into a fresh HOME."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    env = fresh_env(home)
+    env.pop("XDG_CACHE_HOME")
+    env[variable] = str(elsewhere)
+    done = geosleuth("locate", "--json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in home.rglob("*")) == []
+    cache = elsewhere if variable == "GEOSLEUTH_CACHE_DIR" else elsewhere / "geosleuth"
+    assert any(p.name.startswith("gazetteer-") for p in cache.iterdir())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -120,15 +120,21 @@ def answer_log_likelihood(grid: "CellGrid", answer: ExpertAnswer, settings: Expe
     parts, weights = [], []
     for candidate in answer.candidates:
         kernel = point_log_likelihood(grid, candidate.lat, candidate.lon, settings.sigma(candidate.level))
-        parts.append(kernel - _logsumexp(kernel + log_prior))
+        parts.append(kernel - np.logaddexp.reduce(kernel + log_prior))
         weights.append(max(candidate.confidence, 1e-3) if candidate.confidence is not None else 1.0)
     stacked = np.stack(parts) + np.log(np.asarray(weights) / np.sum(weights))[:, None]
-    return _logsumexp(stacked, axis=0)
+    return np.logaddexp.reduce(stacked, axis=0)
 
 
-def _logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
-    top = np.max(x, axis=axis, keepdims=True)
-    return np.squeeze(top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)), axis=axis)
+def log_likelihoods(grid: "CellGrid", answers: "Sequence[ExpertAnswer | None]",
+                    settings: ExpertSettings) -> np.ndarray:
+    """(n, cells) log-likelihoods of many photos' answers, NaN rows where there is none (the
+    layout of `fusion.calibration.CalibrationSet`)."""
+    out = np.full((len(answers), len(grid)), np.nan, np.float32)
+    for i, answer in enumerate(answers):
+        if answer is not None and answer.candidates:
+            out[i] = answer_log_likelihood(grid, answer, settings)
+    return out
 
 
 class ExpertCue(BaseCue):
@@ -175,7 +181,7 @@ def expert_evidence(answer: ExpertAnswer, settings: ExpertSettings, who: str) ->
         said = "; ".join(s for s in stated if s)
         out.append(Evidence("expert_claim", f"{who}: {c.label()} ({c.lat:.4f}, {c.lon:.4f})"
                             + (f", {said}" if said else "") + f"; trusted within ~{settings.sigma(c.level):,.0f} km "
-                            f"({c.level})", c.confidence if c.confidence is not None else 1.0,
+                            f"({c.level})", 0.0,  # a claim, not a sighting: its own confidence is in the words
                             details={"rank": rank, "lat": c.lat, "lon": c.lon, "place": c.place, "country": c.country,
                                      "stated_confidence": c.confidence, "evidence_count": c.evidence_count,
                                      "level": c.level, "sigma_km": settings.sigma(c.level)}))
@@ -197,16 +203,14 @@ def agreement(own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid"
     theirs, share = grid.countries[k], float(countries[k])
     named = ", ".join(sorted(others))
     if theirs == mine:
-        return (Evidence("consistency", f"{who} and {named} favour the same country ({mine})", 0.8),)
+        return (Evidence("consistency", f"{who} and {named} favour the same country ({mine})", 0.0),)
     if share >= 0.5:
         return (Evidence("warning", f"{who} says {mine}; {named} favour {theirs} ({share:.0%}): the expert's "
-                                    "guess and the photo's evidence disagree", 0.7,
+                                    "guess and the photo's evidence disagree", 0.0,
                          details={"expert_country": mine, "others_country": theirs, "others_share": share}),)
     return ()
 
 
-def valid_point(lat: float, lon: float) -> bool:
-    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 MIN_PHOTOS_PER_LEVEL = 25  # a level answered for fewer photos keeps the pooled spread
@@ -256,7 +260,5 @@ def out_of_fold_log_likelihoods(grid: "CellGrid", log_prior: np.ndarray, answers
     for k in np.unique(folds):
         train = folds != k
         settings = ExpertSettings(fit_spreads(grid, log_prior, [a for a, t in zip(answers, train) if t], truth[train]))
-        for i in np.flatnonzero(~train):
-            if answers[i] is not None and answers[i].candidates:
-                out[i] = answer_log_likelihood(grid, answers[i], settings)
+        out[~train] = log_likelihoods(grid, [a for a, t in zip(answers, train) if not t], settings)
     return out

@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from geosleuth.cues.clues.expert import ExpertAnswer, ExpertCandidate, valid_point
+from geosleuth.cues.clues.expert import ExpertAnswer, ExpertCandidate
 from geosleuth.errors import ConfigError
+from geosleuth.geo import haversine_km, valid_point
 
 DEFAULT_PROMPT = Path(__file__).parents[1] / "data" / "vlm_prompt.txt"
 MAX_CANDIDATES = 5
@@ -226,7 +227,6 @@ def _candidate(item: dict[str, Any]) -> ExpertCandidate | None:
     """A candidate placed by its coordinates, or by the gazetteer where they are missing, out of
     range or far from the place it names."""
     from geosleuth.gazetteer.places import Gazetteer
-    from geosleuth.geo import haversine_km
 
     place, country = str(item.get("place") or "").strip(), str(item.get("country") or "").strip()
     lat, lon = _number(item.get("lat")), _number(item.get("lon"))
