@@ -3,10 +3,11 @@
     python benchmarks/eval_experts.py [--experts CSV ...] [--folds 5]
 
 For each expert (default: the recorded ones in ../shared/data/recorded-experts/) and each outer
-author fold k: the expert's kernel spreads per confidence level (`fit_spreads`) and the cue
-weights and floors (`calibrate`: an expert that does not raise GeoScore on inner folds gets
-weight 0) are fitted on the other folds, and fold k is scored (the spreads are fitted once on
-those four folds, and the inner folds that judge the expert reuse them). Reported for the photos of fold k:
+author fold k: the expert's error distribution per confidence level (`fit_errors`) and the
+cue weights and floors (`calibrate`: an expert that does not raise GeoScore on inner folds gets
+weight 0; its own likelihood is calibrated, so its weight is 1 or 0) are fitted on the other
+folds, and fold k is scored (the errors are fitted once on those four folds, and the inner
+folds that judge the expert reuse them). Reported for the photos of fold k:
 - the expert alone (its own point; "no answer" photos get the prior's answer),
 - the shipped default (exif + text at their shipped settings), and the default plus the expert,
 - the prior alone, and the best constant point of the training folds;
@@ -28,7 +29,8 @@ import numpy as np
 
 from geosleuth import Geolocator
 from geosleuth.api import collect
-from geosleuth.cues.clues.expert import ExpertSettings, fit_spreads, log_likelihoods
+from geosleuth.cues.base import GeoPoint
+from geosleuth.cues.clues.expert import NO_FUSION_FLOOR, ExpertSettings, claimed_points, fit_errors, log_likelihoods
 from geosleuth.cues.recorded import read_recorded
 from geosleuth.fusion.calibration import CalibrationSet, calibrate, coverage, log_posteriors
 from geosleuth.fusion.confidence import assess
@@ -36,6 +38,7 @@ from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.region import credible_cells
 from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
+from geosleuth.results import located_cells, placement
 
 from _metrics import THRESHOLDS_KM, summarize
 from nested import answer_points, best_constant
@@ -58,14 +61,23 @@ def default_observations(geo: Geolocator, labels, truth: np.ndarray) -> Calibrat
     return obs
 
 
-def scored(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: np.ndarray) -> dict:
+def scored(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: np.ndarray,
+           points: list[tuple[GeoPoint, ...]] | None = None) -> dict:
     """Per photo: distance of the expected-GeoScore answer (where the shipped pipeline puts it in
-    its cell, `nested.answer_points`), whether the 50 / 90 % regions hold the true cell, and the
+    its cell: at a point claimed there (`results.located_cells`, `results.placement`), else
+    `nested.answer_points`), whether the 50 / 90 % regions hold the true cell, and the
     confidence level stated with whether it was right (a country claim: the country; any other
     level: the 90 % region holds the true cell)."""
-    cells = GeoScoreDecider.for_grid(grid).answers(log_post)
-    at = answer_points(grid)
-    out = {"km": haversine_km(at[cells, 0], at[cells, 1], lat, lon)}
+    decider = GeoScoreDecider.for_grid(grid)
+    points = points or [()] * len(log_post)
+    cells = np.array([decider.decide(np.exp(row), located_cells(grid, claimed)).cell
+                      for row, claimed in zip(log_post, points)])
+    at = answer_points(grid)[cells]
+    for i, claimed in enumerate(points):
+        best = placement(grid, int(cells[i]), claimed)
+        if best is not None:
+            at[i] = best.lat, best.lon
+    out = {"km": haversine_km(at[:, 0], at[:, 1], lat, lon)}
     for mass in (0.5, 0.9):
         out[f"cover{int(mass * 100)}"] = coverage(log_post, truth, grid, mass)[0]
     levels, right = [], []
@@ -105,17 +117,21 @@ def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: 
     posts = {v: np.zeros((n, len(grid)), np.float32) for v in ("prior alone", "default (shipped)",
                                                                "default, recipe refit", "default + expert, recipe refit")}
     km_const = np.zeros(n)
+    claims: list[tuple[GeoPoint, ...]] = [()] * n
     fitted = []
     for k in np.unique(folds):
         test, train = folds == k, folds != k
-        spreads = fit_spreads(grid, prior, [a for a, t in zip(answers, train) if t], obs.truth[train])
-        ll = log_likelihoods(grid, answers, ExpertSettings(spreads))
+        settings = ExpertSettings(fit_errors(grid, [a for a, t in zip(answers, train) if t], lat[train], lon[train]))
+        ll = log_likelihoods(grid, answers, settings)
+        for i in np.flatnonzero(test & answered):
+            claims[i] = claimed_points(answers[i], settings)
         both = CalibrationSet(obs.image_ids, obs.truth, {**obs.loglik, name: ll})
-        start = {**shipped, name: (1.0, 1e-2)}
-        with_expert = calibrate(prior, both.subset(train), folds[train], start, grid)
+        start = {**shipped, name: (1.0, NO_FUSION_FLOOR)}
+        with_expert = calibrate(prior, both.subset(train), folds[train], start, grid, frozen={name})
         if k not in recipe:
             recipe[k] = calibrate(prior, obs.subset(train), folds[train], shipped, grid).settings
-        fitted.append({"fold": int(k), "spreads_km": spreads, "settings": with_expert.settings,
+        fitted.append({"fold": int(k), "near": {lv: [round(x, 3) for x in settings.near(lv)] for lv in settings.errors},
+                       "errors": settings.errors, "settings": with_expert.settings,
                        "inner_gain": with_expert.gain})
         part = both.subset(test)
         posts["prior alone"][test] = log_posteriors(prior, part, {})
@@ -124,9 +140,9 @@ def evaluate(path: Path, geo: Geolocator, obs: CalibrationSet, lat, lon, folds: 
         posts["default + expert, recipe refit"][test] = log_posteriors(prior, part, with_expert.settings)
         point = best_constant(grid, lat[train], lon[train])
         km_const[test] = haversine_km(point[0], point[1], lat[test], lon[test])
-        print(f"{path.stem} fold {k}: spreads {spreads}, settings {with_expert.settings[name]}, "
+        print(f"{path.stem} fold {k}: near the truth (share, half within km) {fitted[-1]['near']}, settings {with_expert.settings[name]}, "
               f"inner gain {with_expert.gain[name]}", file=sys.stderr)
-    rows = {v: scored(grid, post, lat, lon, obs.truth) for v, post in posts.items()}
+    rows = {v: scored(grid, post, lat, lon, obs.truth, claims if "expert" in v else None) for v, post in posts.items()}
     own_lat = np.array([a.candidates[0].lat if a else np.nan for a in answers])
     own_lon = np.array([a.candidates[0].lon if a else np.nan for a in answers])
     prior_km = rows["prior alone"]["km"]
@@ -161,10 +177,12 @@ def markdown(results: list[dict]) -> str:
             lines.append(f"| {level} | {s['expert alone']['n']} | {s['expert alone']['geoscore']:,.1f} | "
                          f"{s['default (shipped)']['geoscore']:,.1f} | "
                          f"{s['default + expert, recipe refit']['geoscore']:,.1f} |")
-        lines += ["", "Fitted per outer fold (spreads in km; weight, floor; inner out-of-fold GeoScore gain):", ""]
+        lines += ["", "Fitted per outer fold (per level: the share of answers near the truth, and the distance "
+                  "within which half of those land, km; weight, floor; inner out-of-fold GeoScore gain):", ""]
         for f in r["fitted"]:
             name = f"expert:{Path(r['expert']).stem}"
-            lines.append(f"- fold {f['fold']}: {f['spreads_km']}; {f['settings'][name]}; gain {f['inner_gain'][name]}")
+            near = {lv: f"{share:.0%} ~{km:,.0f}" for lv, (share, km) in f["near"].items()}
+            lines.append(f"- fold {f['fold']}: {near}; {f['settings'][name]}; gain {f['inner_gain'][name]:.1f}")
         lines.append("")
     return "\n".join(lines)
 

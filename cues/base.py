@@ -37,13 +37,15 @@ class Evidence:
 
 @dataclass(frozen=True)
 class GeoPoint:
-    """A precise location a cue vouches for (a GPS fix, a matched street): within its cell, the
-    reported coordinate is this point rather than the cell's mean photo location."""
+    """A precise location a cue vouches for (a GPS fix, a matched street), or one a model or
+    expert named (`claim`): within its cell, the reported coordinate is this point rather than
+    the cell's mean photo location. A claim places the answer but never makes it exact."""
 
     lat: float
     lon: float
     sigma_km: float
     label: str = ""
+    claim: bool = False
 
 
 @dataclass(frozen=True, eq=False)

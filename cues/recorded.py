@@ -66,7 +66,7 @@ def _candidate(row: Mapping[str, str | None], path: Path, line: int) -> ExpertCa
 
 
 class RecordedExpert(ExpertCue):
-    """One recorded expert. Its name is "expert:<file stem>"; its spreads, weight and floor come
+    """One recorded expert. Its name is "expert:<file stem>"; its error shares, weight and floor come
     from its settings (`geosleuth calibrate --expert`), else from the uncalibrated defaults."""
 
     def __init__(self, path: str | Path, settings: ExpertSettings | None = None) -> None:

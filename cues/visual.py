@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 BACKENDS = CHOICES["cues.visual.backend"]
 # A GeoCLIP gallery point stands for its neighbourhood: GeoCLIP puts about a third of Im2GPS3k
-# photos within 25 km (published), so its points refine a cell but never count as exact.
+# photos within 25 km (published), so its points are claims: they place the answer in a cell, never make it exact.
 GEOCLIP_POINT_KM = 25.0
 
 
@@ -122,7 +122,7 @@ class VisualCue(ImageFeatureCue):
             if len(inside):
                 g = inside[np.argmax(p[inside])]
                 points.append(GeoPoint(float(model.gallery[g, 0]), float(model.gallery[g, 1]), GEOCLIP_POINT_KM,
-                                       "GeoCLIP gallery point"))
+                                       "GeoCLIP gallery point", claim=True))
         best = int(np.argmax(p))
         seen = Evidence("geoclip", f"best gallery point {model.gallery[best, 0]:.4f}, {model.gallery[best, 1]:.4f} "
                         f"({p[best]:.1%} of GeoCLIP's probability; {model.device})", confidence=float(p[best]),
@@ -167,7 +167,7 @@ class VisualCue(ImageFeatureCue):
                     trust = match.members / match.neighbours * float(np.clip(match.similarity, 0.0, 1.0))
                     kernel = np.exp(kernel_log_likelihood(grid, match.lat, match.lon, sigma))
                     ll = ll + np.log1p(trust * (kernel / kernel.max() - 1.0) + 1e-12)
-                    points = (GeoPoint(match.lat, match.lon, sigma, "gallery"),)
+                    points = (GeoPoint(match.lat, match.lon, sigma, "gallery", claim=True),)
                     evidence.append(Evidence(
                         "gallery", f"{match.members} of {match.neighbours} nearest gallery photos near the top "
                         f"cells lie within {sigma:.0f} km of {match.lat:.4f}, {match.lon:.4f} "

@@ -1,5 +1,5 @@
 """The `vlm` cue: a vision-language model's answer to "where was this photo taken?", fused as an
-expert whose spreads, weight and floor are calibrated (`geosleuth calibrate`), never as a fact.
+expert whose error shares, weight and floor are calibrated (`geosleuth calibrate`), never as a fact.
 
 Off by default. The photo is sent only to the configured endpoint, which must be on this machine
 unless `allow_remote` is set; the report says where it went. Any failure (server down, timeout,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -77,8 +77,10 @@ def log_score(log_prior: np.ndarray, obs: CalibrationSet, settings: Settings) ->
 
 
 def fit(log_prior: np.ndarray, obs: CalibrationSet, start: Settings, passes: int = 2,
-        weights: Iterable[float] = WEIGHTS, floors: Iterable[float] = FLOORS) -> tuple[Settings, float]:
-    """Coordinate ascent of the log score over each cue's (weight, floor) grid. Each cue's floored
+        weights: Iterable[float] = WEIGHTS, floors: Iterable[float] = FLOORS,
+        frozen: Collection[str] = ()) -> tuple[Settings, float]:
+    """Coordinate ascent of the log score over each cue's (weight, floor) grid, but for the
+    `frozen` cues (already calibrated likelihoods), which keep their settings. Each cue's floored
     terms are computed once per floor; the other cues' sum is kept while one cue varies."""
     settings = dict(start)
     rows = np.arange(len(obs.truth))
@@ -91,7 +93,7 @@ def fit(log_prior: np.ndarray, obs: CalibrationSet, start: Settings, passes: int
     best = score(prior + sum(current.values(), np.zeros((len(rows), len(prior)), np.float32)))
     for _ in range(passes):
         changed = False
-        for name in settings:
+        for name in (n for n in settings if n not in frozen):
             rest = prior + sum((t for k, t in current.items() if k != name), np.zeros((len(rows), len(prior)), np.float32))
             for f in floors:
                 term = _floored_rows(obs.loglik[name], f)
@@ -136,9 +138,9 @@ class Calibration:
 
 
 def calibrate(log_prior: np.ndarray, obs: CalibrationSet, folds: np.ndarray, start: Settings,
-              grid: "CellGrid") -> Calibration:
+              grid: "CellGrid", frozen: Collection[str] = ()) -> Calibration:
     """Keep the cues whose out-of-fold GeoScore gain is positive, then fit their weights and
-    floors on all photos; the others get weight 0."""
+    floors on all photos (but the `frozen` cues'); the others get weight 0."""
     spoke = {c: bool(np.any(~np.isnan(obs.loglik[c][:, 0]))) for c in start}
     judged = [c for c in start if spoke[c]]
 
@@ -146,7 +148,8 @@ def calibrate(log_prior: np.ndarray, obs: CalibrationSet, folds: np.ndarray, sta
         post = np.zeros((len(obs.truth), len(log_prior)), np.float32)
         for k in np.unique(folds):
             test = folds == k
-            settings, _ = fit(log_prior, obs.subset(~test), {c: start[c] for c in cues}) if cues else ({}, 0.0)
+            settings, _ = fit(log_prior, obs.subset(~test), {c: start[c] for c in cues}, frozen=frozen) \
+                if cues else ({}, 0.0)
             post[test] = log_posteriors(log_prior, obs.subset(test), settings)
         return float(np.mean(answer_geoscores(grid, post, obs.truth)))
 
@@ -154,7 +157,7 @@ def calibrate(log_prior: np.ndarray, obs: CalibrationSet, folds: np.ndarray, sta
     gain: dict[str, float | None] = {c: None for c in start}
     gain.update({c: full - held_out([x for x in judged if x != c]) for c in judged})
     kept = [c for c in start if gain[c] is None or gain[c] > 0]
-    settings, _ = fit(log_prior, obs, {c: start[c] for c in kept if gain[c] is not None})
+    settings, _ = fit(log_prior, obs, {c: start[c] for c in kept if gain[c] is not None}, frozen=frozen)
     settings.update({c: start[c] for c in kept if gain[c] is None})
     settings.update({c: (0.0, start[c][1]) for c in start if c not in kept})
     return Calibration({c: settings[c] for c in start}, gain, full, held_out([]))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geosleuth.geo import EARTH_RADIUS_KM, haversine_km
+from geosleuth.geo import EARTH_RADIUS_KM, destination
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -36,13 +36,15 @@ def kernel_log_likelihood(grid: "CellGrid", lat: float, lon: float, sigma_km: fl
         return np.log(mass / mass.sum())
 
 
-def point_log_likelihood(grid: "CellGrid", lat: float, lon: float, sigma_km: float) -> np.ndarray:
-    """log p(someone names this point | the photo was taken in each cell), up to a constant: a
-    heavy-tailed error of scale `sigma_km` around the truth (a 2-D Student t with one degree of
-    freedom: most answers land close, a few a continent away), the cell's own spread of photo
-    locations added (a disc of its area), evaluated at the cell's mean location. Unlike
-    `kernel_log_likelihood` a small cell near the point is not penalised for its size: this is
-    for a claim (an expert's guess), not for a measured position."""
-    spread = sigma_km ** 2 + grid.area_km2 / (4 * np.pi)
-    d = haversine_km(lat, lon, grid.lat, grid.lon)
-    return 0.5 * np.log(spread) - 1.5 * np.log(spread + d ** 2)
+def t_kernel_log_mass(grid: "CellGrid", lat: float, lon: float, scale_km: float, n: int = 1024) -> np.ndarray:
+    """log P(cell | a 2-D Student t error with one degree of freedom and scale `scale_km` around
+    the point): heavy-tailed, most answers close and a few a continent away. The kernel's mass in
+    each cell, from `n` fixed quantiles of its radius (distance r holds 1 - s/sqrt(s² + r²) of it)
+    along a golden-angle spiral of bearings: deterministic, the same for every call."""
+    u = (np.arange(n) + 0.5) / n
+    r = np.minimum(scale_km * np.sqrt(1.0 / (1.0 - u) ** 2 - 1.0), np.pi * EARTH_RADIUS_KM)
+    lats, lons = destination(lat, lon, r, np.arange(n) * np.pi * (3.0 - np.sqrt(5.0)))
+    cells = grid.lookup(np.r_[lat, lats], np.r_[lon, lons])
+    mass = np.bincount(cells, minlength=len(grid)).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        return np.log(mass / mass.sum())

@@ -19,6 +19,20 @@ def haversine_km(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayL
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
+def destination(lat: float, lon: float, distance_km: ArrayLike, bearing_rad: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Where a great circle from (lat, lon) leads after `distance_km` at initial `bearing_rad`.
+
+    >>> [round(float(v), 2) for v in destination(0.0, 0.0, 111.19, np.pi / 2)]
+    [0.0, 1.0]
+    """
+    d = np.asarray(distance_km, dtype=np.float64) / EARTH_RADIUS_KM
+    b = np.asarray(bearing_rad, dtype=np.float64)
+    p1, l1 = np.radians(lat), np.radians(lon)
+    p2 = np.arcsin(np.clip(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(b), -1.0, 1.0))
+    l2 = l1 + np.arctan2(np.sin(b) * np.sin(d) * np.cos(p1), np.cos(d) - np.sin(p1) * np.sin(p2))
+    return np.degrees(p2), (np.degrees(l2) + 180.0) % 360.0 - 180.0
+
+
 def valid_point(lat: float, lon: float) -> bool:
     """Whether a latitude and longitude in degrees are finite and in range.
 

@@ -270,18 +270,36 @@ def _region(grid: "CellGrid", cells: np.ndarray, mass: float) -> Region:
 Located = TypeVar("Located", Candidate, Answer)
 
 
-def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint]) -> Located:
-    """A candidate sits at the sharpest point a cue vouched for in its cell (or within 3 sigma
-    of it: a GPS fix near a cell edge spreads over both cells), else at the cell's mean."""
+def placement(grid: "CellGrid", cell: int, points: Sequence[GeoPoint]) -> GeoPoint | None:
+    """Where in `cell` to answer: the sharpest point a cue vouched for in it (or within 3 sigma of
+    it: a GPS fix near a cell edge spreads over both cells), else the sharpest point a model or
+    expert claimed in the cell itself, else None (the cell's mean)."""
     if not points:
-        return cand
+        return None
     point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
     reach = cell_radius_km(grid, cell)
-    inside = [p for p, c in zip(points, point_cells)
-              if c == cell or haversine_km(p.lat, p.lon, grid.lat[cell], grid.lon[cell]) <= reach + 3 * p.sigma_km]
-    if not inside:
+    seen = [p for p, c in zip(points, point_cells) if not p.claim and (
+        c == cell or haversine_km(p.lat, p.lon, grid.lat[cell], grid.lon[cell]) <= reach + 3 * p.sigma_km)]
+    claimed = [p for p, c in zip(points, point_cells) if p.claim and c == cell]
+    return min(seen or claimed, key=lambda p: p.sigma_km, default=None)
+
+
+def located_cells(grid: "CellGrid", points: Sequence[GeoPoint]) -> dict[int, tuple[float, float]]:
+    """The cells that hold a point a cue vouched for or claimed, each at its sharpest such point
+    (a sighting before a claim, as in `placement`): where the decision takes that cell's mass to
+    be (`GeoScoreDecider.decide`)."""
+    out: dict[int, tuple[float, float]] = {}
+    cells = grid.lookup([p.lat for p in points], [p.lon for p in points]) if points else []
+    for p, c in sorted(zip(points, cells), key=lambda pc: (not pc[0].claim, -pc[0].sigma_km)):
+        out[int(c)] = (p.lat, p.lon)
+    return out
+
+
+def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint]) -> Located:
+    """The candidate moved to its cell's `placement`, if any."""
+    best = placement(grid, cell, points)
+    if best is None:
         return cand
-    best = min(inside, key=lambda p: p.sigma_km)
     named = reverse_lookup([best.lat], [best.lon])[0]
     return replace(cand, lat=best.lat, lon=best.lon, place=named.label, country=named.country, radius_km=best.sigma_km)
 
@@ -293,7 +311,7 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
     """What a fused posterior says, as the fields of a `Prediction` (all but its timings): the
     answer and its confidence, top-k, countries, credible region, and each cue's report with its
     contribution filled in. `output` is the config's output section; `points` are the precise
-    locations each cue vouched for."""
+    locations each cue vouched for or claimed (`GeoPoint.claim`)."""
     by_cue = dict(points or {})
     vouched = [p for found in by_cue.values() for p in found]
     post = fusion.posterior
@@ -301,23 +319,24 @@ def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[st
     candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1, within=fusion.country_given_cell)
                        for i, c in enumerate(top))
     decider = GeoScoreDecider.for_grid(grid)
+    at = located_cells(grid, vouched)
 
     def decide(p: np.ndarray) -> int:
-        return decider.decide(p).cell if output["decision"] == "expected_geoscore" else int(np.argmax(p))
+        return decider.decide(p, at).cell if output["decision"] == "expected_geoscore" else int(np.argmax(p))
 
     cell = decide(post)
-    expected = decider.expected(post, cell)
+    expected = decider.expected(post, cell, at)
     within = fusion.country_given_cell
-    at = candidate(grid, cell, post[cell], within=within)
-    answer = Answer(at.lat, at.lon, at.probability, at.country, at.place, at.cell, output["decision"], expected,
-                    at.radius_km)
+    best = candidate(grid, cell, post[cell], within=within)
+    answer = Answer(best.lat, best.lon, best.probability, best.country, best.place, best.cell, output["decision"],
+                    expected, best.radius_km)
     if vouched:
         candidates = tuple(refine(grid, cand, int(c), vouched) for cand, c in zip(candidates, top))
         answer = refine(grid, answer, cell, vouched)
     region = credible_cells(post, grid.area_km2, output["credible_mass"])
     country_p = grid.country_probabilities(post, within)
     confidence = assess(grid, post, country_p, region, output["credible_mass"],
-                        [(p.lat, p.lon) for p in vouched if p.sigma_km <= EXACT_SIGMA_KM])
+                        [(p.lat, p.lon) for p in vouched if not p.claim and p.sigma_km <= EXACT_SIGMA_KM])
 
     order = np.argsort(-country_p)
     countries = {grid.countries[i]: float(country_p[i]) for i in order if country_p[i] >= 1e-6}

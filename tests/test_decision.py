@@ -120,3 +120,32 @@ def test_calibrate_keeps_cues_that_help_out_of_fold_and_mutes_the_rest(grid):
     assert cal.settings["good"][0] > 0 and cal.settings["bad"][0] == 0.0
     assert cal.settings["silent"] == start["silent"]  # never spoke: not judged, kept as configured
     assert cal.geoscore > cal.prior_geoscore
+
+
+def test_a_point_placed_in_a_cell_is_scored_from_there(grid):
+    """A cell whose mass a cue placed at a point (not its mean) is a candidate at that point, and
+    its expected GeoScore is computed from there: brute force over the moved cells agrees."""
+    from geosleuth.fusion.kernels import t_kernel_log_mass
+
+    lat, lon = -33.8568, 151.2153  # the Opera House, not a cell's mean photo location
+    cell = int(grid.lookup([lat], [lon])[0])
+    p = np.exp(t_kernel_log_mass(grid, lat, lon, 1.0))
+    decision = GeoScoreDecider.for_grid(grid).decide(p, {cell: (lat, lon)})
+    assert (decision.lat, decision.lon, decision.cell) == (lat, lon, cell)
+    moved_lat, moved_lon = grid.lat.copy(), grid.lon.copy()
+    moved_lat[cell], moved_lon[cell] = lat, lon
+    brute = float(geoscore(haversine_km(lat, lon, moved_lat, moved_lon)) @ (p / p.sum()))
+    assert decision.expected_geoscore == pytest.approx(brute, abs=1.0)
+
+
+def test_a_heavy_tailed_kernel_keeps_its_mass_near_its_point(grid):
+    """A 1 km kernel holds about half its mass within 1.7 km (sqrt 3 times its scale) and puts
+    next to nothing in a large cell nearby; a 1,000 km one spreads over a continent."""
+    from geosleuth.fusion.kernels import t_kernel_log_mass
+
+    lat, lon = -33.8568, 151.2153
+    sharp = np.exp(t_kernel_log_mass(grid, lat, lon, 1.0))
+    d = haversine_km(lat, lon, grid.lat, grid.lon)
+    assert sharp[d < 20].sum() > 0.85 and sharp[grid.area_km2 > 50_000].sum() < 0.05
+    broad = np.exp(t_kernel_log_mass(grid, lat, lon, 1000.0))
+    assert broad[d < 20].sum() < 0.05 and broad[d < 3000].sum() > 0.6

@@ -97,9 +97,11 @@ def vlm():
 
 @pytest.fixture(scope="module")
 def sharp(tmp_path_factory) -> Path:
-    """Expert settings that trust the model within 25 km (as if calibrated on a sharp model)."""
+    """Expert settings that put most of the model's answers within 25 km (as if calibrated on a
+    sharp model)."""
     path = tmp_path_factory.mktemp("settings") / "sharp.yaml"
-    path.write_text(ExpertSettings({"any": 25.0}, weight=1.0, floor=1e-6, fitted="by hand, for tests").to_yaml())
+    path.write_text(ExpertSettings({"any": (0, 0, 0.95, 0, 0, 0, 0, 0, 0, 0, 0.05)}, weight=1.0, floor=1e-6,
+                                   fitted="by hand, for tests").to_yaml())
     return path
 
 
@@ -270,7 +272,7 @@ def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(caps
               str(labelled / "bad.csv"))
     good_settings = ExpertSettings.load(tmp_path / "mine.good.yaml")
     bad_settings = ExpertSettings.load(tmp_path / "mine.bad.yaml")
-    assert good_settings.weight > 0 and good_settings.sigma("evidence 2") <= 100
+    assert good_settings.weight > 0 and good_settings.near("evidence 2")[1] <= 100
     assert bad_settings.weight == 0
     geo = geosleuth.Geolocator.from_config(out_config)
     experts = {c.name: c.weight for c in geo.cues if c.name.startswith("expert:")}
@@ -323,3 +325,44 @@ def test_a_local_model_is_reached_directly_even_with_a_proxy_set(vlm, monkeypatc
 
     answer = VlmClient(f"{vlm.url}/ok/v1", "m", timeout_s=5).ask(np.zeros((64, 64, 3), np.uint8))
     assert answer.candidates[0].place == "Patras, Greece"
+
+
+def test_fitted_errors_say_how_far_an_expert_s_answers_land():
+    """Three answers in four within a few km of the truth, the rest another photo's place: about
+    three quarters are found near the truth, half of those within a few km, and a level seen on
+    few photos stays near the pooled fit."""
+    from geosleuth.cues.clues.expert import ExpertAnswer, ExpertCandidate, fit_errors
+
+    grid = geosleuth.Geolocator.from_config("prior-only").grid
+    rng = np.random.default_rng(1)
+    prior = np.exp(grid.log_prior() - np.logaddexp.reduce(grid.log_prior()))
+    truth = rng.choice(len(grid), 300, p=prior)
+    lat, lon = grid.lat[truth], grid.lon[truth]
+    near = rng.random(300) < 0.75
+    other = rng.permutation(300)
+    said_lat = np.where(near, lat + rng.normal(0, 0.03, 300), lat[other])
+    said_lon = np.where(near, lon + rng.normal(0, 0.03, 300), lon[other])
+    answers = [ExpertAnswer((ExpertCandidate(a, b, evidence_count=1 if i < 297 else 3),))
+               for i, (a, b) in enumerate(zip(said_lat, said_lon))]
+    errors = fit_errors(grid, answers, lat, lon)
+    settings = ExpertSettings(errors, floor=1e-6)
+    assert 0.65 < sum(errors["any"][:3]) < 0.85  # kernels of 1, 5 and 25 km
+    assert settings.near("any")[1] < 50
+    assert settings.near("evidence 3")[1] < 100  # 3 photos: shrunk towards the pooled fit
+    assert sum(errors["evidence 1"][:3]) == pytest.approx(sum(errors["any"][:3]), abs=0.05)
+
+
+def test_a_calibrated_expert_places_the_answer_at_its_claim_but_never_makes_it_exact(tmp_path):
+    """A sharp expert's claim (the Opera House, not a cell's mean photo location) is where the
+    answer lands; a claim is not a sighting, so the confidence is never "exact"."""
+    answers = write_csv(tmp_path / "sharp.csv", [["example_street.jpg", "-33.8568", "151.2153", "Sydney Opera House", ""]])
+    settings = tmp_path / "sharp.yaml"
+    settings.write_text(ExpertSettings({"any": (0.9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.1)}, floor=1e-3,
+                                       fitted="by hand, for tests").to_yaml())
+    geo = geosleuth.Geolocator.from_config("prior-only", experts=[{"file": str(answers), "settings": str(settings)}])
+    pred = geo.locate(geosleuth.example_image())
+    assert (pred.answer.lat, pred.answer.lon) == (-33.8568, 151.2153) and pred.answer.country == "AU"
+    assert pred.confidence.level != "exact"
+    claim = pred.cues["expert:sharp"].evidence[0]
+    assert "90% of such answers (any) land near the truth, half of those within ~2 km" in claim.summary  # sqrt(3) x 1 km
+    assert claim.confidence == 0.0

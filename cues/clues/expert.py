@@ -1,22 +1,30 @@
 """What an expert (a vision-language model, another geolocation tool, a colleague) answered about
-a photo, and what that answer is worth: a mixture of kernels over cells around its candidates,
-each kernel's spread set by the confidence level the expert stated, as calibrated for that expert
-(`ExpertSettings`, fitted by `fusion.calibration.fit_expert_spreads`). An answer is a claim, not
-a sighting: it never vouches for a point, and fusion floors it so hard evidence can overrule it.
+a photo, and what that answer is worth.
+
+An expert's answer is its own posterior, base rates included. What it is worth is how far from
+the truth such answers land: an error distribution per confidence level the expert states,
+fitted on labelled photos (`fit_errors`), as a mixture of heavy-tailed kernels at fixed scales,
+"in its country" (the right country, the place no better than where photos are taken in it)
+and "anywhere" (unrelated to the truth: the photo is wherever photos are taken). Around each
+candidate that distribution gives each cell a share of the expert's mass; divided by the photo-
+density prior (so the base rates are not counted twice) it is the cue's likelihood, and fused
+with the prior it gives back the calibrated distribution. An answer is a claim, not a sighting:
+it never vouches for a point, and its "anywhere" share never falls below the cue's floor, so
+GPS, text and hints can overrule it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from geosleuth.cues.base import BaseCue, CueOutput, Evidence
+from geosleuth.cues.base import BaseCue, CueOutput, Evidence, GeoPoint
 from geosleuth.errors import ConfigError
-from geosleuth.fusion.kernels import point_log_likelihood
+from geosleuth.fusion.kernels import t_kernel_log_mass
+from geosleuth.geo import haversine_km
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -25,8 +33,12 @@ if TYPE_CHECKING:
 ANY = "any"  # the level of an answer that states no confidence, and every level's fallback
 EVIDENCE_CAP = 4  # answers citing this many pieces of evidence or more share a level
 CONFIDENCE_BINS = (0.25, 0.5, 0.75)  # stated confidences fall into four levels
-DEFAULT_SIGMA_KM = 250.0  # an uncalibrated expert's error scale (its kernel is heavy-tailed)
-SIGMAS_KM = (1.0, 5.0, 25.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)  # the spreads calibration tries
+SCALES_KM = (1.0, 5.0, 25.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0)  # the error kernels' scales
+# An uncalibrated expert's errors: every scale alike, one answer in ten only the right country,
+# one in ten unrelated to the truth.
+UNCALIBRATED = (*(0.8 / len(SCALES_KM),) * len(SCALES_KM), 0.1, 0.1)
+SHRINK_PHOTOS = 25  # a level's fit counts the pooled fit as this many photos
+NO_FUSION_FLOOR = 1e-12
 
 
 @dataclass(frozen=True)
@@ -69,16 +81,37 @@ class ExpertAnswer:
 
 @dataclass(frozen=True)
 class ExpertSettings:
-    """How far to trust one expert: the kernel spread of each confidence level (km), and the
-    weight and floor of its cue in fusion."""
+    """How far to trust one expert: the error distribution of each confidence level (shares of
+    `SCALES_KM`'s kernels, then of "in its country", then of "anywhere"), the cue's weight, and
+    its floor: the least share of "anywhere" an answer keeps."""
 
-    sigma_km: Mapping[str, float] = field(default_factory=lambda: {ANY: DEFAULT_SIGMA_KM})
+    errors: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: {ANY: UNCALIBRATED})
     weight: float = 1.0
     floor: float = 1e-2
     fitted: str = ""  # how they were fitted, or "" for the uncalibrated defaults
 
-    def sigma(self, level: str) -> float:
-        return float(self.sigma_km.get(level, self.sigma_km.get(ANY, DEFAULT_SIGMA_KM)))
+    def shares(self, level: str) -> np.ndarray:
+        """The level's shares (its fallback "any"), the "anywhere" share raised to the floor."""
+        shares = np.asarray(self.errors.get(level, self.errors.get(ANY, UNCALIBRATED)), np.float64)
+        anywhere = max(shares[-1], self.floor)
+        return np.r_[shares[:-1] * (1 - anywhere) / max(1 - shares[-1], 1e-12), anywhere]
+
+    def near(self, level: str) -> tuple[float, float]:
+        """(the share of this level's answers near the truth (in a kernel), the distance within
+        which half of those land)."""
+        shares = self.shares(level)[: len(SCALES_KM)]
+        near = float(shares.sum())
+        if near <= 0:
+            return 0.0, float("inf")
+        scales = np.asarray(SCALES_KM)
+
+        def within(r: float) -> float:  # a 2-D t kernel (one degree of freedom) holds 1 - s/sqrt(s² + r²)
+            return float(np.sum(shares * (1 - scales / np.sqrt(scales ** 2 + r ** 2)))) / near
+
+        lo, hi = 0.0, 40_000.0
+        for _ in range(50):
+            lo, hi = ((lo + hi) / 2, hi) if within((lo + hi) / 2) < 0.5 else (lo, (lo + hi) / 2)
+        return near, hi
 
     @classmethod
     def load(cls, path: str | Path) -> "ExpertSettings":
@@ -90,40 +123,67 @@ class ExpertSettings:
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ConfigError(f"cannot read expert settings {path}: {exc}") from None
         try:
-            sigma = {str(k): float(v) for k, v in dict(data.get("sigma_km") or {ANY: DEFAULT_SIGMA_KM}).items()}
-            settings = cls(sigma, float(data.get("weight", 1.0)), float(data.get("floor", 1e-2)),
+            scales = tuple(float(v) for v in data.get("scales_km", SCALES_KM))
+            errors = {str(k): tuple(float(x) for x in v) for k, v in dict(data.get("errors") or {ANY: UNCALIBRATED}).items()}
+            settings = cls(errors, float(data.get("weight", 1.0)), float(data.get("floor", 1e-2)),
                            str(data.get("fitted", "")))
         except (TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"expert settings {path}: {exc}") from None
-        if not all(math.isfinite(s) and s > 0 for s in settings.sigma_km.values()) \
+        if scales != SCALES_KM:
+            raise ConfigError(f"expert settings {path}: scales_km must be {list(SCALES_KM)}")
+        if any(len(v) != len(SCALES_KM) + 2 or min(v) < 0 or not 0.99 <= sum(v) <= 1.01 for v in errors.values()) \
                 or not 0 <= settings.weight <= 100 or not 0 < settings.floor < 1:
-            raise ConfigError(f"expert settings {path}: spreads must be > 0 km, weight in [0, 100], floor in (0, 1)")
+            raise ConfigError(f"expert settings {path}: each level's errors are {len(SCALES_KM) + 2} shares "
+                              "summing to 1, weight in [0, 100], floor in (0, 1)")
         return settings
 
     def to_yaml(self, record: Mapping[str, Any] = {}) -> str:
         import yaml
 
-        lines = ["# Expert settings: kernel spread per confidence level, weight and floor of its cue."]
+        lines = ["# Expert settings: per confidence level, the share of its answers whose error is each of",
+                 "# scales_km (heavy-tailed kernels), then the share only in the right country, then the share",
+                 "# unrelated to the truth; the cue's weight; its floor (the least share taken as unrelated)."]
         lines += [f"#   {k}: {v}" for k, v in record.items()]
-        body = {"sigma_km": {k: round(float(v), 1) for k, v in self.sigma_km.items()}, "weight": self.weight,
-                "floor": self.floor, "fitted": self.fitted}
-        return "\n".join(lines) + "\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+        body = {"scales_km": list(SCALES_KM),
+                "errors": {k: [round(float(x), 4) for x in v] for k, v in self.errors.items()},
+                "weight": self.weight, "floor": self.floor, "fitted": self.fitted}
+        return "\n".join(lines) + "\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=200)
+
+
+def _t_log_density(d_km: np.ndarray, scale_km: np.ndarray) -> np.ndarray:
+    """log density (per km²) of a 2-D Student t with one degree of freedom: most answers land
+    close, a few a continent away. Broadcasts over distances and scales."""
+    return np.log(scale_km / (2 * np.pi)) - 1.5 * np.log(scale_km ** 2 + d_km ** 2)
+
+
+def _log_prior(grid: "CellGrid") -> np.ndarray:
+    log_prior = grid.log_prior()
+    return log_prior - np.logaddexp.reduce(log_prior)
+
+
+def candidate_log_mass(grid: "CellGrid", lat: float, lon: float, shares: np.ndarray) -> np.ndarray:
+    """log of the share of the expert's mass in each cell for a candidate at (lat, lon): each
+    kernel's mass in the cell, "in its country" spread as the prior over the cells of the
+    candidate's cell's country, "anywhere" as the prior."""
+    log_prior = _log_prior(grid)
+    with np.errstate(divide="ignore"):
+        kernels = [t_kernel_log_mass(grid, lat, lon, scale) if share > 0 else np.full(len(grid), -np.inf)
+                   for scale, share in zip(SCALES_KM, shares)]
+        country = np.where(grid.cell_country == grid.cell_country[grid.lookup([lat], [lon])[0]], log_prior, -np.inf)
+        parts = np.vstack([*kernels, country - np.logaddexp.reduce(country), log_prior])
+        return np.logaddexp.reduce(parts + np.log(shares)[:, None], axis=0)
 
 
 def answer_log_likelihood(grid: "CellGrid", answer: ExpertAnswer, settings: ExpertSettings) -> np.ndarray:
-    """log p(the answer | photo in each cell): a mixture over its candidates, each a kernel of its
-    level's spread. A stated confidence is the expert's own posterior, base rates included, so
-    each kernel is scaled to hold, under the photo-density prior, the share of the mixture its
-    confidence gives it (equal shares where none is stated): a candidate in a sparse region is
-    not outvoted by a less likely one in a dense region."""
-    log_prior = grid.log_prior()
-    parts, weights = [], []
+    """log p(the answer | photo in each cell), up to a constant: the expert's mass per cell (a
+    mixture over its candidates, weighted by their stated confidences, equal where none is
+    stated), divided by the photo-density prior its answer already holds."""
+    masses, weights = [], []
     for candidate in answer.candidates:
-        kernel = point_log_likelihood(grid, candidate.lat, candidate.lon, settings.sigma(candidate.level))
-        parts.append(kernel - np.logaddexp.reduce(kernel + log_prior))
+        masses.append(candidate_log_mass(grid, candidate.lat, candidate.lon, settings.shares(candidate.level)))
         weights.append(max(candidate.confidence, 1e-3) if candidate.confidence is not None else 1.0)
-    stacked = np.stack(parts) + np.log(np.asarray(weights) / np.sum(weights))[:, None]
-    return np.logaddexp.reduce(stacked, axis=0)
+    mixed = np.logaddexp.reduce(np.stack(masses) + np.log(np.asarray(weights) / np.sum(weights))[:, None], axis=0)
+    return mixed - _log_prior(grid)
 
 
 def log_likelihoods(grid: "CellGrid", answers: "Sequence[ExpertAnswer | None]",
@@ -144,7 +204,8 @@ class ExpertCue(BaseCue):
     who = "the expert"  # how its claims are introduced in the evidence
 
     def __init__(self, settings: ExpertSettings) -> None:
-        super().__init__(weight=settings.weight, floor=settings.floor)
+        # Its floor is inside its likelihood (the "anywhere" share), not fusion's.
+        super().__init__(weight=settings.weight, floor=NO_FUSION_FLOOR)
         self.settings = settings
 
     def consult(self, photo: "Photo") -> tuple[ExpertAnswer | None, tuple[Evidence, ...], str]:
@@ -166,10 +227,18 @@ class ExpertCue(BaseCue):
         if answer is None:
             return CueOutput.abstain(why, evidence)
         evidence += tuple(expert_evidence(answer, self.settings, f"{self.who} says"))
-        return CueOutput(answer_log_likelihood(grid, answer, self.settings), evidence)
+        return CueOutput(answer_log_likelihood(grid, answer, self.settings), evidence,
+                         points=claimed_points(answer, self.settings))
 
     def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
         return agreement(own, others, grid, self.who)
+
+
+def claimed_points(answer: ExpertAnswer, settings: ExpertSettings) -> tuple[GeoPoint, ...]:
+    """The answer's candidates as claimed points: where the fused answer lands in a candidate's
+    cell, it is said at the expert's point rather than at the cell's mean photo location."""
+    return tuple(GeoPoint(c.lat, c.lon, min(settings.near(c.level)[1], SCALES_KM[-1]), c.label(), claim=True)
+                 for c in answer.candidates)
 
 
 def expert_evidence(answer: ExpertAnswer, settings: ExpertSettings, who: str) -> list[Evidence]:
@@ -179,12 +248,15 @@ def expert_evidence(answer: ExpertAnswer, settings: ExpertSettings, who: str) ->
         stated = [f"{c.confidence:.0%} confidence" if c.confidence is not None else "",
                   f"evidence cited: {c.evidence_count}" if c.evidence_count is not None else ""]
         said = "; ".join(s for s in stated if s)
+        near, typical = settings.near(c.level)
+        worth = f"{near:.0%} of such answers ({c.level}) land near the truth, half of those within ~{typical:,.0f} km"
         out.append(Evidence("expert_claim", f"{who}: {c.label()} ({c.lat:.4f}, {c.lon:.4f})"
-                            + (f", {said}" if said else "") + f"; trusted within ~{settings.sigma(c.level):,.0f} km "
-                            f"({c.level})", 0.0,  # a claim, not a sighting: its own confidence is in the words
+                            + (f", {said}" if said else "") + f"; {worth}"
+                            + ("" if settings.fitted else " (uncalibrated)"),
+                            0.0,  # a claim, not a sighting: its own confidence is in the words
                             details={"rank": rank, "lat": c.lat, "lon": c.lon, "place": c.place, "country": c.country,
                                      "stated_confidence": c.confidence, "evidence_count": c.evidence_count,
-                                     "level": c.level, "sigma_km": settings.sigma(c.level)}))
+                                     "level": c.level, "near": near, "typical_km": typical}))
     out += [Evidence("expert_clue", f"{who} (its claim): {clue}", 0.0) for clue in answer.clues]
     return out
 
@@ -211,54 +283,57 @@ def agreement(own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid"
     return ()
 
 
-
-
-MIN_PHOTOS_PER_LEVEL = 25  # a level answered for fewer photos keeps the pooled spread
-
-
-def fit_spreads(grid: "CellGrid", log_prior: np.ndarray, answers: "list[ExpertAnswer | None]",
-                truth: np.ndarray) -> dict[str, float]:
-    """Each confidence level's kernel spread (from `SIGMAS_KM`) that maximises the mean log
-    posterior of the true cell (prior and this expert, tempered and floored) over the photos
-    whose first candidate has that level. "any" is the spread fitted on every answered photo,
-    jointly with the weight and floor (the spread that suits a floor depends on it); the levels
-    are then fitted at that weight and floor, and those with too few photos keep "any"."""
-    from geosleuth.fusion.calibration import FLOORS, WEIGHTS
-    from geosleuth.fusion.combine import floored, log_normalise
-
+def fit_errors(grid: "CellGrid", answers: "Sequence[ExpertAnswer | None]", lat: np.ndarray,
+               lon: np.ndarray) -> dict[str, tuple[float, ...]]:
+    """Each confidence level's error distribution, fitted by expectation-maximisation on where
+    the truth (lat, lon) of labelled photos lies from their first candidate: the shares of
+    `SCALES_KM`'s kernels (by distance), of "in its country" and of "anywhere" (the prior's
+    density at the truth). "any" is fitted on every answered photo; each level starts from it,
+    counted as `SHRINK_PHOTOS` photos, so a level seen on few photos stays close to it."""
     rows = [i for i, a in enumerate(answers) if a is not None and a.candidates]
     if not rows:
-        return {ANY: DEFAULT_SIGMA_KM}
+        return {ANY: UNCALIBRATED}
+    first = [answers[i].candidates[0] for i in rows]
+    said_lat, said_lon = np.array([c.lat for c in first]), np.array([c.lon for c in first])
+    true_lat, true_lon = np.asarray(lat)[rows], np.asarray(lon)[rows]
+    cells = grid.lookup(true_lat, true_lon)
+    log_prior = _log_prior(grid)
+    anywhere = log_prior[cells] - np.log(grid.area_km2[cells])
+    country_mass = {cc: np.logaddexp.reduce(log_prior[grid.cell_country == cc]) for cc in set(grid.cell_country)}
+    said_country = grid.cell_country[grid.lookup(said_lat, said_lon)]
+    same = said_country == grid.cell_country[cells]
+    in_country = np.where(same, anywhere - np.array([country_mass[cc] for cc in said_country]), -np.inf)
+    dens = np.column_stack([_t_log_density(haversine_km(said_lat, said_lon, true_lat, true_lon)[:, None],
+                                           np.asarray(SCALES_KM)[None]), in_country, anywhere])
 
-    def score(members: list[int], spreads: dict[str, float], weights: tuple[float, ...] = (1.0,),
-              floors: tuple[float, ...] = (1e-2,)) -> tuple[float, float, float]:
-        """(best mean log posterior of the truth, its weight, its floor) under these spreads."""
-        ll = np.stack([answer_log_likelihood(grid, answers[i], ExpertSettings(spreads)) for i in members])
-        rows_, t = np.arange(len(members)), truth[members]
-        return max((float(np.mean(log_normalise(log_prior + w * floored(ll, f))[rows_, t])), w, f)
-                   for f in floors for w in weights if w > 0)
+    def em(members: np.ndarray, start: np.ndarray, pseudo: float) -> np.ndarray:
+        shares = start
+        for _ in range(500):
+            with np.errstate(divide="ignore"):
+                r = dens[members] + np.log(shares)
+            r = np.exp(r - np.logaddexp.reduce(r, axis=1, keepdims=True))
+            new = (r.sum(axis=0) + pseudo * start) / (len(members) + pseudo)
+            if np.abs(new - shares).max() < 1e-7:
+                break
+            shares = new
+        return shares
 
-    fits = {sigma: score(rows, {ANY: sigma}, tuple(WEIGHTS), tuple(FLOORS)) for sigma in SIGMAS_KM}
-    pooled = max(fits, key=lambda sigma: fits[sigma][0])
-    _, weight, floor = fits[pooled]
-    spreads = {ANY: pooled}
-    levels: dict[str, list[int]] = {}
-    for i in rows:
-        levels.setdefault(answers[i].candidates[0].level, []).append(i)
-    for level, members in sorted(levels.items()):
-        if level != ANY and len(members) >= MIN_PHOTOS_PER_LEVEL:
-            spreads[level] = max(SIGMAS_KM, key=lambda sigma: score(members, {ANY: pooled, level: sigma},
-                                                                     (weight,), (floor,))[0])
-    return spreads
+    pooled = em(np.arange(len(rows)), np.asarray(UNCALIBRATED), 0.0)
+    errors = {ANY: tuple(float(x) for x in pooled)}
+    levels = np.array([c.level for c in first])
+    for level in sorted(set(levels) - {ANY}):
+        errors[str(level)] = tuple(float(x) for x in em(np.flatnonzero(levels == level), pooled, SHRINK_PHOTOS))
+    return errors
 
 
-def out_of_fold_log_likelihoods(grid: "CellGrid", log_prior: np.ndarray, answers: "list[ExpertAnswer | None]",
-                                truth: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """(n, cells) log-likelihoods of the answers, each fold's with spreads fitted on the other
+def out_of_fold_log_likelihoods(grid: "CellGrid", answers: "Sequence[ExpertAnswer | None]", lat: np.ndarray,
+                                lon: np.ndarray, folds: np.ndarray, floor: float) -> np.ndarray:
+    """(n, cells) log-likelihoods of the answers, each fold's with errors fitted on the other
     folds (NaN rows where the expert gave no answer): what calibration may judge the expert on."""
     out = np.full((len(answers), len(grid)), np.nan, np.float32)
     for k in np.unique(folds):
         train = folds != k
-        settings = ExpertSettings(fit_spreads(grid, log_prior, [a for a, t in zip(answers, train) if t], truth[train]))
-        out[~train] = log_likelihoods(grid, [a for a, t in zip(answers, train) if not t], settings)
+        errors = fit_errors(grid, [a for a, t in zip(answers, train) if t], lat[train], lon[train])
+        out[~train] = log_likelihoods(grid, [a for a, t in zip(answers, train) if not t],
+                                      ExpertSettings(errors, floor=floor))
     return out

@@ -477,7 +477,7 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
     from geosleuth.api import Geolocator, collect
-    from geosleuth.cues.clues.expert import ExpertCue, ExpertSettings, fit_spreads, out_of_fold_log_likelihoods
+    from geosleuth.cues.clues.expert import ExpertCue, ExpertSettings, fit_errors, out_of_fold_log_likelihoods
     from geosleuth.cues.recorded import RecordedExpert
     from geosleuth.fusion.calibration import CalibrationSet, calibrate, settings_yaml
     from geosleuth.labels import author_folds, read_labels
@@ -504,16 +504,19 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     folds = author_folds([author[i] for i in obs.image_ids], args.folds)
     if len(np.unique(folds)) < 2:
         raise ConfigError("calibration needs photos from at least two authors (folds)")
-    spreads = {}
-    for expert in experts:  # its spreads: judged out of author fold, then fitted on every photo
+    by_id = {lb.image_id: lb for lb in labels}
+    lat, lon = (np.array([getattr(by_id[i], k) for i in obs.image_ids]) for k in ("lat", "lon"))
+    errors = {}
+    for expert in experts:  # its errors: judged out of author fold, then fitted on every photo
         answers = [expert.answer(i) for i in obs.image_ids]
-        if not any(answers):  # a model not asked again (--cache): its spreads stay as they were
-            spreads[expert.name] = dict(expert.settings.sigma_km)
+        if not any(answers):  # a model not asked again (--cache): its errors stay as they were
+            errors[expert.name] = dict(expert.settings.errors)
             continue
-        obs.loglik[expert.name] = out_of_fold_log_likelihoods(geo.grid, geo.log_prior(), answers, obs.truth, folds)
-        spreads[expert.name] = fit_spreads(geo.grid, geo.log_prior(), answers, obs.truth)
-    start = geo.cue_settings
-    cal = calibrate(geo.log_prior(), obs, folds, start, geo.grid)
+        obs.loglik[expert.name] = out_of_fold_log_likelihoods(geo.grid, answers, lat, lon, folds,
+                                                              expert.settings.floor)
+        errors[expert.name] = fit_errors(geo.grid, answers, lat, lon)
+    start = {**geo.cue_settings, **{e.name: (1.0, e.floor) for e in experts}}
+    cal = calibrate(geo.log_prior(), obs, folds, start, geo.grid, frozen={e.name for e in experts})
     record = {"labels": args.labels.name, "photos": len(obs.truth), "authors": len(set(author.values())),
               "folds": f"{args.folds} (crc32 of AUTHOR)", "base config": args.config,
               "out-of-fold GeoScore, prior only": round(cal.prior_geoscore, 1),
@@ -523,9 +526,9 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     expert_files, written = [], {}
     for expert in experts:  # one settings file each, named in the config written
         path = args.out.with_name(f"{args.out.stem}.{expert.name.removeprefix('expert:')}.yaml").resolve()
-        weight, floor = cal.settings[expert.name]
         fitted = f"geosleuth calibrate on {args.labels.name} ({len(obs.truth)} photos, {args.folds} author folds)"
-        path.write_text(ExpertSettings(spreads[expert.name], weight, floor, fitted).to_yaml(record))
+        path.write_text(ExpertSettings(errors[expert.name], cal.settings[expert.name][0], expert.settings.floor,
+                                       fitted).to_yaml(record))
         written[expert.name] = str(path)
         if isinstance(expert, RecordedExpert):
             expert_files.append({"file": str(expert.path.resolve()), "settings": str(path)})

@@ -376,14 +376,15 @@ def render_report(prediction: "Prediction", photos: Sequence[tuple[ImageInput, "
         rows_html = "".join(
             f"<tr id='claim-{e(c['mark'])}'><td>{e(c['mark'])}</td><td>{e(c['cue'])}</td><td>{e(c['label'])}</td>"
             f"<td><code class=coords>{e(coordinates(c['lat'], c['lon'], c['sigma_km']))}</code></td>"
-            f"<td>{e(c['stated'])}</td><td class=links>"
+            f"<td>{e(c['stated'])}</td><td>{e(c['worth'])}</td><td class=links>"
             + " ".join(f"<a href='{e(url)}' rel='noopener noreferrer' target=_blank>{e(name)}</a>"
                        for name, url in links(c["lat"], c["lon"], c["sigma_km"], taken).items()) + "</td></tr>"
             for c in claims)
         parts.append("<section><h2>What the experts claimed</h2><p class=small>Places other models or tools named "
-                     "(purple squares on the maps), as they said them, ± the spread geosleuth trusts them within; "
-                     "their weight in the answer is in the cue table.</p><table id=claims><tr><th>#</th><th>expert"
-                     "</th><th>place</th><th>coordinates ± trusted within</th><th>stated</th><th>check it</th></tr>"
+                     "(purple squares on the maps), as they said them, and how far from the truth that expert's "
+                     "answers at that confidence have been found to land; their weight in the answer is in the cue "
+                     "table.</p><table id=claims><tr><th>#</th><th>expert</th><th>place</th><th>coordinates ± half "
+                     "of near answers within</th><th>stated</th><th>such answers</th><th>check it</th></tr>"
                      f"{rows_html}</table></section>")
     countries = "".join(f"<tr><td>{e(code)}</td><td>{e(country_name(code))}</td><td>{p:.1%}</td>"
                         f"<td><div class=bar style='width:{max(p * 300, 1):.0f}px'></div></td></tr>"
@@ -429,8 +430,11 @@ def expert_claims(prediction: "Prediction") -> list[dict]:
                     f"{d['stated_confidence']:.0%} confidence" if d.get("stated_confidence") is not None else "",
                     f"evidence cited: {d['evidence_count']}" if d.get("evidence_count") is not None else "") if s)
                 label = d.get("place") or f"{d['lat']:.4f}, {d['lon']:.4f}"
+                worth = (f"{d['near']:.0%} near the truth, half of those within ~{d['typical_km']:,.0f} km"
+                         if d.get("near") is not None else "")
                 claims.append({"mark": f"E{len(claims) + 1}", "cue": name, "lat": d["lat"], "lon": d["lon"],
-                               "label": label, "sigma_km": d.get("sigma_km", 0.0), "stated": stated})
+                               "label": label, "sigma_km": d.get("typical_km", 0.0), "stated": stated,
+                               "worth": worth})
     return claims
 
 
