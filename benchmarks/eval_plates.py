@@ -22,6 +22,7 @@ from geosleuth.cues import create_cue
 from geosleuth.cues.engines import Engines
 from geosleuth.cues.engines.detector import detect_objects
 from geosleuth.cues.clues.plates import iou, normalise_plate
+from geosleuth.cues.detect import plate_clues
 from geosleuth.photo import Photo
 
 from _report import ms, write
@@ -59,9 +60,10 @@ def main() -> int:
             if plates:  # the cue's own combination, at country level: sum of log((1 - r) + r * f)
                 votes: dict[str, float] = {}
                 for p in plates:
-                    clue = cue._clue(p)
-                    for cc, w in clue.countries.items():
-                        votes[cc] = votes.get(cc, 0.0) + np.log((1 - clue.reliability) + clue.reliability * w)
+                    for clue in plate_clues(p):
+                        said = clue.countries or {place.country: w for place, w in clue.places}
+                        for cc, w in said.items():
+                            votes[cc] = votes.get(cc, 0.0) + np.log((1 - clue.reliability) + clue.reliability * w)
                 top = max(votes, key=votes.get)
             else:
                 top = None

@@ -106,6 +106,7 @@ class BaseCue:
     (the registry does for registered cues) and take their weight and floor from the config."""
 
     name: ClassVar[str] = ""
+    why_off: ClassVar[str] = ""  # why the shipped config leaves it off, for `geosleuth cues`
 
     def __init__(self, *, weight: float, floor: float) -> None:
         self.weight = weight

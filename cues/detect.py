@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.clues import Clue, clue_log_likelihood
-from geosleuth.cues.clues.plates import (iou, looks_like_plate, normalise_plate, plate_box, plate_colours,
-                                         plate_countries, plate_specs, word_countries)
+from geosleuth.cues.clues.plates import (format_countries, iou, look_countries, looks_like_plate, normalise_plate,
+                                         plate_box, plate_colours, plate_countries, plate_specs, printed_places,
+                                         word_countries)
 from geosleuth.cues.clues.signs import is_sign, new_text, read_signs
 from geosleuth.cues.clues.text import extract_clues
 from geosleuth.cues.engines.detector import VEHICLES, Detection, YoloDetector, detect_objects
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 Box = tuple[float, float, float, float]
 PLATE_MIN_CONFIDENCE = 0.05
 MAX_GARBLED = 3  # garbled text boxes on vehicles re-read per photo
+CLOSE_UP = 0.12  # characters this share of the photo's width wide: a close-up of a car
+SMALL_PRINT_PX = 96  # a plate's small print is read enlarged as if its characters were this tall
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class PlateRead:
     words: tuple[str, ...] = ()  # other text on and around the plate
 
     def countries(self) -> dict[str, float]:
+        """Every feature together, as one likelihood over countries."""
         return plate_countries(self.text, aspect=self.aspect, band=self.band, band_code=self.band_code,
                                background=self.background, named=word_countries(self.words))
 
@@ -50,6 +54,8 @@ class DetectCue(BaseCue):
     as evidence."""
 
     name = "detect"
+    why_off = ("off by default: it takes seconds a photo (YOLO, then OCR of vehicles, plates and their small "
+               "print) and has not been measured to raise GeoScore on the dev photos")
 
     def __init__(self, *, ocr: OcrEngine, detector: YoloDetector, plate_weights: str | None,
                  sign_weights: str | None, reread_plates: bool, reread_signs: bool, weight: float,
@@ -98,7 +104,10 @@ class DetectCue(BaseCue):
             found = self._extra_detections(photo, self.plate_detector, "plate", evidence)
             plate_boxes = None if found is None else [d.box for d in found]
         plates = self.find_plates(photo, ocr, objects if det_ok else None, plate_boxes)
-        clues = [self._clue(p) for p in plates]
+        second = next((r for r in self.ocr.readers if r is not ocr and r.available()[0]), None)
+        if second is not None:  # a second reader for the small print the first one missed
+            plates = [p if p.words else replace(p, words=small_print(second, photo.array(), p)) for p in plates]
+        clues = [clue for p in plates for clue in plate_clues(p)]
         if self.reread_signs:
             signs = list(objects) + list(self._extra_detections(photo, self.sign_detector, "sign", evidence) or ())
             clues += self._sign_clues(photo, ocr, signs, evidence)
@@ -157,6 +166,8 @@ class DetectCue(BaseCue):
             if any(iou(read.box, p.box) > 0.3 for p in plates):
                 continue
             on_vehicle = None if objects is None else any(_inside(read.box, v) for v in vehicles)
+            if on_vehicle is False and read.box[2] - read.box[0] >= CLOSE_UP * image.shape[1]:
+                on_vehicle = None  # a close-up: the car fills the frame, where the detector rarely boxes it
             # Text on a vehicle that OCR garbled ('^' for a plate) gets a closer look when plate-shaped.
             second_look = on_vehicle and self.reread_plates and garbled < MAX_GARBLED and \
                 len(normalise_plate(read.text)) <= 8
@@ -223,25 +234,63 @@ class DetectCue(BaseCue):
             return read.text, read.confidence, band_code, words
         return text, confidence, band_code, words
 
-    @staticmethod
-    def _clue(plate: PlateRead) -> Clue:
-        countries = plate.countries()
-        top = sorted(countries, key=lambda c: -countries[c])[:4]
-        support = {True: "on a vehicle", False: "not on a detected vehicle", None: "no detector"}[plate.on_vehicle]
-        reliability = {True: 0.9, None: 0.7, False: 0.4}[plate.on_vehicle] * plate.confidence ** 0.7
-        named = sorted(word_countries(plate.words))
-        if named:  # a state name or city line read on the plate does not depend on the characters' read
-            reliability = max(reliability, 0.6)
-        shape = f"{plate.aspect:.1f}:1" + (f", {plate.band} band" if plate.band else "") + \
-            (f" '{plate.band_code}'" if plate.band_code else "") + \
-            (f", {plate.background}" if plate.background in ("yellow",) else "") + \
-            (f", printed words of {'/'.join(named)}" if named else "")
-        return Clue("plate", f"licence plate '{plate.text}' ({shape}; {support}) fits {', '.join(top)}",
-                    reliability, countries, box=plate.box,
-                    details={"text": plate.text, "aspect": round(plate.aspect, 2), "band": plate.band,
-                             "band_code": plate.band_code, "background": plate.background,
-                             "on_vehicle": plate.on_vehicle, "words": list(plate.words), "named": named,
-                             "top": top})
+# Small print read apart from the characters and found in plates.yaml or the gazetteer (a city
+# line, a state's name) is rarely a coincidence, on a plate or off it.
+PRINT_RELIABILITY = 0.98
+BAND_CODE_RELIABILITY = 0.9  # the band's country code, read apart from the characters
+LOOK_RELIABILITY = 0.7  # a plate box grown from its characters may hold only some of them
+WHOLE_PLATE_CHARS = 6  # the fewest characters of a read taken as a whole plate (most formats have 6-8)
+
+
+def small_print(ocr: OcrBackend, image: np.ndarray, plate: PlateRead) -> tuple[str, ...]:
+    """The lines printed just above and below a plate's characters (Brazil's city line, a US
+    state's name or slogan), each strip read enlarged: a plate box found from its characters
+    often stops at them, and the print is a fifth of their height."""
+    x0, y0, x1, y1 = (int(v) for v in plate.box)
+    h = y1 - y0
+    if h < 8 or x1 - x0 < 16:
+        return ()
+    scale = min(max(2.0, SMALL_PRINT_PX / h), 4.0)
+    strips = [(max(y0 - h // 2, 0), y0 + h // 3), (y1 - h // 3, min(y1 + h // 2, image.shape[0] - 1))]
+    reads = [r for top, low in strips for r in read_region(ocr, image, (x0, top, x1, low), scale, PLATE_MIN_CONFIDENCE)]
+    return tuple(r.text for r in reads if normalise_plate(r.text) != plate.text and not looks_like_plate(r.text)
+                 and len(r.text.strip()) >= 4)
+
+
+def plate_clues(plate: PlateRead) -> list[Clue]:
+    """A plate as independent clues, each with its own reliability: its characters (formats);
+    how it looks (shape, band, colours); the band's country code, when read; each place or
+    country its small print names (a city line, a state), through the gazetteer. Independent
+    evidence multiplies: a city line beside the characters outweighs the characters alone."""
+    fits = format_countries(plate.text)
+    looks = look_countries(plate.aspect, plate.band, plate.background)
+    both = {cc: fits[cc] * looks[cc] for cc in fits}
+    top = sorted(both, key=lambda c: -both[c])[:4]
+    support = {True: "on a vehicle", False: "not on a detected vehicle", None: "no detector"}[plate.on_vehicle]
+    on_plate = {True: 0.9, None: 0.7, False: 0.4}[plate.on_vehicle]
+    shape = f"{plate.aspect:.1f}:1" + (f", {plate.band} band" if plate.band else "") + \
+        (f", {plate.background}" if plate.background in ("yellow",) else "")
+    printed = printed_places(plate.words)
+    said = "; ".join(f"'{p.line}' -> " + (p.place.label if p.place else p.country) for p in printed)
+    details = {"text": plate.text, "aspect": round(plate.aspect, 2), "band": plate.band, "band_code": plate.band_code,
+               "background": plate.background, "on_vehicle": plate.on_vehicle, "words": list(plate.words),
+               "named": sorted({p.country for p in printed}), "top": top}
+    clues = [Clue("plate", f"licence plate '{plate.text}' ({shape}; {support}) fits {', '.join(top)}"
+                  + (f"; small print {said}" if said else ""), on_plate * plate.confidence ** 0.7, fits,
+                  box=plate.box, details=details)]
+    if len(plate.text) >= WHOLE_PLATE_CHARS:  # fewer characters: likely part of a plate, its box's shape a part's
+        clues.append(Clue("plate_look", f"plate shape {shape}", on_plate * LOOK_RELIABILITY, looks, box=plate.box))
+    if plate.band_code:
+        coded = {spec.country: 1.0 for spec in plate_specs().values() if spec.code == plate.band_code}
+        clues.append(Clue("plate_code", f"plate band code '{plate.band_code}' -> {', '.join(sorted(coded))}",
+                          on_plate * BAND_CODE_RELIABILITY, coded, box=plate.box))
+    for p in printed:  # the country, half of it near the city or in the state named (cars travel)
+        clues.append(Clue("plate_print", f"plate small print '{p.line}' -> {p.place.label if p.place else p.country}",
+                          PRINT_RELIABILITY, {p.country: 0.5 if p.place else 1.0},
+                          ((p.place, 0.5),) if p.place else (), box=plate.box,
+                          details={"line": p.line, "country": p.country,
+                                   "place": p.place.label if p.place else None}))
+    return clues
 
 
 def _plate_read(image: np.ndarray, box: Box, text: str, confidence: float, band_code: str | None,

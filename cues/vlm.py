@@ -25,6 +25,7 @@ class VlmCue(ExpertCue):
     """Asks `model` at `base_url` (OpenAI-compatible) where the photo was taken."""
 
     name = "vlm"
+    why_off = "off by default: it sends the photo to the model server you name"
 
     def __init__(self, *, base_url: str, model: str, api_key_env: str, allow_remote: bool, timeout_s: float,
                  max_side: int, in_flight: int, prompt: str | None, settings: str | None,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from geosleuth.cues.clues.plates import looks_like_plate, normalise_plate, plate_box, plate_colours, plate_countries, \
-    plate_specs, word_countries
+    plate_specs, printed_places, word_countries
+from geosleuth.geo import haversine_km
 
 EU_BLUE = (0, 51, 153)
 
@@ -155,3 +156,75 @@ def test_city_line_read_around_the_plate(font, ocr_engine, ocr_reader):
     [plate] = detect_cue(ocr_engine).find_plates(Photo.open(im), ocr_reader, None, plate_boxes=[box])
     assert plate.text == "ABC1234" and word_countries(plate.words) == {"BR"}
     assert max(plate.countries(), key=plate.countries().get) == "BR"
+    from geosleuth.cues.detect import plate_clues
+
+    printed = [c for c in plate_clues(plate) if c.kind == "plate_print"]
+    assert [c.places[0][0].name for c in printed] == ["São Paulo"] and printed[0].reliability >= 0.85
+
+
+@pytest.mark.parametrize("line, country, place", [
+    ("BA-SALVADOR", "BR", "Salvador"),
+    ("BA · SIMÕES FILHO", "BR", "Simões Filho"),  # a town of 115,000
+    ("A SALVADOR", "BR", "Salvador"),  # the federation unit's code half read
+    ("BA-SALYADOR", "BR", "Salvador"),  # a letter misread
+    ("SP-SAO PAULO", "BR", "São Paulo"),
+    ("Texas", "US", "Texas"),
+    ("Caiifornia", "US", "California"),
+    ("Sunshine State", "US", None),  # a slogan: the country, not a place
+    ("Ontario", "CA", "Ontario"),
+    ("BRASIL", "BR", None),
+])
+def test_small_print_is_placed_through_the_gazetteer(line, country, place):
+    [printed] = printed_places([line])
+    assert printed.country == country and (printed.place.name if printed.place else None) == place
+
+
+def test_noise_on_a_plate_names_nothing():
+    assert printed_places(["HIM", "ALUN U 4 |", "TOYOTA", "PA 12345", "SCJP303", ""]) == []
+
+
+def test_a_city_line_places_the_plate_near_its_city(grid):
+    """The city line outweighs the characters, and its likelihood peaks near the city."""
+    from geosleuth.cues.clues import clue_log_likelihood
+    from geosleuth.cues.detect import PlateRead, plate_clues
+
+    plate = PlateRead("JOG9221", (0, 0, 310, 100), 3.1, None, None, "other", 0.8, True, ("BA-SALVADOR",))
+    ll, _ = clue_log_likelihood(plate_clues(plate), grid)
+    post = np.exp(grid.log_prior() + ll - (grid.log_prior() + ll).max())
+    post /= post.sum()
+    countries = grid.country_probabilities(post)
+    assert grid.countries[int(np.argmax(countries))] == "BR" and countries.max() > 0.5
+    best = int(np.argmax(post))
+    assert haversine_km(grid.lat[best], grid.lon[best], -12.97, -38.50) < 100  # Salvador
+
+
+@pytest.mark.parametrize("damage", ["tiny", "rotated", "blurred", "no_vehicle"])
+def test_a_bad_plate_crop_says_little_and_breaks_nothing(font, ocr_engine, ocr_reader, damage):
+    """A tiny, rotated or blurred plate, or one on no vehicle, gives at most a weak clue: no
+    error, and no printed place made up from noise."""
+    from PIL import Image, ImageFilter
+
+    from geosleuth.cues.detect import plate_clues, small_print
+    from geosleuth.photo import Photo
+
+    path = font("DejaVuSans-Bold.ttf")
+    if path is None:
+        pytest.skip("no TrueType font")
+    image, box = render_plate("ABC-1234", None, None, (255, 255, 255), 2.0, path)
+    im = Image.fromarray(image)
+    if damage == "tiny":
+        im = im.resize((im.width // 12, im.height // 12))
+        box = tuple(v // 12 for v in box)
+    elif damage == "rotated":
+        im = im.rotate(35, expand=False, fillcolor=(90, 90, 95))
+    elif damage == "blurred":
+        im = im.filter(ImageFilter.GaussianBlur(6))
+    photo = Photo.open(np.asarray(im))
+    if damage == "no_vehicle":  # plate-shaped text, a detector that found no vehicle
+        plates = detect_cue(ocr_engine).find_plates(photo, ocr_reader, (), plate_boxes=None)
+    else:
+        plates = detect_cue(ocr_engine).find_plates(photo, ocr_reader, None, plate_boxes=[box])
+    for plate in plates:
+        assert small_print(ocr_reader, photo.array(), plate) == () or not printed_places(plate.words)
+        assert all(c.kind != "plate_print" for c in plate_clues(plate))
+        assert max(c.reliability for c in plate_clues(plate)) <= 0.9

@@ -10,9 +10,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Collection, Sequence
+from typing import TYPE_CHECKING, Collection, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from geosleuth.gazetteer.places import Place
 
 Box = tuple[float, float, float, float]
 
@@ -65,17 +68,66 @@ def _letters(text: str) -> str:
 def word_countries(lines: Sequence[str]) -> set[str]:
     """Countries named by what a plate prints besides its registration: 'Texas', 'BRASIL',
     Brazil's 'BA-SALVADOR' line."""
-    from rapidfuzz import fuzz
-
-    words, patterns = _plate_words()
-    out = set()
+    _, patterns = _plate_words()
+    out = {p.country for p in printed_places(lines)}
     for line in lines:
-        plain, letters = _plain(line).strip(), _letters(line)
-        for cc, names in words.items():
-            if any(n in letters or (len(n) >= 6 and fuzz.ratio(n, letters) >= 85) for n in names):
-                out.add(cc)
+        plain = _plain(line).strip()
         out.update(cc for cc, ps in patterns.items() if any(p.match(plain) for p in ps))
     return out
+
+
+@dataclass(frozen=True)
+class PrintedPlace:
+    """What a plate's small print names: a Brazilian plate's city line, a US state's name or
+    slogan, the Mercosur band's country name."""
+
+    line: str  # as read
+    country: str
+    place: "Place | None" = None  # the city or state, when the print names one
+
+
+# Brazil's 1990-2018 plates: "UF-CITY" above the characters (Resolução CONTRAN 231/2007, art. 1 § 1:
+# the federation unit's code and the municipality's name on a removable strip).
+_BR_UF = ("AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO").split()
+CITY_LINE_MIN_POPULATION = 20_000  # a city line whose federation unit was not read names a town this big
+
+
+def printed_places(lines: Sequence[str]) -> list[PrintedPlace]:
+    """What a plate's printed lines name, through plates.yaml's words and the gazetteer: a state
+    or province by its name (its region) or slogan (its country), a Brazilian municipality on a
+    city line (its federation unit's code may be misread or missing: 'A SALVADOR')."""
+    from rapidfuzz import fuzz
+
+    from geosleuth.gazetteer.places import Gazetteer
+
+    gazetteer = Gazetteer.default()
+    words, _ = _plate_words()
+    out: list[PrintedPlace] = []
+    for line in lines:
+        letters = _letters(line)
+        named = next(((cc, n) for cc, names in words.items() for n in names
+                      if n in letters or (len(n) >= 6 and fuzz.ratio(n, letters) >= 85)), None)
+        if named is not None:
+            cc, name = named
+            region = next((p for p in gazetteer.lookup(name) if p.kind == "admin1" and p.country == cc), None)
+            out.append(PrintedPlace(line, cc, region))
+            continue
+        plain = re.sub(r"[^A-Z ]+", " ", _plain(line)).split()
+        if not plain:
+            continue
+        coded = plain[0] in _BR_UF
+        tail = " ".join(plain[1:] if coded or len(plain[0]) <= 2 else plain)
+        city = _brazilian_city(gazetteer, tail, 0 if coded else CITY_LINE_MIN_POPULATION) if len(tail) >= 4 else None
+        if city is not None:
+            out.append(PrintedPlace(line, "BR", city))
+    return out
+
+
+def _brazilian_city(gazetteer, name: str, min_population: int) -> "Place | None":
+    """The most populous Brazilian city called `name` (exactly, else within a letter or two)."""
+    exact = [p for p in gazetteer.lookup(name) if p.country == "BR" and p.kind == "city"]
+    near = exact or [m.place for m in gazetteer.fuzzy(name, 85.0) if m.place.country == "BR" and m.place.kind == "city"]
+    return max((p for p in near if p.population >= min_population), key=lambda p: p.population, default=None)
 
 
 def normalise_plate(text: str) -> str:
@@ -119,24 +171,63 @@ def looks_like_plate(text: str) -> bool:
 def plate_countries(text: str, *, aspect: float | None = None, band: str | None = None,
                     band_code: str | None = None, background: str | None = None,
                     named: Collection[str] = ()) -> dict[str, float]:
-    """Relative likelihood of each country given the plate's characters, shape, colours and the
-    countries its other printed words name (`word_countries`)."""
+    """Relative likelihood of each country given the plate's characters, shape, colours, band
+    code and the countries its other printed words name (`word_countries`): the product of
+    `format_countries`, `look_countries` and the code's and words' own factors."""
+    fits, looks = format_countries(text), look_countries(aspect, band, background)
+    out = {}
+    for cc, spec in plate_specs().items():
+        w = fits[cc] * looks[cc]
+        if band_code:
+            w *= 1.0 if band_code == spec.code else 0.05
+        if named:
+            w *= 1.0 if cc in named else 0.1
+        out[cc] = w
+    peak = max(out.values())
+    return {cc: w / peak for cc, w in out.items()}
+
+
+# Reads of real plates often miss or garble characters (on the shared EU photos, 8 of 10 reads
+# fit no format of their country): a read that fits no format of a country says little against it.
+MISREAD = 0.2
+
+
+def format_countries(text: str) -> dict[str, float]:
+    """Relative likelihood of each country given the plate's characters: 1 for a country whose
+    formats fit, 0.5 when one fits after the swaps OCR makes (0/O, 1/I, 8/B...) or without a
+    border stroke, 0.3 when only its catch-all does, `MISREAD` otherwise."""
     chars = normalise_plate(text)
     variants = _without_border(chars)
     out = {}
     for cc, spec in plate_specs().items():
         fits = [f for f in spec.formats if f.match(chars)]
-        w = (0.3 if fits[0].pattern.startswith("^[A-Z0-9]") else 1.0) if fits else 0.03  # a catch-all says little
+        w = (0.3 if fits[0].pattern.startswith("^[A-Z0-9]") else 1.0) if fits else MISREAD  # a catch-all says little
         if w < 0.5 and any(_tolerant(f.pattern).match(c) for f in spec.formats for c in variants):
             w = 0.5
-        if aspect is not None:  # plate shapes differ: US 2:1, Mercosur 3.1:1, EU 4.7:1 (estimates are rough)
-            w *= float(np.exp(-np.log(aspect / spec.aspect) ** 2 / (2 * 0.3**2))) + 0.05
+        out[cc] = w
+    return out
+
+
+# A plate's measured width/height strays from its specification's: seen obliquely it narrows
+# (cos 30° is 0.87, log 0.14), and a box grown from the characters may stop short of the plate
+# or run past it (the broad part).
+ASPECT_LOG_SIGMA, ASPECT_OUTLIERS, ASPECT_OUTLIER_SIGMA = 0.15, 0.4, 0.6
+
+
+def look_countries(aspect: float | None = None, band: str | None = None,
+                   background: str | None = None) -> dict[str, float]:
+    """Relative likelihood of each country given how the plate looks: its width/height against
+    the specification's (`ASPECT_*`), its coloured band (EU left, Mercosur top) and a yellow
+    background (UK rear, Dutch and Luxembourg plates)."""
+    out = {}
+    for cc, spec in plate_specs().items():
+        w = 1.0
+        if aspect is not None and aspect > 0:
+            z = np.log(aspect / spec.aspect)
+            w *= float((1 - ASPECT_OUTLIERS) / ASPECT_LOG_SIGMA * np.exp(-0.5 * (z / ASPECT_LOG_SIGMA) ** 2)
+                       + ASPECT_OUTLIERS / ASPECT_OUTLIER_SIGMA * np.exp(-0.5 * (z / ASPECT_OUTLIER_SIGMA) ** 2))
         if band is not None:
             w *= 1.0 if band == spec.band else 0.05
-        if band_code:
-            w *= 1.0 if band_code == spec.code else 0.05
-        if named:
-            w *= 1.0 if cc in named else 0.1
         if background == "yellow":
             w *= 1.0 if "yellow" in spec.background else 0.1
         out[cc] = w

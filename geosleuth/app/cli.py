@@ -418,7 +418,9 @@ def _cues(args: argparse.Namespace, out: TextIO) -> int:
         lacking = [name for name, (there, _) in engines.items() if not there
                    and vars(cue).get(name) is getattr(geo.engines, name)]
         state = "unavailable" if not ok else "partly" if lacking else "available"  # runs without one of its models
-        print(f"{cue.name:<10} {state:<12} {'on' if cue.name in on else 'off':<4} {note}", file=out)
+        why_off = "" if cue.name in on else getattr(cue, "why_off", "")
+        print(f"{cue.name:<10} {state:<12} {'on' if cue.name in on else 'off':<4} {note}"
+              + (f" ({why_off})" if why_off else ""), file=out)
     for name, (ok, note) in engines.items():
         users = [cue.name for cue in cues if vars(cue).get(name) is getattr(geo.engines, name)]
         print(f"{name:<10} {'present' if ok else 'missing':<12} {'':<4} {note}"
