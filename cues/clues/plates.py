@@ -187,8 +187,8 @@ def plate_countries(text: str, *, aspect: float | None = None, band: str | None 
     return {cc: w / peak for cc, w in out.items()}
 
 
-# Reads of real plates often miss or garble characters (on the shared EU photos, 8 of 10 reads
-# fit no format of their country): a read that fits no format of a country says little against it.
+# Reads of real plates often miss or garble characters: a read that fits no format of a country
+# says little against it.
 MISREAD = 0.2
 
 
