@@ -143,6 +143,15 @@ def test_place_names_with_ambiguity_and_common_words():
     assert not [c for c in extract_clues([read("fresh levain bread daily")]) if c.kind == "place"]
 
 
+def test_a_name_inside_an_unspaced_word_counts_as_an_exact_match():
+    """A script written without spaces runs the place name into the next word: the name found
+    inside it is an exact match, and weighs like one (a fuzzy search that found nothing first
+    must not leave it at score 0)."""
+    [beijing] = [c for c in extract_clues([read("北京市朝阳区")]) if c.kind == "place"]
+    assert beijing.places[0][0].country == "CN" and beijing.details["score"] == 100
+    assert beijing.reliability > 0.5 and "(exact" in beijing.summary
+
+
 def test_the_name_index_finds_each_name_and_nothing_else():
     from geosleuth.gazetteer.places import NameIndex
 

@@ -201,6 +201,7 @@ def place_clues(reads: Sequence[TextRead], fuzzy: bool = True, limit: int = 8) -
                     score = max((m.score for m in matches), default=0.0)
                 if not places and n == 1 and len(phrase) >= 3 and script_of(phrase[0]) in UNSPACED:
                     phrase, places = _name_inside(gaz, phrase)
+                    score = 100.0  # an exact name inside the word, whatever the fuzzy search scored
                 if not places:
                     continue
                 for k in range(i, i + n):
