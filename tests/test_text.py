@@ -152,6 +152,19 @@ def test_a_name_inside_an_unspaced_word_counts_as_an_exact_match():
     assert beijing.reliability > 0.5 and "(exact" in beijing.summary
 
 
+def test_an_exonym_weighs_far_less_than_a_native_name():
+    """A word matched through a name in a script its place's country does not write is an
+    exonym: 'मंदिर' (Hindi for temple) is also Madera, California's Hindi name. Where the same
+    word names a place whose country writes the script ('पटना': Patna, and Putney's Hindi name),
+    only that place is kept. Latin names are romanisations written on local signs: native."""
+    [temple] = [c for c in extract_clues([read("मंदिर")]) if c.kind == "place"]
+    assert temple.places[0][0].country == "US" and temple.reliability < 0.15 and "an exonym" in temple.summary
+    [patna] = [c for c in extract_clues([read("पटना")]) if c.kind == "place"]
+    assert {p.country for p, _ in patna.places} == {"IN"} and "exonym" not in patna.summary
+    [beijing] = [c for c in extract_clues([read("Beijing")]) if c.kind == "place"]
+    assert beijing.places[0][0].country == "CN" and "exonym" not in beijing.summary
+
+
 def test_the_name_index_finds_each_name_and_nothing_else():
     from geosleuth.gazetteer.places import NameIndex
 

@@ -18,7 +18,8 @@ from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.gazetteer.area_codes import area_name
 from geosleuth.gazetteer.countries import countries as country_facts
 from geosleuth.gazetteer.languages import (LANGDETECT_TO_CLDR, SCRIPT_NAMES, SYSTEM_SCRIPTS, UNSPACED,
-                                          language_likelihood, script_counts, script_likelihood, script_of)
+                                          language_likelihood, script_counts, script_likelihood, script_of,
+                                          territory_scripts)
 from geosleuth.gazetteer.lexicon import lexicon
 from geosleuth.gazetteer.places import Gazetteer, Place, normalise
 
@@ -206,10 +207,28 @@ def place_clues(reads: Sequence[TextRead], fuzzy: bool = True, limit: int = 8) -
                     continue
                 for k in range(i, i + n):
                     used[k] = True
-                clue = _place_clue(phrase, places, score, read, is_common=n == 1 and is_common_word(key, places, common))
+                places, exonym = _native(phrase, places)
+                clue = _place_clue(phrase, places, score, read, is_common=n == 1 and is_common_word(key, places, common),
+                                   exonym=exonym)
                 found.append((clue.reliability, clue))
     found.sort(key=lambda t: -t[0])
     return [c for _, c in found[:limit]]
+
+
+EXONYM_SCRIPT_SHARE = 0.05  # a script fewer people write in a country names its places as exonyms there
+EXONYM_WEIGHT = 0.15
+
+
+def _native(phrase: str, places: list["Place"]) -> tuple[list["Place"], bool]:
+    """The places whose country writes the name's script (a Devanagari word names Indian
+    places, not a Californian city through its Hindi name), and whether only exonyms matched.
+    Latin names are taken as native everywhere: romanised names are written on local signs."""
+    script = next((s for s in map(script_of, phrase) if s), None)
+    if script is None or script == "Latn":
+        return places, False
+    writes = territory_scripts()
+    native = [p for p in places if writes.get(p.country, {}).get(script, 0.0) >= EXONYM_SCRIPT_SHARE]
+    return (native, False) if native else (places, True)
 
 
 def _name_inside(gaz: Gazetteer, word: str) -> tuple[str, list["Place"]]:
@@ -247,7 +266,8 @@ def _place_size(place: "Place") -> float:
     return 3e6 if place.kind == "admin1" else 3e7
 
 
-def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead, is_common: bool) -> Clue:
+def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead, is_common: bool,
+                exonym: bool = False) -> Clue:
     size = np.array([_place_size(p) for p in places], dtype=np.float64)
     w = np.sqrt(size)
     w /= w.sum()
@@ -256,12 +276,12 @@ def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead
     plausibility = min(1.0, np.log10(size.max()) / 6)  # a famous city is a likelier read than a hamlet
     # OCR errors make garbage, rarely a real town's name: an exact read of a known city is strong.
     reliability = (0.99 - 0.05 * (1 - read.confidence)) * (score / 100) ** 4 * plausibility * \
-        (0.15 if is_common else 1.0)
+        (0.15 if is_common else 1.0) * (EXONYM_WEIGHT if exonym else 1.0)
     named = ", ".join(f"{places[k].name} ({places[k].country}{', ' + places[k].kind if places[k].kind != 'city' else ''})"
                       for k in order[:3])
     how = "exact" if score >= 100 else f"fuzzy {score:.0f}"
     summary = f"'{phrase}' matches {named}" + (f" and {len(places) - 3} more" if len(places) > 3 else "") + \
-        f" ({how}{', also a common word' if is_common else ''})"
+        f" ({how}{', also a common word' if is_common else ''}{', an exonym: not its native name' if exonym else ''})"
     return Clue("place", summary, float(reliability), places=tuple((places[k], float(w[k])) for k in order),
                 box=read.box, details={"text": phrase, "score": round(score, 1), "best": best.name,
                                        "country": best.country})
