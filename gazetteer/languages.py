@@ -54,6 +54,34 @@ def script_counts(text: str) -> Counter:
     return Counter(s for s in map(script_of, text) if s)
 
 
+def han_forms(text: str) -> Counter:
+    """Letters that tell Chinese and Japanese writing apart: "simplified" (characters written
+    only in simplified Chinese), "traditional" (only in traditional Chinese), "kana" (Japanese
+    syllabaries). Characters of both forms count as neither."""
+    simplified, traditional = _han_only()
+    out: Counter = Counter()
+    for ch in text:
+        if ch in simplified:
+            out["simplified"] += 1
+        elif ch in traditional:
+            out["traditional"] += 1
+        elif unicodedata.name(ch, "").startswith(("HIRAGANA", "KATAKANA")):
+            out["kana"] += 1
+    return out
+
+
+@lru_cache(maxsize=1)
+def _han_only() -> tuple[frozenset[str], frozenset[str]]:
+    """Characters written only in simplified Chinese, and only in traditional (CC-CEDICT, as
+    the zhon package lists them); empty without zhon."""
+    try:
+        from zhon import cedict
+    except ImportError:
+        return frozenset(), frozenset()
+    simplified, traditional = set(cedict.simplified), set(cedict.traditional)
+    return frozenset(simplified - traditional), frozenset(traditional - simplified)
+
+
 @lru_cache(maxsize=1)
 def territory_languages() -> dict[str, dict[str, float]]:
     """Country (ISO alpha-2) -> {language: share of population using it (0..1)} from CLDR."""

@@ -165,6 +165,25 @@ def test_an_exonym_weighs_far_less_than_a_native_name():
     assert beijing.places[0][0].country == "CN" and "exonym" not in beijing.summary
 
 
+@pytest.mark.parametrize("text, country", [
+    ("欢迎光临", "CN"),  # "welcome", simplified: without the forms, Japan led
+    ("营业时间", "CN"),  # "opening hours"
+    ("歡迎光臨", "TW"),  # the same, traditional
+    ("營業時間", "TW"),
+    ("いらっしゃいませ", "JP"),  # kana
+])
+def test_simplified_traditional_and_japanese_writing_are_told_apart(grid, text, country):
+    """The Han script alone is written from Beijing to Tokyo; its forms and kana say where, on
+    signs that name no place."""
+    pytest.importorskip("zhon")
+    clues = extract_clues([read(text)])
+    assert any(c.kind == "han_form" for c in clues)
+    ll, _ = clue_log_likelihood(clues, grid)
+    post = np.exp(grid.log_prior() + ll - (grid.log_prior() + ll).max())
+    countries = grid.country_probabilities(post / post.sum())
+    assert grid.countries[int(np.argmax(countries))] == country
+
+
 def test_the_name_index_finds_each_name_and_nothing_else():
     from geosleuth.gazetteer.places import NameIndex
 

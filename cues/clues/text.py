@@ -18,8 +18,8 @@ from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.gazetteer.area_codes import area_name
 from geosleuth.gazetteer.countries import countries as country_facts
 from geosleuth.gazetteer.languages import (LANGDETECT_TO_CLDR, SCRIPT_NAMES, SYSTEM_SCRIPTS, UNSPACED,
-                                          language_likelihood, script_counts, script_likelihood, script_of,
-                                          territory_scripts)
+                                          han_forms, language_likelihood, script_counts, script_likelihood,
+                                          script_of, territory_scripts)
 from geosleuth.gazetteer.lexicon import lexicon
 from geosleuth.gazetteer.places import Gazetteer, Place, normalise
 
@@ -29,6 +29,7 @@ def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int
         return []
     conf = float(np.mean([r.confidence for r in reads]))
     clues = script_clues(reads, conf)
+    clues += han_form_clues(reads)
     clues += language_clues(reads)
     clues += place_clues(reads, fuzzy=fuzzy, limit=max_places)
     for read in reads:
@@ -64,6 +65,32 @@ def script_clues(reads: Sequence[TextRead], confidence: float) -> list[Clue]:
                                     f"(written in {', '.join(top)}...)", reliability,
                           dict(zip(countries, lik)), details={"script": script, "letters": n}))
     return clues
+
+
+# Where each form of Chinese and Japanese writing is the everyday one. Japanese kanji keep many
+# traditional forms, so traditional characters without kana still hint at Japan.
+HAN_FORMS = {"kana": {"JP": 1.0}, "simplified": {"CN": 1.0, "SG": 1.0},
+             "traditional": {"TW": 1.0, "HK": 1.0, "MO": 1.0, "JP": 0.3}}
+HAN_FORM_NAMES = {"kana": "kana (Japanese)", "simplified": "simplified Chinese characters",
+                  "traditional": "traditional Chinese characters"}
+
+
+def han_form_clues(reads: Sequence[TextRead]) -> list[Clue]:
+    """Kana, or else characters written only in simplified or only in traditional Chinese: the
+    Han script alone is written from Beijing to Tokyo; its forms tell the PRC and Singapore,
+    Taiwan, Hong Kong and Macau, and Japan apart."""
+    forms: Counter = Counter()
+    for read in reads:
+        forms += han_forms(read.text)
+    form = "kana" if forms["kana"] else max(("simplified", "traditional"), key=lambda f: forms[f])
+    n = forms[form]
+    if n == 0 or (form != "kana" and forms["simplified"] == forms["traditional"]):
+        return []
+    # Kanji share forms with both Chinese standards; without kana, mixed forms are a misread or two places' text.
+    others = 0 if form == "kana" else sum(forms.values()) - n
+    reliability = (1 - 0.2 / min(n, 4)) * n / (n + others)
+    return [Clue("han_form", f"{n} {HAN_FORM_NAMES[form]} ({', '.join(HAN_FORMS[form])})", reliability,
+                 dict(HAN_FORMS[form]), details={"form": form, "letters": n, **forms})]
 
 
 _VOWELS = set("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿœ")
