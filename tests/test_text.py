@@ -184,19 +184,6 @@ def test_simplified_traditional_and_japanese_writing_are_told_apart(grid, text, 
     assert grid.countries[int(np.argmax(countries))] == country
 
 
-def test_a_national_phone_number_is_placed_by_the_countries_the_rest_supports(grid):
-    """'010-6512-3456' is valid in seven countries; its area code is Beijing in China and Genoa
-    in Italy. Beside Chinese text the answer is Beijing; beside Italian, Liguria."""
-    from geosleuth.geo import haversine_km
-
-    for line, (lat, lon) in (("欢迎光临", (39.90, 116.40)), ("Benvenuti", (44.41, 8.93))):
-        clues = extract_clues([read(line), read("010-6512-3456")])
-        assert any(c.kind == "phone_place" for c in clues)
-        ll, _ = clue_log_likelihood(clues, grid)
-        best = int(np.argmax(grid.log_prior() + ll))
-        assert haversine_km(grid.lat[best], grid.lon[best], lat, lon) < 150, grid.places[best]
-
-
 def test_the_name_index_finds_each_name_and_nothing_else():
     from geosleuth.gazetteer.places import NameIndex
 

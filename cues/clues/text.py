@@ -340,39 +340,7 @@ def phone_clues(read: TextRead) -> list[Clue]:
                           details={"number": raw, "regions": sorted(regions)}))
         if exact:
             clues += _phone_place(raw, read)
-        else:
-            clues += _phone_places(raw, regions, read)
     return clues
-
-
-AREA_CODE_RELIABILITY = 0.8  # a national number's area code, once its country is settled
-AREA_CODE_BASE = 0.1  # the rest of each country, beside its area code's place
-
-
-def _phone_places(raw: str, regions: dict[str, float], read: TextRead) -> list[Clue]:
-    """A national number's area code read in each country where the number is valid ("010" is
-    Beijing in China, Genoa in Italy): a mixture of their places, each as likely as its country's
-    reading, over a low base on the rest of each country so the clue says where within a
-    country, not which country (the phone clue says that). Fused with the other clues, the
-    countries the rest of the photo supports pick the place."""
-    import phonenumbers
-
-    gazetteer, found = Gazetteer.default(), []
-    for region, weight in regions.items():
-        area = area_name(phonenumbers.parse(raw, region))
-        places = [pl for pl in gazetteer.lookup(area.split(",")[0]) if pl.country == region and pl.kind == "city"] \
-            if area else []
-        if places:
-            found.append((max(places, key=lambda pl: pl.population), weight))
-    if not found:
-        return []
-    total = sum(w for _, w in found)
-    named = ", ".join(f"{pl.name} ({pl.country})" for pl, _ in found)
-    return [Clue("phone_place", f"phone area code of {raw} is, by country, {named}",
-                 AREA_CODE_RELIABILITY * _trust(read.confidence),
-                 countries={pl.country: AREA_CODE_BASE * w / total for pl, w in found},
-                 places=tuple((pl, w / total) for pl, w in found), box=read.box,
-                 details={"number": raw, "places": [pl.label for pl, _ in found]})]
 
 
 def _phone_place(raw: str, read: TextRead) -> list[Clue]:
