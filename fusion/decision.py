@@ -85,14 +85,11 @@ class GeoScoreDecider:
         p = p / p.sum()
         top = np.argpartition(-p, min(self.top, len(p) - 1))[: self.top]
         moved = np.fromiter(at or (), np.int64)
+        top = np.union1d(top, moved)
+        candidates = np.concatenate([self.fixed, top])
+        expected = np.concatenate([self.fixed_utility @ p, self._utility(top) @ p])
         if len(moved):
-            top = np.union1d(top, moved)
-            candidates = np.concatenate([self.fixed, top])
-            expected = self._expected(candidates, p, at, np.concatenate([self.fixed_utility @ p,
-                                                                         self._utility(top) @ p]))
-        else:
-            candidates = np.concatenate([self.fixed, top])
-            expected = np.concatenate([self.fixed_utility @ p, self._utility(top) @ p])
+            expected = self._expected(candidates, p, at, expected)
         # Within half a point of the best (float32 sums), a point a cue placed wins, else the most
         # probable cell.
         tied = np.flatnonzero(expected >= expected.max() - 0.5)

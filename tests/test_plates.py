@@ -227,4 +227,4 @@ def test_a_bad_plate_crop_says_little_and_breaks_nothing(font, ocr_engine, ocr_r
     for plate in plates:
         assert small_print(ocr_reader, photo.array(), plate) == () or not printed_places(plate.words)
         assert all(c.kind != "plate_print" for c in plate_clues(plate))
-        assert max(c.reliability for c in plate_clues(plate)) <= 0.9
+        assert damage != "no_vehicle" or plate.on_vehicle is not True  # never said to be on a vehicle
