@@ -9,7 +9,11 @@ OCR runs once per image and is cached in benchmarks/out/ocr_scripts.jsonl or ocr
 - share of images where the cue fires (a likelihood, not an abstention);
 - its country precision when the cue alone (with the photo-density prior) gives a country
   probability >= 0.5, and how many images that is;
-- GeoScore and accuracy at 25 / 750 km of the prior-only pipeline vs prior + text cue.
+- GeoScore and accuracy at 25 / 750 km of the prior-only pipeline vs prior + text cue (the
+  expected-GeoScore answer, as shipped);
+- the harvest: photos with any line read, with a clue, whose answer moved, and the GeoScore
+  gained or lost on those; and, for 30 photos where a line was read but the answer did not
+  move, what was read and which clues came of it (text_harvest.md).
 Nothing here is fitted on the labels, so the numbers are over the whole set. For anything you
 fit, use --fold to evaluate on one author-grouped half.
 """
@@ -32,12 +36,14 @@ from geosleuth.cues.engines.script_reader import ScriptReader, substantial
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.fusion.calibration import CalibrationSet
 from geosleuth.fusion.combine import Term, fuse
+from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.photo import Photo
 
 from _metrics import distances, summarize
 from _replay import ReplayReader
+from nested import answer_points
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
 OUT = Path(__file__).parent / "out"
@@ -96,7 +102,11 @@ def main() -> int:
     cue = create_cue("text", ocr=OcrEngine([replay]), reread_small=False,
                      **({} if args.residual_scale is None else {"residual_scale": args.residual_scale}))
     true_cc = [p.country for p in reverse_lookup([lb.lat for lb in labels], [lb.lon for lb in labels])]
+    decider = GeoScoreDecider.for_grid(grid)
+    at = answer_points(grid)
+    prior_cell = decider.decide(np.exp(log_prior - np.logaddexp.reduce(log_prior))).cell
     fired = claims = correct = 0
+    moved, still = [], []  # rows whose answer moved; (row, reads, clues) read but not moved
     text_ll = np.full((len(labels), len(grid)), np.nan, np.float32)
     prior_pts, text_pts = [], []
     kinds: dict[str, int] = {}
@@ -110,10 +120,11 @@ def main() -> int:
         t = time.perf_counter()
         out = cue.observe(Photo.open(np.zeros((8, 8, 3), np.uint8)), grid)
         analysis_s.append(time.perf_counter() - t)
-        prior_best = int(np.argmax(log_prior))
-        prior_pts.append((grid.lat[prior_best], grid.lon[prior_best]))
+        prior_pts.append(tuple(at[prior_cell]))
         if out.abstained:
             text_pts.append(prior_pts[-1])
+            if reads:
+                still.append((lb.image_id, [r.text for r in reads], [out.note]))
             continue
         fired += 1
         text_ll[row] = out.log_likelihood
@@ -122,8 +133,13 @@ def main() -> int:
         fusion = fuse(log_prior, {"text": Term(out.log_likelihood, cue.weight, cue.floor,
                                                country_given_cell=out.country_given_cell)})
         post = fusion.posterior
-        best = int(np.argmax(post))
-        text_pts.append((grid.lat[best], grid.lon[best]))
+        best = decider.decide(post).cell
+        text_pts.append(tuple(at[best]))
+        if best != prior_cell:
+            moved.append(row)
+        else:
+            still.append((lb.image_id, [r.text for r in reads],
+                          [f"{e.kind} ({e.confidence}): {e.summary}" for e in out.evidence if e.kind != "ocr"]))
         country_p = grid.country_probabilities(post, fusion.country_given_cell)
         j = int(np.argmax(country_p))
         if country_p[j] >= 0.5:
@@ -143,7 +159,15 @@ def main() -> int:
         "country_claims_p50": claims, "country_precision": round(correct / claims, 4) if claims else None,
         "evidence_kinds": kinds,
         "prior_only": summarize(d_prior), "prior_plus_text": summarize(d_text),
+        "harvest": {"photos": len(labels), "any_line_read": sum(1 for lb in labels if cache[lb.image_id]["reads"]),
+                    "a_clue": fired, "answer_moved": len(moved),
+                    "geoscore_on_moved": {"prior": summarize(d_prior[moved])["geoscore"] if moved else None,
+                                          "prior_plus_text": summarize(d_text[moved])["geoscore"] if moved else None}},
     }
+    lines = ["# Photos where a line was read and the answer did not move (first 30)", ""]
+    for image, texts, why in still[:30]:
+        lines += [f"- {image}: read {texts}", *(f"  - {w}" for w in why or ["no clue"])]
+    (OUT / "text_harvest.md").write_text("\n".join(lines) + "\n")
     if args.observations:  # the suite's cue outputs with this text cue's in place of the cached one
         base = CalibrationSet.load(OUT / "suite" / "observations.npz")
         rows = {image: i for i, image in enumerate(base.image_ids)}

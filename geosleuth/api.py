@@ -24,6 +24,7 @@ from geosleuth.cues.registry import create_cue
 from geosleuth.errors import ConfigError, GeosleuthError, UsageError
 from geosleuth.fusion.calibration import CalibrationSet
 from geosleuth.fusion.grid import CellGrid, load_grid
+from geosleuth.fusion.prior import log_prior
 from geosleuth.hints import Hint
 from geosleuth.memory import release_memory
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
@@ -103,7 +104,8 @@ class Geolocator:
         prior = self.config["prior"]
         if prior["kind"] == "uniform":
             return np.full(len(self.grid), -np.log(len(self.grid)))
-        return self.grid.log_prior(prior["smoothing"])
+        return self.grid.memo(f"prior {sorted(prior.items())}", lambda: log_prior(
+            self.grid, prior["smoothing"], prior["exponent"], prior["population"], prior["land"]))
 
     def open(self, image: ImageInput) -> Photo:
         """An input decoded under the config's image limits."""

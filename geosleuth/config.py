@@ -25,6 +25,9 @@ Config = dict[str, Any]
 # numeric key of default.yaml to having one.
 RANGES: dict[str, tuple[float, float]] = {
     "prior.smoothing": (1e-6, 1e6),
+    "prior.exponent": (0.05, 2.0),
+    "prior.population": (0.0, 0.5),
+    "prior.land": (0.0, 0.5),
     "output.top_k": (1, 1000),
     "output.credible_mass": (0.01, 0.999),
     "output.min_separation_km": (0.0, 20000.0),

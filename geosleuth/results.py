@@ -168,7 +168,7 @@ class Prediction:
             tokens = d["credible_region"]["tokens"]
             for token, i in zip(tokens, self.grid.index_of(tokens).tolist()):
                 p, area = float(self.posterior[i]), float(self.grid.area_km2[i])
-                digits = 3 if area > 100 else 5  # ~100 m on a cell over 10 km wide, ~1 m below
+                digits = int(np.clip(np.round(np.log10(11_132 / np.sqrt(area))), 1, 6))  # ~1 % of its width
                 rings = [[[round(x, digits), round(y, digits)] for x, y in ring]
                          for ring in self.grid.polygon(i, points_per_edge=1)]
                 features.append({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": rings},

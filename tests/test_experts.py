@@ -122,7 +122,8 @@ def test_a_model_answer_moves_the_answer_and_is_quoted_as_its_claim(capsys, vlm,
     code, pred, _ = locate_json(capsys, *vlm_sets(vlm, mode, "--set", f"cues.vlm.settings={sharp}"))
     report = pred["cue_reports"]["vlm"]
     assert code == 0 and report["status"] == "ok"
-    assert pred["answer"]["country"] == "GR" and 0.7 < pred["countries"]["GR"] < 0.9  # it said 80 %, and Bari 10 %
+    # It said 80 %, and Bari 10 %; the rest of its mass follows the prior, part of it where people live.
+    assert pred["answer"]["country"] == "GR" and 0.6 < pred["countries"]["GR"] < 0.9
     assert pred["confidence"]["level"] in ("none", "continent")  # not 90 % sure of a country
     summaries = [e["summary"] for e in report["evidence"]]
     assert any(f"{vlm.url}/{mode}/v1/chat/completions" in s for s in summaries)  # where the photo went

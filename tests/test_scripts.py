@@ -44,6 +44,16 @@ def test_a_language_must_be_written_in_the_letters_seen():
     assert written_in("ja", "東京都なんば駅") and written_in("ko", "서울특별시") and written_in("zh-cn", "上海市")
 
 
+def test_a_line_is_labelled_by_the_script_of_its_words():
+    """Latin debris that outnumbers the Devanagari letters (vowel signs are not letters) does not
+    name the line Latin; the words do."""
+    from geosleuth.gazetteer.languages import line_script, script_counts
+
+    line = "‘nod 3i स्टोर"
+    assert script_counts(line).most_common(1)[0][0] == "Latn" and line_script(line) == "Deva"
+    assert line_script("Hotel राम") == "Latn" and line_script("2407") == ""
+
+
 def test_phone_area_code_names_the_city():
     clues = phone_clues(read("+7 495 629-11-22"))
     assert [c.kind for c in clues] == ["phone", "phone_place"]

@@ -184,6 +184,23 @@ def test_simplified_traditional_and_japanese_writing_are_told_apart(grid, text, 
     assert grid.countries[int(np.argmax(countries))] == country
 
 
+def test_a_national_number_places_its_area_code_in_the_country_the_photo_supports(grid):
+    """'010' is Beijing in China and Genoa in Italy: the area-code clue says where within each
+    country and nothing of which country, so beside Chinese text the answer is Beijing."""
+    clues = extract_clues([read("北京烤鸭"), read("电话 010-6512-3456")])
+    area = next(c for c in clues if c.kind == "phone_place")
+    assert {pl.country for pl, _ in area.places} >= {"CN", "IT"} and area.within_country
+    ll, _ = clue_log_likelihood(clues, grid)
+    post = np.exp(grid.log_prior() + ll - (grid.log_prior() + ll).max())
+    best = int(np.argmax(post))
+    assert grid.cell_country[best] == "CN" and grid.places[best].endswith("Beijing, CN")
+    alone = extract_clues([read("010-6512-3456")])  # on its own, no country gains or loses by it
+    with_area, without = (clue_log_likelihood(c, grid)[0] for c in (alone, [c for c in alone if c.kind != "phone_place"]))
+    shares = [grid.country_probabilities(np.exp(grid.log_prior() + ll) / np.exp(grid.log_prior() + ll).sum())
+              for ll in (with_area, without)]
+    assert np.abs(shares[0] - shares[1]).max() < 1e-3
+
+
 def test_the_name_index_finds_each_name_and_nothing_else():
     from geosleuth.gazetteer.places import NameIndex
 

@@ -33,6 +33,7 @@ class Clue:
     places: tuple[tuple["Place", float], ...] = ()  # (place, mixture weight)
     box: Box | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    within_country: bool = False  # says only where within each country, not which country (below)
 
     def evidence(self) -> Evidence:
         return Evidence(self.kind, self.summary, round(self.reliability, 3), self.box, self.details)
@@ -66,11 +67,24 @@ def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid",
                 near = np.exp(kernel_log_likelihood(grid, place.lat, place.lon, place.radius_km, n=128))
             # The place's own country, though a cell whose photos all lie across the border keeps a tenth.
             f += w * near[cells] * np.where(own, 1.0, OTHER_SIDE)
+        if clue.within_country:
+            f = _within_country(grid, f)
         if f.max() <= 0:
             continue
         residual = (1 - clue.reliability) * residual_scale
         total += np.log(residual + (1 - residual) * f / f.max())
     return grid.marginalise(total)
+
+
+def _within_country(grid: "CellGrid", f: np.ndarray) -> np.ndarray:
+    """`f` rescaled so that under the photo-density prior its mean is the same (1) in every
+    country: a clue then moves mass within countries and none between them. Countries it says
+    nothing of get 1 everywhere."""
+    weight = np.exp(grid.log_prior())[grid.share_cell] * grid.share_weight
+    k = grid.share_country
+    mass = np.bincount(k, weights=weight, minlength=len(grid.countries))
+    mean = np.bincount(k, weights=weight * f, minlength=len(grid.countries)) / np.maximum(mass, 1e-300)
+    return np.where(mean[k] > 0, f / np.where(mean[k] > 0, mean[k], 1.0), 1.0)
 
 
 def _admin1_cells(grid: "CellGrid", place: "Place") -> np.ndarray:

@@ -338,9 +338,32 @@ def phone_clues(read: TextRead) -> list[Clue]:
         clues.append(Clue("phone", f"phone number {raw}: {how} ({', '.join(sorted(regions)[:6])}"
                                    f"{'...' if len(regions) > 6 else ''})", reliability, regions, box=read.box,
                           details={"number": raw, "regions": sorted(regions)}))
-        if exact:
-            clues += _phone_place(raw, read)
+        clues += _phone_place(raw, read) if exact else _phone_places(raw, regions, read)
     return clues
+
+
+AREA_CODE_RELIABILITY = 0.8  # a national number's area code, once its country is settled
+
+
+def _phone_places(raw: str, regions: dict[str, float], read: TextRead) -> list[Clue]:
+    """A national number's area code read in each country where the number is valid ("010" is
+    Beijing in China, Genoa in Italy): where within each country, never which country (the phone
+    clue says that), so the countries the rest of the photo supports pick the place."""
+    import phonenumbers
+
+    gazetteer, found = Gazetteer.default(), []
+    for region in sorted(regions):
+        area = area_name(phonenumbers.parse(raw, region))
+        places = [pl for pl in gazetteer.lookup(area.split(",")[0]) if pl.country == region and pl.kind == "city"] \
+            if area else []
+        if places:
+            found.append(max(places, key=lambda pl: pl.population))
+    if not found:
+        return []
+    named = ", ".join(f"{pl.name} ({pl.country})" for pl in found)
+    return [Clue("phone_place", f"phone area code of {raw} is, by country, {named}",
+                 AREA_CODE_RELIABILITY * _trust(read.confidence), places=tuple((pl, 1.0) for pl in found),
+                 box=read.box, details={"number": raw, "places": [pl.label for pl in found]}, within_country=True)]
 
 
 def _phone_place(raw: str, read: TextRead) -> list[Clue]:

@@ -37,7 +37,7 @@ import numpy as np
 from geosleuth.cache import cache_dir, shared
 from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.errors import ConfigError, MissingDependencyError, did_you_mean
-from geosleuth.gazetteer.languages import UNSPACED, script_counts, script_of
+from geosleuth.gazetteer.languages import UNSPACED, line_script, script_counts, script_of
 from geosleuth.libraries import contain
 
 # Tesseract script models in the order they are tried, and the ISO 15924 script each reads (the
@@ -138,6 +138,15 @@ class Line:
     def box(self) -> tuple[float, float, float, float]:
         return (float(self.points[:, 0].min()), float(self.points[:, 1].min()),
                 float(self.points[:, 0].max()), float(self.points[:, 1].max()))
+
+    def grown(self, share: float = 0.15) -> "Line":
+        """The line with a margin of `share` of its height added on every side."""
+        p = self.points.astype(np.float32)
+        along, down = p[1] - p[0], p[3] - p[0]
+        pad = share * max(np.linalg.norm(down), 1.0)
+        u = along / max(np.linalg.norm(along), 1e-6) * pad
+        v = down / max(np.linalg.norm(down), 1e-6) * pad
+        return Line(p + np.stack([-u - v, u - v, u + v, -u + v]))
 
     def cut(self, grey: np.ndarray) -> np.ndarray:
         """The line of a grey image as an upright strip LINE_HEIGHT px high (perspective undone)."""
@@ -268,9 +277,9 @@ class ScriptReader:
         with models.lock:
             for line in lines:
                 text, conf = models.best_read(line.cut(grey))
-                counts = script_counts(text)
-                script = counts.most_common(1)[0][0] if counts else ""
-                reads.append(TextRead(text, conf, line.box, "tesseract", script))
+                if not text:  # whether Tesseract reads at all can turn on a pixel of the box
+                    text, conf = models.best_read(line.grown().cut(grey))
+                reads.append(TextRead(text, conf, line.box, "tesseract", line_script(text)))
             reads = models.reread_in(dominant_script(reads), reads, grey, lines)
         return [r for r in reads if r.text and r.confidence >= threshold and substantial(r.text, r.confidence)]
 
@@ -366,19 +375,27 @@ class _Models:
         return best
 
     def reread_in(self, script: str | None, reads: list, grey: np.ndarray, lines: list[Line]) -> list:
-        """Short Latin reads on a sign in another script, read again by that script's model alone
-        (Tesseract, trying Latin first, reads the Hebrew "חיפה" as "no'n"); kept when surer. The
-        model alone is loaded for this photo only: it holds up to 47 MB and loads in 0.25 s."""
-        model = next((m for m in self.models if SCRIPT_MODELS[m] == script), None)
-        if model is None or script == "Latn":
-            return reads
+        """Lines read again by one script's model alone, kept when surer: short Latin reads on a
+        sign whose sure lines are in another script (Tesseract, trying Latin first, reads the
+        Hebrew "חיפה" as "no'n"), and lines whose words are in another script but hold a few
+        Latin letters, by their own script's model. A model alone is loaded for this photo
+        only: it holds up to 47 MB and loads in 0.25 s."""
+        model_of = {SCRIPT_MODELS[m]: m for m in reversed(self.models)}
         out = list(reads)
         try:
             for i, (read, line) in enumerate(zip(reads, lines)):
-                if read.script == "Latn" and script_counts(read.text)["Latn"] <= 6:
-                    text, conf = self.best_read(line.cut(grey), model)
-                    if text and conf >= read.confidence - 0.1 and script_counts(text).get(script, 0) >= 2:
-                        out[i] = replace(read, text=text, confidence=conf, script=script)
+                latin = script_counts(read.text)["Latn"]
+                if read.script == "Latn" and latin <= 6 and script != "Latn" and script in model_of:
+                    own = script  # a short Latin read on a sign in another script
+                    slack = 0.1
+                elif read.script not in ("", "Latn") and latin and read.script in model_of:
+                    own = read.script  # a mixed line, read by the model of the script of its words
+                    slack = 0.0
+                else:
+                    continue
+                text, conf = self.best_read(line.cut(grey), model_of[own])
+                if text and conf >= read.confidence - slack and script_counts(text).get(own, 0) >= 2:
+                    out[i] = replace(read, text=text, confidence=conf, script=own)
         finally:
             for api in self.alone.values():
                 api.End()
