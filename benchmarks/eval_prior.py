@@ -87,19 +87,25 @@ def choose(rows: list[dict[str, np.ndarray]], schemes: list[tuple[np.ndarray, li
     return int(np.argmin(np.where(ok, area, np.inf))) if ok.any() else int(np.argmax(worst))
 
 
-def levels(grid, prior: np.ndarray, obs: CalibrationSet, settings) -> dict[str, dict[str, int]]:
-    """Confidence levels stated and how often each held (country: the country; else the region)."""
+def stated(grid, prior: np.ndarray, obs: CalibrationSet, settings) -> tuple[np.ndarray, np.ndarray]:
+    """Per photo: the confidence level stated, and whether it held (a country claim: the country;
+    any other level: the 90 % region holds the true cell)."""
     post = log_posteriors(prior, obs, settings)
-    out: dict[str, dict[str, int]] = {}
+    said, held = [], []
     for row, t in zip(post, obs.truth):
         p = np.exp(row.astype(np.float64))
         region = credible_cells(p, grid.area_km2, 0.9)
         conf = assess(grid, p, grid.country_probabilities(p), region, 0.9)
-        right = conf.country == grid.cell_country[t] if conf.level == "country" else bool(t in set(region))
-        entry = out.setdefault(conf.level, {"n": 0, "right": 0})
-        entry["n"] += 1
-        entry["right"] += int(right)
-    return out
+        said.append(conf.level)
+        held.append(conf.country == grid.cell_country[t] if conf.level == "country" else bool(t in set(region)))
+    return np.array(said), np.array(held)
+
+
+def levels(grid, prior: np.ndarray, obs: CalibrationSet, settings) -> dict[str, dict[str, int]]:
+    """Confidence levels stated and how often each held."""
+    said, held = stated(grid, prior, obs, settings)
+    return {lv: {"n": int((said == lv).sum()), "right": int(held[said == lv].sum())}
+            for lv in sorted(set(said.tolist()))}
 
 
 def region_folds(grid, labels, truth: np.ndarray) -> tuple[np.ndarray, list[str]]:

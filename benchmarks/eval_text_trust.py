@@ -8,7 +8,8 @@ it first), the text cue's likelihood is computed for each candidate `s`, fused w
 prior at the text cue's shipped weight and floor, and scored as eval_prior.py scores a prior.
 On each outer fold (5 author folds; then Europe, North America and the rest of the world) `s` is
 chosen on the other folds: the best mean GeoScore among the values whose worst inner fold's 90 %
-region holds ≥ 88 % of the photos. Writes text_trust.json and .md to benchmarks/out/prior/.
+region holds ≥ 88 % of the photos and whose "country" claims there hold ≥ 90 % of the time.
+Writes text_trust.json and .md to benchmarks/out/prior/.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from geosleuth.photo import Photo
 
 from _replay import ReplayReader
 from eval_experts import DEV
-from eval_prior import MIN_WORST_COVERAGE, OUT, levels, region_folds, scores
+from eval_prior import MIN_WORST_COVERAGE, OUT, region_folds, scores, stated
 from eval_text import OUT as TEXT_OUT
 from nested import best_constant
 
+MIN_COUNTRY_CLAIMS = 0.9  # a "country" confidence must hold this often
 SCALES = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 
 
@@ -66,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     labels = [lb for lb in read_labels(DEV / "dev.csv") if lb.image_id in cache]
     lat, lon = np.array([lb.lat for lb in labels]), np.array([lb.lon for lb in labels])
     text = geo.config["cues"]["text"]
-    rows, observed = [], []
+    rows = []
     for s in SCALES:
         obs = text_observations(grid, labels, s, cache)
-        observed.append(obs)
         rows.append(scores(grid, prior, obs, {"text": (text["weight"], text["floor"])}, lat, lon))
+        rows[-1]["level"], rows[-1]["held"] = stated(grid, prior, obs, {"text": (text["weight"], text["floor"])})
         print(f"residual scale {s}: GeoScore {rows[-1]['geoscore'].mean():.1f}, "
               f"90 % holds {rows[-1]['cover90'].mean():.3f}", file=sys.stderr)
     truth_folds = {"author": (author_folds([lb.author for lb in labels], args.folds), [str(k) for k in range(args.folds)]),
@@ -84,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             inner = [f for f in np.unique(folds) if f != k]
             worst = np.array([min(r["cover90"][folds == f].mean() for f in inner) for r in rows])
             mean = np.array([r["geoscore"][~test].mean() for r in rows])
-            ok = worst >= MIN_WORST_COVERAGE
+            claims = [r["held"][~test & (r["level"] == "country")] for r in rows]
+            ok = (worst >= MIN_WORST_COVERAGE) & np.array([c.mean() >= MIN_COUNTRY_CLAIMS if len(c) else True
+                                                           for c in claims])
             chosen = int(np.argmax(np.where(ok, mean, -np.inf))) if ok.any() else int(np.argmax(worst))
             point = best_constant(grid, lat[~test], lon[~test])
             per_fold.append({"fold": names[k], "photos": int(test.sum()), "chosen": SCALES[chosen],
@@ -96,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         report["schemes"][scheme] = per_fold
     report["all_photos"] = {str(s): {"geoscore": round(float(r["geoscore"].mean()), 1),
                                      "cover90": round(float(r["cover90"].mean() * 100), 1),
-                                     "levels": levels(grid, prior, obs, {"text": (text["weight"], text["floor"])})}
-                            for s, r, obs in zip(SCALES, rows, observed)}
+                                     "levels": {lv: {"n": int((r["level"] == lv).sum()),
+                                                     "right": int(r["held"][r["level"] == lv].sum())}
+                                                for lv in sorted(set(r["level"].tolist()))}}
+                            for s, r in zip(SCALES, rows)}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "text_trust.json").write_text(json.dumps(report, indent=2))
     lines = []

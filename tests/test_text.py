@@ -201,6 +201,18 @@ def test_a_national_number_places_its_area_code_in_the_country_the_photo_support
     assert np.abs(shares[0] - shares[1]).max() < 1e-3
 
 
+def test_a_word_read_twice_is_one_observation():
+    once, thrice = extract_clues([read("LEPANTO")]), extract_clues([read("LEPANTO")] * 3)
+    assert [c.kind for c in thrice].count("place") == 1 == [c.kind for c in once].count("place")
+
+
+def test_a_country_in_an_airlines_name_weighs_little():
+    """Air France's planes land everywhere: the livery is not a sighting of France."""
+    plane = next(c for c in extract_clues([read("AIR FRANCE")]) if c.kind == "place")
+    place = next(c for c in extract_clues([read("FRANCE")]) if c.kind == "place")
+    assert plane.reliability < 0.2 < 0.9 < place.reliability and "airline" in plane.summary
+
+
 def test_the_name_index_finds_each_name_and_nothing_else():
     from geosleuth.gazetteer.places import NameIndex
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
 from typing import Sequence
 
@@ -35,7 +36,8 @@ def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int
     for read in reads:
         clues += phone_clues(read) + domain_clues(read) + currency_clues(read) + postal_clues(read)
         clues += street_clues(read)
-    return clues
+    seen: set[tuple[str, str]] = set()  # a word read twice (a repeated sign, a doubled line) is one observation
+    return [c for c in clues if (c.kind, c.summary) not in seen and not seen.add((c.kind, c.summary))]
 
 
 def script_clues(reads: Sequence[TextRead], confidence: float) -> list[Clue]:
@@ -237,11 +239,16 @@ def place_clues(reads: Sequence[TextRead], fuzzy: bool = True, limit: int = 8) -
                 places, exonym = _native(phrase, places)
                 clue = _place_clue(phrase, places, score, read, is_common=n == 1 and is_common_word(key, places, common),
                                    exonym=exonym)
+                if all(p.kind == "country" for p in places) and _AIRLINE.search(read.text):
+                    clue = replace(clue, reliability=clue.reliability * AIRLINE_WEIGHT,
+                                   summary=clue.summary + " in an airline's name: its planes fly everywhere")
                 found.append((clue.reliability, clue))
     found.sort(key=lambda t: -t[0])
     return [c for _, c in found[:limit]]
 
 
+_AIRLINE = re.compile(r"\b(?:air|airlines?|airways)\b", re.I)  # "Air France", "Turkish Airlines"
+AIRLINE_WEIGHT = 0.15
 EXONYM_SCRIPT_SHARE = 0.05  # a script fewer people write in a country names its places as exonyms there
 EXONYM_WEIGHT = 0.15
 
