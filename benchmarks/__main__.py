@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.list:
         for n, s in enumerate(STEPS, 1):
-            print(f"{n:2d}. {s.name:20s} python {' '.join(s.command()[1:])}" + (f"  (reads {s.reads})" if s.reads else ""))
+            reads = f"  (reads {s.reads})" if s.reads else ""
+            print(f"{n:2d}. {s.name:20s} python {' '.join(s.command()[1:])}{reads}")
         return 0
     unknown = set(args.steps) - {s.name for s in STEPS}
     if unknown or args.all == bool(args.steps):

@@ -94,8 +94,8 @@ def main() -> int:
     folder = args.out or Path(tempfile.mkdtemp(prefix="geosleuth-memory-"))
     folder.mkdir(parents=True, exist_ok=True)
     paths = [str(p) for p in cases(folder, pixels).values()]
-    # the child imports the sign suite from this checkout's benchmarks package
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
+    # The child imports the sign suite from this checkout's benchmarks package.
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     runs, worst = [], {}
     for k in range(args.orders):
         order = paths[::-1] if k % 2 else paths
