@@ -44,8 +44,8 @@ test: $(BIN)/python system-packages
 
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python benchmarks/bench_speed.py
-	$(BIN)/python benchmarks/evaluate.py --config prior-only
+	$(BIN)/python -m benchmarks.bench_speed
+	$(BIN)/python -m benchmarks.evaluate --config prior-only
 
 clean:
 	rm -rf $(VENV) build *.egg-info benchmarks/out

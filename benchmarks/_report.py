@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import statistics
-from pathlib import Path
 
-OUT = Path(__file__).parent / "out"
+from benchmarks.paths import OUTPUTS
 
 
 def ms(samples: list[float]) -> dict[str, float]:
@@ -17,6 +16,6 @@ def ms(samples: list[float]) -> dict[str, float]:
 
 def write(name: str, data: dict) -> None:
     """Save `data` as benchmarks/out/<name>.json and print it."""
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    OUTPUTS.mkdir(exist_ok=True)
+    (OUTPUTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     print(json.dumps(data, indent=2))

@@ -1,7 +1,7 @@
 """Cost of the strong visual backends per photo, on models with random weights (no download):
 the visual cue alone through `Geolocator.locate` / `locate_many`.
 
-    python benchmarks/bench_clip_backends.py [--photos 16] [--batch 8] [--vit-l]
+    python -m benchmarks.bench_clip_backends [--photos 16] [--batch 8] [--vit-l]
 
 - tiny: a one-layer CLIP built from a `transformers` config, for GeoCLIP (with the real location
   encoder and 100K gallery from the geoclip wheel) and for CLIP zero-shot (all the default prompts);
@@ -27,7 +27,7 @@ from geosleuth.cache import cache_dir
 from geosleuth.cues.engines.clip import pick_device, write_random_checkpoint
 from geosleuth.cues.engines.geoclip import LoadedGeoClip
 
-from _report import ms, write
+from benchmarks._report import ms, write
 
 CUES_OFF = [f"cues.{name}.enabled=false" for name in ("exif", "text", "detect", "scene")]
 

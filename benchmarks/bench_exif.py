@@ -1,6 +1,6 @@
 """Cost of the exif cue per image (metadata parse + likelihood), steady state and first call.
 
-    python benchmarks/bench_exif.py [--repeat 50]
+    python -m benchmarks.bench_exif [--repeat 50]
 
 Images: the shared EXIF samples (GPS, invalid) when present, the bundled example (UTC offset
 only) and a synthetic GPS JPEG. Each photo is decoded fresh per run so the parse is counted.
@@ -22,9 +22,8 @@ from geosleuth.cues import create_cue
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.photo import Photo
 
-from _report import ms, write
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "exif-samples"
+from benchmarks._report import ms, write
+from benchmarks.paths import EXIF_SAMPLES
 
 
 def synthetic_gps() -> bytes:
@@ -40,7 +39,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=50)
     args = ap.parse_args()
     inputs: dict[str, bytes] = {"example (offset)": Path(example_image()).read_bytes(), "synthetic gps": synthetic_gps()}
-    for f in sorted(SHARED.glob("*.jpg")) + sorted(SHARED.glob("invalid/*.jpg")):
+    for f in sorted(EXIF_SAMPLES.glob("*.jpg")) + sorted(EXIF_SAMPLES.glob("invalid/*.jpg")):
         inputs[f.name] = f.read_bytes()
     grid = CellGrid.default()
     cue = create_cue("exif")

@@ -1,7 +1,7 @@
 """Peak memory of one process locating photos with its models loaded and warmed, as in a long
 batch, on the largest image of each kind the config accepts: the worst case of `image.max_pixels`.
 
-    python benchmarks/bench_memory.py [--config default] [--megapixels N] [--out DIR] [--orders 2]
+    python -m benchmarks.bench_memory [--config default] [--megapixels N] [--out DIR] [--orders 2]
 
 Each run is a fresh process: it locates the bundled example and rendered signs in eight scripts
 (loading every model the config uses, the language models and a reread model), then each
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from _report import write
+from benchmarks._report import write
+from benchmarks.paths import REPO
 
 CHILD = """
 import json, sys
 from pathlib import Path
 import geosleuth
 from geosleuth.api import Geolocator
-sys.path.insert(0, str(Path(sys.argv[2]) / "tests"))
-from sign_suite import SIGNS, render
+from benchmarks.sign_suite import SIGNS, render
 
 def status(key):  # this process's own figures (ru_maxrss would carry the parent's over exec)
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key)) // 1024
@@ -43,7 +44,7 @@ for script in ("Cyrl", "Arab", "Hans", "Thai", "Deva", "Hang", "Grek", "Hebr"):
     i = next(i for i, sign in enumerate(SIGNS) if sign.script == script)
     geo.locate(render(SIGNS[i], i))
 print(json.dumps({"warmed_mb": status("VmRSS"), "warm_up_peak_mb": status("VmHWM")}), flush=True)
-for path in sys.argv[3:]:
+for path in sys.argv[2:]:
     open("/proc/self/clear_refs", "w").write("5")  # VmHWM starts again from the present size
     before = status("VmRSS")
     try:
@@ -93,13 +94,14 @@ def main() -> int:
     folder = args.out or Path(tempfile.mkdtemp(prefix="geosleuth-memory-"))
     folder.mkdir(parents=True, exist_ok=True)
     paths = [str(p) for p in cases(folder, pixels).values()]
-    root = Path(__file__).resolve().parents[1]
+    # The child imports the sign suite from this checkout's benchmarks package.
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     runs, worst = [], {}
     for k in range(args.orders):
         order = paths[::-1] if k % 2 else paths
         order = order[k // 2:] + order[:k // 2]
-        done = subprocess.run([sys.executable, "-c", CHILD, args.config, str(root), *order],
-                              capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", CHILD, args.config, *order], capture_output=True, text=True,
+                              env=env)
         if done.returncode:
             print(done.stderr.strip().splitlines()[-1:], file=sys.stderr)
             return 1

@@ -1,6 +1,6 @@
 """End-to-end speed and memory with every cue on (exif, text, detect, visual, scene).
 
-    python benchmarks/bench_pipeline.py [--limit 60] [--weights PATH]
+    python -m benchmarks.bench_pipeline [--limit 60] [--weights PATH]
 
 Locates dev photos one at a time, as an analyst would, after one warm-up photo whose time is
 reported as the model load (first call: imports, model loads, gazetteer and time-zone tables).
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
-YOLO = Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "yolov8n_int8.tflite"
+from benchmarks.paths import DEV, OUTPUTS, YOLO
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
               "cue_s": {n: {"median": round(float(np.median(s)), 3), "p95": round(float(np.percentile(s, 95)), 3)}
                         for n, s in per_cue.items()}}
-    out = Path(__file__).parent / "out" / "pipeline_speed.json"
+    out = OUTPUTS / "pipeline_speed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     rows = [f"| {n} | {v['median']} | {v['p95']} |" for n, v in result["cue_s"].items()]

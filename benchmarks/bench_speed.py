@@ -1,7 +1,7 @@
 """Speed of the foundation: `import geosleuth`, grid load, the answer (decision), fusion + result,
 end to end.
 
-    python benchmarks/bench_speed.py [--cells 5000] [--cues 4] [--repeat 200]
+    python -m benchmarks.bench_speed [--cells 5000] [--cues 4] [--repeat 200]
 
 Fusion is timed on a grid of about --cells finest cells (built from the shared photo sample when
 present, else from random points) with --cues random likelihoods. Writes JSON to benchmarks/out.
@@ -13,7 +13,6 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -24,13 +23,12 @@ from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.grid import CellGrid, build_grid, read_coordinates
 from geosleuth.pipeline import Observation, predict
 
-from _report import ms, write
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from benchmarks._report import ms, write
+from benchmarks.paths import DATA, REPO
 
 
 def grid_with(cells: int) -> CellGrid:
-    coords = SHARED / "gps_gallery_100k.csv"
+    coords = DATA / "gps_gallery_100k.csv"
     if coords.is_file():
         lat, lon, _ = read_coordinates(coords)
     else:
@@ -66,7 +64,7 @@ def main() -> int:
                                "bare_interpreter_ms": ms(base)["median_ms"]}
 
     t = time.perf_counter()
-    CellGrid.load(Path(__file__).resolve().parents[1] / "fusion" / "data" / "grid_v1.npz")
+    CellGrid.load(REPO / "fusion" / "data" / "grid_v1.npz")
     out["default_grid_load_ms"] = round((time.perf_counter() - t) * 1000, 2)
 
     grid = grid_with(args.cells)

@@ -1,6 +1,6 @@
 """Seconds per image of the text cue as configured (OCR + small-text re-reads + analysis).
 
-    python benchmarks/bench_text_latency.py [--limit 150] [--no-reread]
+    python -m benchmarks.bench_text_latency [--limit 150] [--no-reread]
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from geosleuth.labels import read_labels
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.photo import Photo
 
-from _report import ms, write
-from eval_text import DEV
+from benchmarks._report import ms, write
+from benchmarks.paths import DEV
 
 
 def main() -> int:

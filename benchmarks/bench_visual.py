@@ -1,6 +1,6 @@
 """Speed of the visual cues: model load, batched feature extraction, per-photo cue latency.
 
-    python benchmarks/bench_visual.py [--limit 256] [--batch 32]
+    python -m benchmarks.bench_visual [--limit 256] [--batch 32]
 
 Model load is timed in a fresh interpreter (torch and timm imports included, then without them).
 Feature extraction reads and decodes the dev photos and runs the backbone in batches at 224 px;
@@ -22,7 +22,8 @@ import numpy as np
 from geosleuth.cues.engines.backbone import build_backbone
 from geosleuth.cues.training.classifier import extract_features
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
+from benchmarks.paths import DEV, OUTPUTS
+
 LOAD = """
 import time; t0 = time.perf_counter()
 import torch, timm; t1 = time.perf_counter()
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
               "model_load_s": round(float(np.median([b for _, b in loads])), 2),
               "locate_visual_scene_s": {"median": round(float(np.median(seconds)), 3),
                                         "p95": round(float(np.percentile(seconds, 95)), 3)}}
-    out = Path(__file__).parent / "out" / "visual_speed.json"
+    out = OUTPUTS / "visual_speed.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -3,7 +3,7 @@ at once (FastAPI on loopback), so the time is geosleuth's (resizing and encoding
 HTTP round trip, parsing, placing names, the kernel mixture), one photo at a time and in batches
 with 8 requests in flight, each request also delayed by --delay seconds as a model would be.
 
-    python benchmarks/bench_vlm.py [--photos 32] [--delay 0.5]
+    python -m benchmarks.bench_vlm [--photos 32] [--delay 0.5]
 """
 
 from __future__ import annotations

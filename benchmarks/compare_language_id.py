@@ -3,7 +3,7 @@ made for short text, in the low-accuracy mode the text cue uses), on 120 sign li
 in 24 languages. lingua's high-accuracy mode was better still (no wrong guess at p >= 0.8 of 66
 kept) but takes 909 MB and 19 s to load.
 
-    python benchmarks/compare_language_id.py
+    python -m benchmarks.compare_language_id
 
 Reports accuracy of the top guess, and accuracy and coverage when only guesses of p >= 0.8 are
 kept (the text cue's rule). Writes JSON to benchmarks/out/language_id.json.
@@ -11,9 +11,10 @@ kept (the text cue's rule). Writes JSON to benchmarks/out/language_id.json.
 
 from __future__ import annotations
 
+import argparse
 import time
 
-from _report import write
+from benchmarks._report import write
 
 SHORT = {
     "fr": ["Boulangerie du coin", "Rue des Martyrs", "Fermé le lundi", "Pharmacie de garde", "Sortie de secours"],
@@ -51,6 +52,7 @@ def langdetect_guess(text: str) -> tuple[str, float]:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     from lingua import LanguageDetectorBuilder
 
     lingua = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()  # as the text cue

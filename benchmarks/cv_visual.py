@@ -1,6 +1,6 @@
 """Author-grouped cross-validation of the visual + scene heads, through the real pipeline.
 
-    python benchmarks/cv_visual.py [--folds 5] [--limit N] [--set k=v] [--train-only]
+    python -m benchmarks.cv_visual [--folds 5] [--limit N] [--set k=v] [--train-only]
 
 Features of the dev set are cached in benchmarks/out/cv_visual/. For each fold (authors hashed
 into folds, so no photographer is on both sides), heads are trained on the other folds with
@@ -27,10 +27,10 @@ from geosleuth.cues.training.classifier import TrainSettings, extract_features, 
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.fusion.grid import CellGrid
 
-from _metrics import THRESHOLDS_KM, distances, summarize
+from benchmarks._metrics import THRESHOLDS_KM, distances, summarize
+from benchmarks.paths import DEV, OUTPUTS
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
-OUT = Path(__file__).parent / "out" / "cv_visual"
+OUT = OUTPUTS / "cv_visual"
 
 
 def main(argv: list[str] | None = None) -> int:

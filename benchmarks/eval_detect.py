@@ -1,7 +1,7 @@
 """The detect cue on the Im2GPS3k dev set: plate firing rate and precision, and whether COCO
 objects carry geographic signal for held-out authors.
 
-    python benchmarks/eval_detect.py [--weights PATH] [--limit N]
+    python -m benchmarks.eval_detect [--weights PATH] [--limit N]
 
 YOLO detections are cached in benchmarks/out/yolo_dev.jsonl and the text cue's OCR cache
 (benchmarks/out/ocr_640.jsonl, from eval_text.py) is reused, so only the vehicle crops are read.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -23,24 +22,21 @@ from geosleuth.cues import create_cue
 from geosleuth.cues.engines import Engines
 from geosleuth.cues.engines.detector import Detection, detect_objects
 from geosleuth.cues.engines.ocr import OcrEngine, TextRead
-from geosleuth.labels import read_labels
+from geosleuth.labels import author_folds, read_labels
 from geosleuth.fusion.combine import Term, fuse
 from geosleuth.fusion.grid import CellGrid
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.photo import Photo
 
-from _metrics import distances, summarize
-from _replay import ReplayDetector, ReplayReader
-
-from _report import OUT, write
-from eval_text import DEV, author_fold
-
-WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "yolov8n_int8.tflite"
+from benchmarks._metrics import distances, summarize
+from benchmarks._replay import ReplayDetector, ReplayReader
+from benchmarks._report import write
+from benchmarks.paths import DEV, OUTPUTS, YOLO
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", default=str(WEIGHTS))
+    ap.add_argument("--weights", default=str(YOLO))
     ap.add_argument("--limit", type=int)
     args = ap.parse_args()
     labels = read_labels(DEV / "dev.csv")[: args.limit]
@@ -52,11 +48,11 @@ def main() -> int:
     detector = ReplayDetector(engines.detector)
     cue = create_cue("detect", ocr=OcrEngine([reader]), detector=detector)
     ocr_cache = {}
-    if (OUT / "ocr_640.jsonl").is_file():
-        for line in (OUT / "ocr_640.jsonl").read_text().splitlines():
+    if (OUTPUTS / "ocr_640.jsonl").is_file():
+        for line in (OUTPUTS / "ocr_640.jsonl").read_text().splitlines():
             row = json.loads(line)
             ocr_cache[row["image"]] = [TextRead(t, c, tuple(b), "easyocr") for t, c, b in row["reads"]]
-    yolo_path = OUT / "yolo_dev.jsonl"
+    yolo_path = OUTPUTS / "yolo_dev.jsonl"
     yolo = {json.loads(x)["image"]: json.loads(x)["objects"] for x in yolo_path.read_text().splitlines()} \
         if yolo_path.is_file() else {}
 
@@ -89,7 +85,7 @@ def main() -> int:
                 print(f"{k}/{len(labels)}", file=sys.stderr)
 
     # Objects: fit on fold 0, score on fold 1.
-    fold = np.array([author_fold(lb.author) for lb in labels])
+    fold = author_folds([lb.author for lb in labels], k=2)
     countries = list(grid.countries)
     cidx = {c: i for i, c in enumerate(countries)}
     base = np.full(len(countries), 1.0)

@@ -1,6 +1,6 @@
 """Recorded experts fused with the shipped default, measured with nested author-grouped folds.
 
-    python benchmarks/eval_experts.py [--experts CSV ...] [--folds 5]
+    python -m benchmarks.eval_experts [--experts CSV ...] [--folds 5]
 
 For each expert (default: the recorded ones in ../shared/data/recorded-experts/) and each outer
 author fold k: the expert's error distribution per confidence level (`fit_errors`) and the
@@ -40,13 +40,12 @@ from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.results import located_cells, placement
 
-from _metrics import THRESHOLDS_KM, summarize
-from nested import answer_points, best_constant
+from benchmarks._metrics import THRESHOLDS_KM, summarize
+from benchmarks.nested import answer_points, best_constant
+from benchmarks.paths import DEV, OUTPUTS, RECORDED_EXPERTS
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DEV = SHARED / "im2gps3k-dev"
-EXPERTS = sorted((SHARED / "recorded-experts").glob("*.csv"))
-OUT = Path(__file__).parent / "out" / "experts"
+EXPERTS = sorted(RECORDED_EXPERTS.glob("*.csv"))
+OUT = OUTPUTS / "experts"
 SHIPPED = ("exif", "text")
 
 

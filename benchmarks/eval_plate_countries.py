@@ -1,6 +1,6 @@
 """Licence plates that locate: the whole pipeline on the labelled real car photos (shared/data/plates).
 
-    python benchmarks/eval_plate_countries.py [--weights PATH] [--per-region N] [--config NAME] [--set K=V ...]
+    python -m benchmarks.eval_plate_countries [--weights PATH] [--per-region N] [--config NAME] [--set K=V ...]
 
 Each photo is located with the default config and the detect cue on (the shared YOLO weights),
 from a copy with its metadata removed. Nothing here is fitted on these photos: the plate
@@ -28,13 +28,12 @@ from PIL import Image
 from geosleuth import Geolocator
 from geosleuth.config import load_config
 
-from _report import ms, write
+from benchmarks._report import ms, write
+from benchmarks.paths import HERE, PLATES, YOLO
 
-PLATES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "plates"
 # The EU photos' countries, labelled by hand from the band code (or the coat of arms and code)
 # visible on each plate; photos where none is legible are not scored.
-EU_LABELS = Path(__file__).parent / "data" / "plates_eu_countries.csv"
-WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "yolov8n_int8.tflite"
+EU_LABELS = HERE / "data" / "plates_eu_countries.csv"
 
 
 def stripped(path: Path, folder: Path) -> Path:
@@ -49,7 +48,7 @@ def stripped(path: Path, folder: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--weights", default=str(WEIGHTS))
+    ap.add_argument("--weights", default=str(YOLO))
     ap.add_argument("--per-region", type=int, help="at most this many photos of each region (BR, US, EU)")
     ap.add_argument("--config", default="default")
     ap.add_argument("--set", action="append", default=[], dest="sets")

@@ -1,6 +1,6 @@
 """Licence plates on the labelled real photos (shared/data/plates): localisation, text, country.
 
-    python benchmarks/eval_plates.py [--weights PATH] [--limit N]
+    python -m benchmarks.eval_plates [--weights PATH] [--limit N]
 
 Reports plate localisation recall (a found plate with IoU >= 0.5 to the labelled box), plate-text
 accuracy (exact, after normalisation, among images whose plate was found) and, on the US and
@@ -13,7 +13,6 @@ import argparse
 import csv
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -25,15 +24,13 @@ from geosleuth.cues.clues.plates import iou, normalise_plate
 from geosleuth.cues.detect import plate_clues
 from geosleuth.photo import Photo
 
-from _report import ms, write
-
-PLATES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "plates"
-WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "yolov8n_int8.tflite"
+from benchmarks._report import ms, write
+from benchmarks.paths import PLATES, YOLO
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--weights", default=str(WEIGHTS))
+    ap.add_argument("--weights", default=str(YOLO))
     ap.add_argument("--limit", type=int)
     args = ap.parse_args()
     rows = list(csv.DictReader(open(PLATES / "plates.csv", newline="")))[: args.limit]

@@ -1,6 +1,6 @@
 """The prior's shape chosen for photographers not seen: nested, by the worst fold's 90 % coverage.
 
-    python benchmarks/eval_prior.py [--folds 5]
+    python -m benchmarks.eval_prior [--folds 5]
 
 Candidate priors mix three maps of the Earth (`fusion.prior.log_prior`):
 the photo density of the MP-16 gallery raised to an exponent (below 1 flattens it), where people
@@ -27,7 +27,6 @@ import itertools
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
@@ -41,10 +40,11 @@ from geosleuth.fusion.region import credible_cells
 from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
 
-from eval_experts import DEV, OUT as EXPERTS_OUT, SHIPPED
-from nested import answer_points, best_constant
+from benchmarks.eval_experts import OUT as EXPERTS_OUT, SHIPPED
+from benchmarks.nested import answer_points, best_constant
+from benchmarks.paths import DEV, OUTPUTS
 
-OUT = Path(__file__).parent / "out" / "prior"
+OUT = OUTPUTS / "prior"
 EXPONENTS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4)
 POPULATION_SHARES = (0.0, 0.05, 0.1, 0.2, 0.3)
 LAND_SHARES = (0.0, 0.05, 0.1, 0.2)
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cache = EXPERTS_OUT / "default_observations.npz"
     if not cache.is_file():
-        sys.exit(f"{cache} is missing: run benchmarks/eval_experts.py first")
+        sys.exit(f"{cache} is missing: run python -m benchmarks.eval_experts first")
     geo = Geolocator(load_config("default", overrides={"cues": {"visual": {"enabled": False},
                                                                 "scene": {"enabled": False}}}))
     grid = geo.grid

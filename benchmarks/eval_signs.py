@@ -1,7 +1,7 @@
-"""Text in every script: the rendered-sign suite (tests/sign_suite.py) through the whole default
-pipeline, and the text cue's latency on real photos.
+"""Text in every script: the rendered-sign suite (benchmarks/sign_suite.py) through the whole
+default pipeline, and the text cue's latency on real photos.
 
-    python benchmarks/eval_signs.py [--config default] [--set k=v] [--photos 60]
+    python -m benchmarks.eval_signs [--config default] [--set k=v] [--photos 60]
 
 For each sign: the most probable country and its probability, right or wrong, the text cue's
 seconds. Then the text cue's seconds on the first --photos dev photos (../shared), split by
@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from pathlib import Path
 
 from geosleuth.api import Geolocator
 
-from _report import write
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from sign_suite import SIGNS, render  # noqa: E402
-
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "im2gps3k-dev" / "images"
+from benchmarks._report import write
+from benchmarks.paths import DEV
+from benchmarks.sign_suite import SIGNS, render
 
 
 def main() -> int:
@@ -48,7 +43,8 @@ def main() -> int:
         "right": right, "right_share": round(right / len(rows), 3),
         "wrong_with_p_at_least_half": sum(1 for r in rows if not r["right"] and r["p"] >= 0.5),
         "text_s_median_signs": round(statistics.median(r["text_s"] for r in rows), 3), "rows": rows}
-    photos = sorted(DEV.glob("*.jpg"))[: args.photos] if DEV.is_dir() else []
+    images = DEV / "images"
+    photos = sorted(images.glob("*.jpg"))[: args.photos] if images.is_dir() else []
     found, empty = [], []
     for path in photos:
         pred = geo.locate(path)

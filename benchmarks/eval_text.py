@@ -1,6 +1,6 @@
 """The text cue on a labelled image set: OCR speed, firing rate, country precision, end-to-end gain.
 
-    python benchmarks/eval_text.py [--images DIR --labels CSV] [--limit N] [--reader scripts|easyocr]
+    python -m benchmarks.eval_text [--images DIR --labels CSV] [--limit N] [--reader scripts|easyocr]
                                    [--canvas 640] [--observations NPZ]
 
 OCR runs once per image and is cached in benchmarks/out/ocr_scripts.jsonl or ocr_<canvas>.jsonl
@@ -41,12 +41,10 @@ from geosleuth.fusion.grid import CellGrid
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.photo import Photo
 
-from _metrics import distances, summarize
-from _replay import ReplayReader
-from nested import answer_points
-
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
-OUT = Path(__file__).parent / "out"
+from benchmarks._metrics import distances, summarize
+from benchmarks._replay import ReplayReader
+from benchmarks.nested import answer_points
+from benchmarks.paths import DEV, OUTPUTS
 
 
 def main() -> int:
@@ -67,8 +65,8 @@ def main() -> int:
     labels = read_labels(args.labels)[: args.limit]
     if args.fold is not None:
         labels = [lb for lb, fold in zip(labels, author_folds([lb.author for lb in labels], k=2)) if fold == args.fold]
-    OUT.mkdir(exist_ok=True)
-    cache_path = OUT / ("ocr_scripts.jsonl" if args.reader == "scripts" else f"ocr_{args.canvas}.jsonl")
+    OUTPUTS.mkdir(exist_ok=True)
+    cache_path = OUTPUTS / ("ocr_scripts.jsonl" if args.reader == "scripts" else f"ocr_{args.canvas}.jsonl")
     cache: dict[str, dict] = {}
     if cache_path.is_file():
         for line in cache_path.read_text().splitlines():
@@ -167,9 +165,9 @@ def main() -> int:
     lines = ["# Photos where a line was read and the answer did not move (first 30)", ""]
     for image, texts, why in still[:30]:
         lines += [f"- {image}: read {texts}", *(f"  - {w}" for w in why or ["no clue"])]
-    (OUT / "text_harvest.md").write_text("\n".join(lines) + "\n")
+    (OUTPUTS / "text_harvest.md").write_text("\n".join(lines) + "\n")
     if args.observations:  # the suite's cue outputs with this text cue's in place of the cached one
-        base = CalibrationSet.load(OUT / "suite" / "observations.npz")
+        base = CalibrationSet.load(OUTPUTS / "suite" / "observations.npz")
         rows = {image: i for i, image in enumerate(base.image_ids)}
         for lb, ll in zip(labels, text_ll):
             if lb.image_id in rows:
@@ -177,7 +175,7 @@ def main() -> int:
         base.save(args.observations)
         print(f"wrote {args.observations}", file=sys.stderr)
     name = f"text_eval{'' if args.fold is None else f'_fold{args.fold}'}.json"
-    (OUT / name).write_text(json.dumps(report, indent=2) + "\n")
+    (OUTPUTS / name).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0
 

@@ -1,6 +1,6 @@
 """How far to trust text clues (`cues.text.residual_scale`), chosen nested on the dev photos.
 
-    python benchmarks/eval_text_trust.py [--folds 5]
+    python -m benchmarks.eval_text_trust [--folds 5]
 
 A clue's likelihood is (1 - r)·s + (1 - (1 - r)·s)·f: `s` scales every clue's residual. The dev
 photos' reads are replayed from eval_text.py's OCR cache (benchmarks/out/ocr_scripts.jsonl; run
@@ -30,11 +30,10 @@ from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.photo import Photo
 
-from _replay import ReplayReader
-from eval_experts import DEV
-from eval_prior import MIN_WORST_COVERAGE, OUT, region_folds, scores, stated
-from eval_text import OUT as TEXT_OUT
-from nested import best_constant
+from benchmarks._replay import ReplayReader
+from benchmarks.eval_prior import MIN_WORST_COVERAGE, OUT, region_folds, scores, stated
+from benchmarks.nested import best_constant
+from benchmarks.paths import DEV, OUTPUTS
 
 MIN_COUNTRY_CLAIMS = 0.9  # a "country" confidence must hold this often
 SCALES = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -59,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--folds", type=int, default=5)
     args = ap.parse_args(argv)
-    cache_path = TEXT_OUT / "ocr_scripts.jsonl"
+    cache_path = OUTPUTS / "ocr_scripts.jsonl"
     if not cache_path.is_file():
-        sys.exit(f"{cache_path} is missing: run benchmarks/eval_text.py first")
+        sys.exit(f"{cache_path} is missing: run python -m benchmarks.eval_text first")
     cache = {row["image"]: row for row in map(json.loads, cache_path.read_text().splitlines())}
     geo = Geolocator.from_config("default")
     grid, prior = geo.grid, geo.log_prior()

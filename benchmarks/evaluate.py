@@ -1,6 +1,6 @@
 """Evaluate a pipeline on a labelled image set (Im2GPS3k format).
 
-    python benchmarks/evaluate.py --images DIR --labels CSV [--config NAME] [--set k=v] [--out DIR]
+    python -m benchmarks.evaluate --images DIR --labels CSV [--config NAME] [--set k=v] [--out DIR]
 
 Writes predictions.csv, metrics.json and metrics.md to --out. Without --images/--labels it uses
 ../shared/data/im2gps3k-dev when present.
@@ -21,9 +21,8 @@ from geosleuth import Geolocator
 from geosleuth.labels import read_labels
 from geosleuth.gazetteer import reverse_lookup
 
-from _metrics import THRESHOLDS_KM, distances, summarize
-
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
+from benchmarks._metrics import THRESHOLDS_KM, distances, summarize
+from benchmarks.paths import DEV, OUTPUTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", dest="sets", action="append", default=[])
     ap.add_argument("--limit", type=int, help="only the first N labelled images")
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "evaluate")
+    ap.add_argument("--out", type=Path, default=OUTPUTS / "evaluate")
     args = ap.parse_args(argv)
 
     labels = read_labels(args.labels)[: args.limit]

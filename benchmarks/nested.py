@@ -1,6 +1,6 @@
 """Nested, author-grouped evaluation of everything fitted on the dev set.
 
-    python benchmarks/nested.py [--folds 5] [--observations NPZ] [--out DIR]
+    python -m benchmarks.nested [--folds 5] [--observations NPZ] [--out DIR]
 
 The cue outputs come from suite.py's cache (computed there on first use) or --observations.
 
@@ -44,10 +44,11 @@ from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
 from geosleuth.results import candidate
 
-import suite
-from _metrics import THRESHOLDS_KM, summarize
+from benchmarks import suite
+from benchmarks._metrics import THRESHOLDS_KM, summarize
+from benchmarks.paths import DEV, OUTPUTS
 
-OUT = Path(__file__).parent / "out" / "nested"
+OUT = OUTPUTS / "nested"
 # The default before this evaluation: the candidates' starting settings, and the baseline it replaces.
 OLD_DEFAULT = {"visual": (1.0, 0.1), "scene": (2.0, 1e-4), "exif": (1.0, 1e-6), "text": (1.5, 1e-2)}
 MASSES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -157,8 +158,8 @@ def best_constant(grid, lat: np.ndarray, lon: np.ndarray) -> tuple[float, float]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--images", type=Path, default=suite.DEV / "images")
-    ap.add_argument("--labels", type=Path, default=suite.DEV / "dev.csv")
+    ap.add_argument("--images", type=Path, default=DEV / "images")
+    ap.add_argument("--labels", type=Path, default=DEV / "dev.csv")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--observations", type=Path, help="cue outputs (CalibrationSet .npz) of a subset of the labels")
     ap.add_argument("--out", type=Path, default=OUT)

@@ -1,6 +1,6 @@
 """The evaluation suite on the dev set: ablations, calibration and coverage, with fitted weights.
 
-    python benchmarks/suite.py [--folds 5] [--labels CSV]
+    python -m benchmarks.suite [--folds 5] [--labels CSV]
 
 1. Every default cue runs once on every dev photo (`geosleuth.api.collect`); the visual and
    scene cues use heads trained without the photo's author fold (from `cv_visual.py`, run it
@@ -34,11 +34,11 @@ from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.gazetteer import reverse_lookup
 from geosleuth.geo import haversine_km
 
-from _metrics import THRESHOLDS_KM, summarize
+from benchmarks._metrics import THRESHOLDS_KM, summarize
+from benchmarks.paths import DEV, OUTPUTS
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "im2gps3k-dev"
-OUT = Path(__file__).parent / "out" / "suite"
-HEADS = Path(__file__).parent / "out" / "cv_visual"
+OUT = OUTPUTS / "suite"
+HEADS = OUTPUTS / "cv_visual"
 CANDIDATE_WEIGHTS = ("cues.visual.weight=1", "cues.scene.weight=1")
 
 
@@ -56,7 +56,7 @@ def observations(labels, images: Path, folds: np.ndarray, grid_geo: Geolocator) 
         if not part.is_file():
             heads = HEADS / f"heads_fold{k}.npz"
             if not heads.is_file():
-                sys.exit(f"{heads} is missing: run benchmarks/cv_visual.py first")
+                sys.exit(f"{heads} is missing: run python -m benchmarks.cv_visual first")
             # The candidates are judged with every cue on, whatever weight the shipped config gives them.
             geo = Geolocator.from_config("default", sets=[f"features.heads={heads}", *CANDIDATE_WEIGHTS])
             print(f"fold {k}: {len(rows)} photos", file=sys.stderr)

@@ -178,7 +178,7 @@ def test_reports_in_a_browser_a_gps_photo_a_sign_and_a_photo_with_nothing(shared
     import os
     from pathlib import Path
 
-    from sign_suite import SIGNS, fonts_present, render
+    from benchmarks.sign_suite import SIGNS, fonts_present, render
 
     sync_api = pytest.importorskip("playwright.sync_api")
     if not fonts_present():

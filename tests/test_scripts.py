@@ -12,7 +12,7 @@ import pytest
 from geosleuth.cues.clues.text import phone_clues, place_clues, written_in
 from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.cues.engines.script_reader import ScriptReader, join_unspaced, polarities
-from sign_suite import SIGNS, fonts_present, render
+from benchmarks.sign_suite import SIGNS, fonts_present, render
 
 # A sign's writing system -> the scripts its letters show
 SHOWS = {"Hans": {"Hani"}, "Hant": {"Hani"}, "Jpan": {"Jpan", "Hani"}, "Hang": {"Hang"}}

@@ -1,8 +1,9 @@
 """A suite of street and shop signs in 15 scripts, rendered with the machine's Noto fonts: three
 signs per script (several countries for Cyrillic, Arabic, Devanagari and Latin), each with a place
 name and a street or a shop word, most with a phone number. Variants cycle through layouts,
-polarities (light on dark, dark on light), noise, blur and perspective. Used by
-tests/test_scripts.py and benchmarks/eval_signs.py; nothing is committed as an image.
+polarities (light on dark, dark on light), noise, blur and perspective. Shared by the tests
+(test_scripts.py, test_report.py) and the benchmarks (eval_signs.py, bench_memory.py); nothing is
+committed as an image.
 """
 
 from __future__ import annotations
