@@ -93,8 +93,7 @@ def predict(grid: "CellGrid", log_prior: np.ndarray, observations: Sequence[Obse
     (fusion and the result) and "total" (since `started`)."""
     t0 = time.perf_counter()
     spoke = [o for o in observations if o.spoke]
-    fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.training_prior,
-                                           o.output.country_given_cell) for o in spoke})
+    fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.country_given_cell) for o in spoke})
     extra = {o.name: _review(o, fusion.effective, grid) for o in spoke if o.cue is not None}
     reports = {o.name: CueReport(name=o.name, status=o.status, note=o.output.note,
                                  evidence=o.output.evidence + extra.get(o.name, ()), seconds=o.seconds,
@@ -126,7 +125,5 @@ def _check_output(out: CueOutput, grid: "CellGrid") -> None:
         raise ValueError(f"log-likelihood has shape {ll.shape}, expected ({n_cells},)")
     if np.isnan(ll).any() or not np.isfinite(ll).any() or np.isposinf(ll).any():
         raise ValueError("log-likelihood must be finite or -inf, with at least one finite value")
-    if out.training_prior is not None and np.asarray(out.training_prior).shape != (n_cells,):
-        raise ValueError("training_prior must be a distribution over the grid's cells")
     if out.country_given_cell is not None and np.asarray(out.country_given_cell).shape != (n_pairs,):
         raise ValueError("country_given_cell must have one value per pair of the grid's share table")
