@@ -29,7 +29,8 @@ from geosleuth.hints import Hint
 from geosleuth.memory import release_memory
 from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
 from geosleuth.preflight import check_named_models
-from geosleuth.pipeline import Observation, decoded_together, observe, observe_hints, predict, prepare
+from geosleuth.observation import Observation
+from geosleuth.pipeline import decoded_together, observe, observe_hints, predict, prepare
 from geosleuth.results import Prediction
 
 T = TypeVar("T")
