@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from geosleuth import Geolocator
-from geosleuth.api import collect
 from geosleuth.cues.base import GeoPoint
 from geosleuth.cues.clues.expert import NO_FUSION_FLOOR, ExpertSettings, claimed_points, fit_errors, log_likelihoods
 from geosleuth.cues.recorded import read_recorded
@@ -56,7 +55,7 @@ def default_observations(geo: Geolocator, labels, truth: np.ndarray) -> Calibrat
     if cache.is_file():
         return CalibrationSet.load(cache)
     OUT.mkdir(parents=True, exist_ok=True)
-    obs = collect(geo, [DEV / "images" / lb.image_id for lb in labels], truth)
+    obs = geo.calibration_set([DEV / "images" / lb.image_id for lb in labels], truth)
     obs.save(cache)
     return obs
 
