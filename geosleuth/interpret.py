@@ -1,9 +1,9 @@
 """What a fused posterior says about a photo, as a `Prediction`: the answer (under
-`output.decision`, placed at the sharpest point a cue vouched for in its cell), its confidence,
-the most probable places (no two close together), the countries, the credible region, and each
-cue's report with how far it moved the answer.
+`output.decision`, placed at the sharpest point a cue vouched for or claimed in its cell), its
+confidence, the most probable places (no two close together), the countries, the credible region,
+and each cue's report with how far it moved the answer.
 
-    prediction = interpret(grid, fusion, observations, reviews, image=..., output=config["output"])
+    prediction = interpret(grid, fusion, observations, reviews, image=..., image_size=..., output=...)
 """
 
 from __future__ import annotations
