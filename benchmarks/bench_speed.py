@@ -21,7 +21,8 @@ from geosleuth.cues.base import CueOutput
 from geosleuth.fusion.combine import log_normalise
 from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.grid import CellGrid, build_grid, read_coordinates
-from geosleuth.pipeline import Observation, predict
+from geosleuth.observation import Observation
+from geosleuth.pipeline import predict
 
 from benchmarks._report import ms, write
 from benchmarks.paths import DATA, REPO

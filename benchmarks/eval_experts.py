@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from geosleuth import Geolocator
-from geosleuth.api import collect
 from geosleuth.cues.base import GeoPoint
 from geosleuth.cues.clues.expert import NO_FUSION_FLOOR, ExpertSettings, claimed_points, fit_errors, log_likelihoods
 from geosleuth.cues.recorded import read_recorded
@@ -38,7 +37,7 @@ from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.fusion.region import credible_cells
 from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
-from geosleuth.results import located_cells, placement
+from geosleuth.interpret import located_cells, placement
 
 from benchmarks._metrics import THRESHOLDS_KM, summarize
 from benchmarks.nested import answer_points, best_constant
@@ -55,7 +54,7 @@ def default_observations(geo: Geolocator, labels, truth: np.ndarray) -> Calibrat
     if cache.is_file():
         return CalibrationSet.load(cache)
     OUT.mkdir(parents=True, exist_ok=True)
-    obs = collect(geo, [DEV / "images" / lb.image_id for lb in labels], truth)
+    obs = geo.calibration_set([DEV / "images" / lb.image_id for lb in labels], truth)
     obs.save(cache)
     return obs
 
@@ -63,7 +62,7 @@ def default_observations(geo: Geolocator, labels, truth: np.ndarray) -> Calibrat
 def scored(grid, log_post: np.ndarray, lat: np.ndarray, lon: np.ndarray, truth: np.ndarray,
            points: list[tuple[GeoPoint, ...]] | None = None) -> dict:
     """Per photo: distance of the expected-GeoScore answer (where the shipped pipeline puts it in
-    its cell: at a point claimed there (`results.located_cells`, `results.placement`), else
+    its cell: at a point claimed there (`interpret.located_cells`, `interpret.placement`), else
     `nested.answer_points`), whether the 50 / 90 % regions hold the true cell, and the
     confidence level stated with whether it was right (a country claim: the country; any other
     level: the 90 % region holds the true cell)."""

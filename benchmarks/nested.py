@@ -42,7 +42,7 @@ from geosleuth.fusion.decision import GeoScoreDecider, geoscore
 from geosleuth.fusion.kernels import kernel_log_likelihood
 from geosleuth.geo import haversine_km
 from geosleuth.labels import author_folds, read_labels
-from geosleuth.results import candidate
+from geosleuth.interpret import candidate
 
 from benchmarks import suite
 from benchmarks._metrics import THRESHOLDS_KM, summarize
@@ -113,7 +113,7 @@ def with_heads(obs: CalibrationSet, rows: np.ndarray, lls: dict[str, np.ndarray]
 def answer_points(grid) -> np.ndarray:
     """(lat, lon) where the shipped pipeline answers in each cell when no cue names a country: its
     mean photo location, or, when that lies across a border from most of its photos, that
-    country's largest town in it (`geosleuth.results.candidate`)."""
+    country's largest town in it (`geosleuth.interpret.candidate`)."""
     def compute() -> np.ndarray:
         return np.array([(c.lat, c.lon) for c in (candidate(grid, k, 0.0) for k in range(len(grid)))])
 

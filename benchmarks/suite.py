@@ -2,7 +2,7 @@
 
     python -m benchmarks.suite [--folds 5] [--labels CSV]
 
-1. Every default cue runs once on every dev photo (`geosleuth.api.collect`); the visual and
+1. Every default cue runs once on every dev photo (`Geolocator.calibration_set`); the visual and
    scene cues use heads trained without the photo's author fold (from `cv_visual.py`, run it
    first), so no photo is scored by heads that saw it. Cached in benchmarks/out/suite/.
 2. For each variant (the full pipeline, each cue removed, each cue alone with the prior, the
@@ -28,7 +28,6 @@ import numpy as np
 
 from geosleuth import Geolocator
 from geosleuth.labels import author_folds, read_labels
-from geosleuth.api import collect
 from geosleuth.fusion.calibration import CalibrationSet, coverage, cross_validate, fit
 from geosleuth.fusion.decision import GeoScoreDecider
 from geosleuth.gazetteer import reverse_lookup
@@ -60,7 +59,7 @@ def observations(labels, images: Path, folds: np.ndarray, grid_geo: Geolocator) 
             # The candidates are judged with every cue on, whatever weight the shipped config gives them.
             geo = Geolocator.from_config("default", sets=[f"features.heads={heads}", *CANDIDATE_WEIGHTS])
             print(f"fold {k}: {len(rows)} photos", file=sys.stderr)
-            collect(geo, [images / labels[i].image_id for i in rows], truth[rows]).save(part)
+            geo.calibration_set([images / labels[i].image_id for i in rows], truth[rows]).save(part)
         parts.append((rows, CalibrationSet.load(part)))
     merged = CalibrationSet([i for _, o in parts for i in o.image_ids], np.concatenate([o.truth for _, o in parts]),
                             {c: np.concatenate([o.loglik[c] for _, o in parts]) for c in parts[0][1].loglik},

@@ -52,8 +52,8 @@ class GeoPoint:
 class CueOutput:
     """A cue's verdict: log-likelihood over grid cells (any additive constant), or abstention.
 
-    `training_prior` is set by cues whose output is a posterior p(cell | x) learnt under a prior
-    (the visual classifier): fusion divides it out so the data prior is not counted twice.
+    A cue whose model learnt a posterior p(cell | x) under a prior of its own divides that prior
+    out itself, so fusion counts the data prior once.
     `country_given_cell` is set by cues that name countries: per pair of the grid's share table,
     what they say of the country within its cell (`CellGrid.marginalise`).
     """
@@ -61,7 +61,6 @@ class CueOutput:
     log_likelihood: np.ndarray | None
     evidence: tuple[Evidence, ...] = ()
     note: str = ""
-    training_prior: np.ndarray | None = None
     points: tuple[GeoPoint, ...] = ()
     country_given_cell: np.ndarray | None = None
 

@@ -4,7 +4,6 @@
 
 Each cue's likelihood is scaled to peak at 1 and mixed with a uniform floor eps_k, so a cue can
 make a cell at most 1/eps_k times less likely: one wrong OCR read cannot zero out the truth.
-A cue that reports a posterior learnt under a training prior has that prior divided out first.
 A cue that names countries also says which country *within* a cell it favours (a border cell
 holds photos of two countries); those log-likelihoods add up, tempered by the same weight.
 """
@@ -38,15 +37,11 @@ class Term:
     log_likelihood: np.ndarray
     weight: float = 1.0
     floor: float = 1e-3
-    training_prior: np.ndarray | None = None
     country_given_cell: np.ndarray | None = None  # per pair of the grid's share table (`CellGrid.marginalise`)
 
     def effective(self) -> np.ndarray:
         """The tempered, floored log-likelihood this term adds to the log posterior."""
-        ll = np.asarray(self.log_likelihood, dtype=np.float64)
-        if self.training_prior is not None:
-            ll = ll - np.log(np.maximum(self.training_prior, 1e-300))
-        return self.weight * floored(ll, self.floor)
+        return self.weight * floored(np.asarray(self.log_likelihood, dtype=np.float64), self.floor)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import numpy as np
 from geosleuth.api import BatchItem, Geolocator
 from geosleuth.cues.base import CueOutput, Evidence
 from geosleuth.errors import GeosleuthError
-from geosleuth.pipeline import Observation, observe_hints, predict
+from geosleuth.observation import Observation
+from geosleuth.pipeline import observe_hints, predict
 from geosleuth.results import Prediction
 
 if TYPE_CHECKING:

@@ -27,9 +27,10 @@ from geosleuth.fusion.grid import CellGrid, load_grid
 from geosleuth.fusion.prior import log_prior
 from geosleuth.hints import Hint
 from geosleuth.memory import release_memory
-from geosleuth.photo import IMAGE_SUFFIXES, ImageInput, Photo
+from geosleuth.photo import ImageInput, Photo
 from geosleuth.preflight import check_named_models
-from geosleuth.pipeline import Observation, decoded_together, observe, observe_hints, predict, prepare
+from geosleuth.observation import Observation
+from geosleuth.pipeline import decoded_together, observe, observe_hints, predict, prepare
 from geosleuth.results import Prediction
 
 T = TypeVar("T")
@@ -56,6 +57,9 @@ class BatchItem:
 class Geolocator:
     """The pipeline: photo -> cues -> fusion -> `Prediction`.
 
+    `config` is a shipped config name ('default', 'prior-only', ...), a YAML path or a mapping
+    over the defaults (`load_config`); `cues` replace the configured ones.
+
     The config's shared models (`ocr`, `detector`, `features`) are built once here as `engines`
     and handed to the cues that use them; cues passed in directly keep their own. A model or
     file setting changed from the default must be usable here (`preflight`), unless
@@ -66,9 +70,9 @@ class Geolocator:
     3
     """
 
-    def __init__(self, config: Mapping[str, Any] | None = None, *, cues: Sequence[Cue] | None = None,
+    def __init__(self, config: str | Path | Mapping[str, Any] = "default", *, cues: Sequence[Cue] | None = None,
                  grid: CellGrid | str | None = None, check_models: bool = True) -> None:
-        self.config: Config = load_config(config if config is not None else "default")
+        self.config: Config = load_config(config)
         self._grid_spec = grid if grid is not None else self.config["grid"]
         self._grid: CellGrid | None = None
         self.engines = Engines.from_config(self.config)
@@ -180,6 +184,37 @@ class Geolocator:
                 prepare(self.cues, [p for p in photos if isinstance(p, Photo)])
                 yield from (item for item in pool.map(one, chunk, photos) if item is not None)
 
+    def calibration_set(self, paths: Sequence[Path], truth: np.ndarray, *, progress: bool = True,
+                        on_error: Callable[[Path, Exception], None] | None = None) -> CalibrationSet:
+        """Run every configured cue on each labelled photo once (as `locate` would) and keep what
+        each said, for calibration (`truth`: the index of each photo's true cell). Photos that
+        cannot be decoded are dropped and reported through `on_error`."""
+        names = list(self.cue_settings)
+        n_cells = len(self.grid)
+        loglik = {k: np.full((len(paths), n_cells), np.nan, np.float32) for k in names}
+        seconds = {k: np.zeros(len(paths)) for k in names}
+        ok = np.zeros(len(paths), bool)
+        bar = tqdm(total=len(paths), desc="cues", unit="img", file=sys.stderr, disable=not progress)
+        for batch in _batches(range(len(paths)), decoded_together(self.cues, self.config["batch"]["size"])):
+            photos = {}
+            for i in batch:
+                try:
+                    photos[i] = self.open(paths[i])
+                except GeosleuthError as exc:
+                    if on_error:
+                        on_error(paths[i], exc)
+            prepare(self.cues, list(photos.values()))
+            for i, photo in photos.items():
+                ok[i] = True
+                for said in self.observe(photo):
+                    seconds[said.name][i] = said.seconds
+                    if said.status == "ok":
+                        loglik[said.name][i] = said.output.log_likelihood
+            bar.update(len(batch))
+        bar.close()
+        ids = [Path(p).name for p in paths]
+        return CalibrationSet(ids, np.asarray(truth), loglik, seconds).subset(ok)
+
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(items)
@@ -191,98 +226,8 @@ def _label(src: Any) -> str:
     return str(src) if isinstance(src, (str, Path)) else f"<{type(src).__name__}>"
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """The files a command line names: each with an ID unique in the batch (its path relative to
-    the folder it was found in, or its name), and what was skipped, with why."""
-
-    files: list[str]
-    ids: list[str]
-    skipped: list[tuple[str, str]]
-
-
-def expand_inputs(paths: Iterable[str | Path]) -> Inputs:
-    """Files to locate from paths and folders (searched recursively for image suffixes; links to
-    folders are not followed). Every entry of a folder that is not located is in `skipped`."""
-    files: list[str] = []
-    ids: list[str] = []
-    skipped: list[tuple[str, str]] = []
-    for p in map(Path, paths):
-        try:
-            is_folder = p.is_dir()
-        except OSError:  # a name too long: reported by locate
-            is_folder = False
-        if not is_folder:
-            files.append(str(p))  # missing or odd files are reported by locate, not dropped here
-            ids.append(p.name)
-            continue
-        for folder, dirs, names in os.walk(p):
-            linked = [d for d in dirs if Path(folder, d).is_symlink()]
-            hidden = [d for d in dirs if d.startswith(".") and d not in linked]
-            skipped += [(str(Path(folder, d)), "hidden folder") for d in sorted(hidden)]
-            dirs[:] = sorted(d for d in dirs if d not in linked and d not in hidden)
-            for name in sorted(names + linked):
-                f = Path(folder, name)
-                why = _not_located(f, f.relative_to(p))
-                if why:
-                    skipped.append((str(f), why))
-                else:
-                    files.append(str(f))
-                    ids.append(f.relative_to(p).as_posix())
-    if len(set(ids)) < len(ids):  # the same name given twice: the paths tell them apart
-        ids = files[:]
-    return Inputs(files, ids, skipped)
-
-
-def _not_located(f: Path, relative: Path) -> str:
-    """Why a file found in a folder is not located ('' when it is)."""
-    if any(part.startswith(".") for part in relative.parts):
-        return "hidden file"
-    if f.is_symlink() and not f.exists():
-        return "broken or looping link"
-    if f.is_symlink() and f.is_dir():
-        return "link to a folder (not followed)"
-    if not f.is_file():
-        return "not a regular file"
-    if f.suffix.lower() not in IMAGE_SUFFIXES:
-        return "not an image file name"
-    return ""
-
-
 def locate(image: ImageInput, config: str | Path | Mapping[str, Any] = "default", **overrides: Any) -> Prediction:
     """One-off use: `geosleuth.locate("photo.jpg")`. Reuses one pipeline per config name."""
     if isinstance(config, str) and not overrides:
         return shared(("geolocator", config), lambda: Geolocator.from_config(config)).locate(image)
     return Geolocator.from_config(config, **overrides).locate(image)
-
-
-def collect(geo: Geolocator, paths: Sequence[Path], truth: np.ndarray, progress: bool = True,
-            on_error: Callable[[Path, Exception], None] | None = None) -> CalibrationSet:
-    """Run every configured cue on each labelled photo once (as `locate` would) and keep what
-    each said, for calibration. Photos that cannot be decoded are dropped and reported through
-    `on_error`."""
-    names = list(geo.cue_settings)
-    n_cells = len(geo.grid)
-    loglik = {k: np.full((len(paths), n_cells), np.nan, np.float32) for k in names}
-    seconds = {k: np.zeros(len(paths)) for k in names}
-    ok = np.zeros(len(paths), bool)
-    bar = tqdm(total=len(paths), desc="cues", unit="img", file=sys.stderr, disable=not progress)
-    for batch in _batches(range(len(paths)), decoded_together(geo.cues, geo.config["batch"]["size"])):
-        photos = {}
-        for i in batch:
-            try:
-                photos[i] = geo.open(paths[i])
-            except GeosleuthError as exc:
-                if on_error:
-                    on_error(paths[i], exc)
-        prepare(geo.cues, list(photos.values()))
-        for i, photo in photos.items():
-            ok[i] = True
-            for said in geo.observe(photo):
-                seconds[said.name][i] = said.seconds
-                if said.status == "ok":
-                    loglik[said.name][i] = said.output.log_likelihood
-        bar.update(len(batch))
-    bar.close()
-    ids = [Path(p).name for p in paths]
-    return CalibrationSet(ids, np.asarray(truth), loglik, seconds).subset(ok)

@@ -170,6 +170,18 @@ def parse_set(item: str) -> dict[str, Any]:
     return out
 
 
+def setting(config: Config, key: str) -> Any:
+    """The value of a dotted setting ('cues.visual.gallery'), None where the config has none.
+
+    >>> setting(load_config("default"), "output.decision")
+    'expected_geoscore'
+    """
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def _merge(base: dict[str, Any], layer: Mapping[str, Any], where: str) -> None:
     if not isinstance(layer, Mapping):
         raise ConfigError(f"config key {where.rstrip('.')!r} must be a mapping, got {layer!r}")

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -16,30 +16,14 @@ import numpy as np
 
 from geosleuth.cues.base import Cue, CueOutput, Evidence
 from geosleuth.fusion.combine import Term, fuse
-from geosleuth.results import CueReport, Prediction, prediction_fields
+from geosleuth.interpret import interpret
+from geosleuth.observation import Observation
+from geosleuth.results import Prediction
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
     from geosleuth.hints import Hint
     from geosleuth.photo import Photo
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What one source of evidence said, and how fusion weighs it."""
-
-    name: str
-    output: CueOutput
-    status: str  # ok | abstained | failed
-    weight: float
-    floor: float
-    seconds: float = 0.0
-    cue: Cue | None = None  # the cue that said it, asked to cross-check the others after fusion
-
-    @property
-    def spoke(self) -> bool:
-        """Whether it enters fusion: it gave a likelihood and has a weight."""
-        return self.status == "ok" and self.weight > 0
 
 
 def observe(cues: Sequence[Cue], photo: "Photo", grid: "CellGrid") -> tuple[Observation, ...]:
@@ -89,21 +73,17 @@ def predict(grid: "CellGrid", log_prior: np.ndarray, observations: Sequence[Obse
             image_size: tuple[int, int], output: Mapping[str, Any], timings: Mapping[str, float],
             started: float, warnings: Sequence[str] = ()) -> Prediction:
     """Fuse the observations that spoke with the prior, let their cues cross-check each other,
-    and build the `Prediction` as the config's `output` section asks; `timings` gain "fusion"
+    and build the `Prediction` (`interpret`) as the config's `output` section asks; `timings` gain "fusion"
     (fusion and the result) and "total" (since `started`)."""
     t0 = time.perf_counter()
     spoke = [o for o in observations if o.spoke]
-    fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.training_prior,
-                                           o.output.country_given_cell) for o in spoke})
-    extra = {o.name: _review(o, fusion.effective, grid) for o in spoke if o.cue is not None}
-    reports = {o.name: CueReport(name=o.name, status=o.status, note=o.output.note,
-                                 evidence=o.output.evidence + extra.get(o.name, ()), seconds=o.seconds,
-                                 weight=o.weight) for o in observations}
-    fields = prediction_fields(grid=grid, fusion=fusion, reports=reports, image=image, image_size=image_size,
-                               output=output, points={o.name: o.output.points for o in spoke},
-                               warnings=warnings)
+    fusion = fuse(log_prior, {o.name: Term(o.output.log_likelihood, o.weight, o.floor, o.output.country_given_cell)
+                              for o in spoke})
+    reviews = {o.name: _review(o, fusion.effective, grid) for o in spoke if o.cue is not None}
+    prediction = interpret(grid, fusion, observations, reviews, image=image, image_size=image_size, output=output,
+                           warnings=warnings)
     done = time.perf_counter()
-    return Prediction(**fields, timings=MappingProxyType({**timings, "fusion": done - t0, "total": done - started}))
+    return replace(prediction, timings=MappingProxyType({**timings, "fusion": done - t0, "total": done - started}))
 
 
 def _review(own: Observation, effective: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
@@ -126,7 +106,5 @@ def _check_output(out: CueOutput, grid: "CellGrid") -> None:
         raise ValueError(f"log-likelihood has shape {ll.shape}, expected ({n_cells},)")
     if np.isnan(ll).any() or not np.isfinite(ll).any() or np.isposinf(ll).any():
         raise ValueError("log-likelihood must be finite or -inf, with at least one finite value")
-    if out.training_prior is not None and np.asarray(out.training_prior).shape != (n_cells,):
-        raise ValueError("training_prior must be a distribution over the grid's cells")
     if out.country_given_cell is not None and np.asarray(out.country_given_cell).shape != (n_pairs,):
         raise ValueError("country_given_cell must have one value per pair of the grid's share table")

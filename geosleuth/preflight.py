@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from geosleuth.config import Config, default_config
+from geosleuth.config import Config, default_config, setting
 from geosleuth.cues.engines.gallery import GALLERY_FORMAT
 from geosleuth.cues.engines.heads import HEADS_FORMAT
 from geosleuth.errors import ConfigError, GeosleuthError
@@ -34,14 +34,6 @@ def unusable(key: str, config: Config, engines: "Engines") -> str:
         return _CHECKS[key](setting(config, key), config, engines)
     except GeosleuthError as exc:
         return str(exc)
-
-
-def setting(config: Config, key: str) -> Any:
-    """The value of a dotted setting ('cues.visual.gallery'), None where the config has none."""
-    node: Any = config
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def _file(value: Any, *_: Any) -> str:

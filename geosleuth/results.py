@@ -1,36 +1,32 @@
-"""`Prediction`: the one immutable result; `to_dict()` is the schema, everything else derives."""
+"""`Prediction`: the one immutable result; `to_dict()` is the schema, everything else derives
+(`to_json`, `to_geojson`, the plain-text `explain`). `geosleuth.interpret` builds it."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from geosleuth.cues.base import Evidence, GeoPoint
-from geosleuth.fusion.confidence import EXACT_SIGMA_KM, Confidence, assess
-from geosleuth.fusion.decision import GeoScoreDecider
-from geosleuth.fusion.region import credible_cells
-from geosleuth.gazetteer import country_name, reverse_lookup
-from geosleuth.gazetteer.places import Gazetteer
-from geosleuth.geo import haversine_km
+from geosleuth.cues.base import Evidence
+from geosleuth.fusion.confidence import Confidence
+from geosleuth.gazetteer import country_name
 
 if TYPE_CHECKING:
-    from geosleuth.fusion.combine import Fusion
     from geosleuth.fusion.grid import CellGrid
 
 SCHEMA = "geosleuth.prediction/2"
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A candidate place: the mean photo location of a grid cell."""
+@dataclass(frozen=True, kw_only=True)
+class Location:
+    """A point the result names in a grid cell: the cell's mean photo location, or a point a cue
+    vouched for in it."""
 
-    rank: int
     lat: float
     lon: float
-    probability: float
+    probability: float  # posterior probability of the cell it lies in
     country: str  # ISO alpha-2 ('' when unknown)
     place: str  # nearest named place
     cell: str  # S2 token
@@ -38,30 +34,34 @@ class Candidate:
     # or the accuracy of a point a cue vouched for
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "lat": round(self.lat, 6), "lon": round(self.lon, 6),
-                "probability": round(self.probability, 6), "country": self.country, "place": self.place,
-                "cell": self.cell, "radius_km": round(self.radius_km, 3)}
+        return {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "probability": round(self.probability, 6),
+                "country": self.country, "place": self.place, "cell": self.cell, "radius_km": round(self.radius_km, 3)}
 
 
-@dataclass(frozen=True)
-class Answer:
+@dataclass(frozen=True, kw_only=True)
+class Candidate(Location):
+    """A ranked place: one of the most probable (`Prediction.top_k`, from 1), or what a cue
+    report compares the answer with."""
+
+    rank: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, **super().to_dict()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer(Location):
     """The one point a pipeline consumes, chosen under `output.decision`: the highest expected
     GeoScore under the posterior, or the most probable cell."""
 
-    lat: float
-    lon: float
-    probability: float  # posterior probability of the cell it lies in
-    country: str
-    place: str
-    cell: str
     decision: str  # expected_geoscore | most_probable
     expected_geoscore: float  # under the posterior (as good as the posterior is calibrated)
-    radius_km: float = 0.0  # as for a candidate
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lat": round(self.lat, 6), "lon": round(self.lon, 6), "probability": round(self.probability, 6),
-                "country": self.country, "place": self.place, "cell": self.cell, "decision": self.decision,
-                "expected_geoscore": round(self.expected_geoscore, 1), "radius_km": round(self.radius_km, 3)}
+        where = super().to_dict()
+        radius = where.pop("radius_km")  # last in the schema's answer
+        return {**where, "decision": self.decision, "expected_geoscore": round(self.expected_geoscore, 1),
+                "radius_km": radius}
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Prediction:
     countries: Mapping[str, float]  # ISO alpha-2 -> probability, descending
     region: Region
     cues: Mapping[str, CueReport]
-    timings: Mapping[str, float]  # seconds
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds
     image_size: tuple[int, int] = (0, 0)
     warnings: tuple[str, ...] = ()  # evidence of kind "warning" from any cue (e.g. spoofed metadata)
     grid: "CellGrid | None" = field(default=None, repr=False)
@@ -236,147 +236,3 @@ def counted(n: int, noun: str) -> str:
 
 def _fmt_latlon(lat: float, lon: float) -> str:
     return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
-
-
-def candidate(grid: "CellGrid", cell: int, probability: float, rank: int = 1,
-              within: np.ndarray | None = None) -> Candidate:
-    """A cell as a candidate, at its mean photo location; `within` is what the cues said of the
-    country within cells. When that country is not the one the mean location lies in (a cell two
-    countries share), the candidate is that country's largest town in the cell."""
-    lat, lon, place = float(grid.lat[cell]), float(grid.lon[cell]), str(grid.places[cell])
-    country = grid.country_of(cell, within)
-    if country and not place.endswith(", " + country):
-        town = Gazetteer.default().largest_town(grid, cell, country)
-        if town is not None:
-            lat, lon, place = town.lat, town.lon, reverse_lookup([town.lat], [town.lon])[0].label
-    return Candidate(rank=rank, lat=lat, lon=lon, probability=float(probability), country=country, place=place,
-                     cell=str(grid.tokens[cell]), radius_km=cell_radius_km(grid, cell))
-
-
-def cell_radius_km(grid: "CellGrid", cell: int) -> float:
-    """The radius of a disc as large as the cell."""
-    return float(np.sqrt(grid.area_km2[cell] / np.pi))
-
-
-def credible_region(grid: "CellGrid", posterior: np.ndarray, mass: float) -> Region:
-    """Highest-posterior-density region: cells by probability per km² until `mass` is reached."""
-    return _region(grid, credible_cells(posterior, grid.area_km2, mass), mass)
-
-
-def _region(grid: "CellGrid", cells: np.ndarray, mass: float) -> Region:
-    return Region(mass=mass, cells=tuple(grid.tokens[cells].tolist()), area_km2=float(grid.area_km2[cells].sum()))
-
-
-Located = TypeVar("Located", Candidate, Answer)
-
-
-def placement(grid: "CellGrid", cell: int, points: Sequence[GeoPoint]) -> GeoPoint | None:
-    """Where in `cell` to answer: the sharpest point a cue vouched for in it (or within 3 sigma of
-    it: a GPS fix near a cell edge spreads over both cells), else the sharpest point a model or
-    expert claimed in the cell itself, else None (the cell's mean)."""
-    if not points:
-        return None
-    point_cells = grid.lookup([p.lat for p in points], [p.lon for p in points])
-    reach = cell_radius_km(grid, cell)
-    seen = [p for p, c in zip(points, point_cells) if not p.claim and (
-        c == cell or haversine_km(p.lat, p.lon, grid.lat[cell], grid.lon[cell]) <= reach + 3 * p.sigma_km)]
-    claimed = [p for p, c in zip(points, point_cells) if p.claim and c == cell]
-    return min(seen or claimed, key=lambda p: p.sigma_km, default=None)
-
-
-def located_cells(grid: "CellGrid", points: Sequence[GeoPoint]) -> dict[int, tuple[float, float]]:
-    """The cells that hold a point a cue vouched for or claimed, each at its sharpest such point
-    (a sighting before a claim, as in `placement`): where the decision takes that cell's mass to
-    be (`GeoScoreDecider.decide`)."""
-    out: dict[int, tuple[float, float]] = {}
-    cells = grid.lookup([p.lat for p in points], [p.lon for p in points]) if points else []
-    for p, c in sorted(zip(points, cells), key=lambda pc: (not pc[0].claim, -pc[0].sigma_km)):
-        out[int(c)] = (p.lat, p.lon)
-    return out
-
-
-def refine(grid: "CellGrid", cand: Located, cell: int, points: Sequence[GeoPoint]) -> Located:
-    """The candidate moved to its cell's `placement`, if any."""
-    best = placement(grid, cell, points)
-    if best is None:
-        return cand
-    named = reverse_lookup([best.lat], [best.lon])[0]
-    return replace(cand, lat=best.lat, lon=best.lon, place=named.label, country=named.country, radius_km=best.sigma_km)
-
-
-def prediction_fields(*, grid: "CellGrid", fusion: "Fusion", reports: Mapping[str, CueReport], image: str,
-                      image_size: tuple[int, int], output: Mapping[str, Any],
-                      points: Mapping[str, Sequence[GeoPoint]] | None = None,
-                      warnings: Sequence[str] = ()) -> dict[str, Any]:
-    """What a fused posterior says, as the fields of a `Prediction` (all but its timings): the
-    answer and its confidence, top-k, countries, credible region, and each cue's report with its
-    contribution filled in. `output` is the config's output section; `points` are the precise
-    locations each cue vouched for or claimed (`GeoPoint.claim`)."""
-    by_cue = dict(points or {})
-    vouched = [p for found in by_cue.values() for p in found]
-    post = fusion.posterior
-    top = separated_top(grid, post, output["top_k"], output["min_separation_km"])
-    candidates = tuple(candidate(grid, int(c), post[c], rank=i + 1, within=fusion.country_given_cell)
-                       for i, c in enumerate(top))
-    decider = GeoScoreDecider.for_grid(grid)
-    at = located_cells(grid, vouched)
-
-    def decide(p: np.ndarray) -> int:
-        return decider.decide(p, at).cell if output["decision"] == "expected_geoscore" else int(np.argmax(p))
-
-    cell = decide(post)
-    expected = decider.expected(post, cell, at)
-    within = fusion.country_given_cell
-    best = candidate(grid, cell, post[cell], within=within)
-    answer = Answer(best.lat, best.lon, best.probability, best.country, best.place, best.cell, output["decision"],
-                    expected, best.radius_km)
-    if vouched:
-        candidates = tuple(refine(grid, cand, int(c), vouched) for cand, c in zip(candidates, top))
-        answer = refine(grid, answer, cell, vouched)
-    region = credible_cells(post, grid.area_km2, output["credible_mass"])
-    country_p = grid.country_probabilities(post, within)
-    confidence = assess(grid, post, country_p, region, output["credible_mass"],
-                        [(p.lat, p.lon) for p in vouched if not p.claim and p.sigma_km <= EXACT_SIGMA_KM])
-
-    order = np.argsort(-country_p)
-    countries = {grid.countries[i]: float(country_p[i]) for i in order if country_p[i] >= 1e-6}
-
-    filled: dict[str, CueReport] = {}
-    for name, rep in reports.items():
-        contrib = fusion.contributions.get(name)
-        if contrib is None:
-            filled[name] = rep
-            continue
-        without = contrib.posterior_without
-        shift = country_p - grid.country_probabilities(without, contrib.country_given_cell_without)
-        j = int(np.argmax(shift))
-        top_wo = decide(without)
-        others = [p for cue, found in by_cue.items() if cue != name for p in found]
-        top_without = refine(grid, candidate(grid, top_wo, without[top_wo], within=contrib.country_given_cell_without),
-                             top_wo, others)
-        filled[name] = CueReport(
-            name=rep.name, status=rep.status, note=rep.note, evidence=rep.evidence, seconds=rep.seconds,
-            weight=rep.weight, bits=contrib.bits, favoured_cell=candidate(grid, contrib.favoured_cell,
-                                                                          post[contrib.favoured_cell], within=within),
-            favoured_country=grid.countries[j] if shift[j] > 0 else None,
-            country_shift=float(shift[j]) if shift[j] > 0 else None,
-            top_without=top_without,  # the answer had the cue been left out, both as the report shows them:
-            moved_km=float(haversine_km(answer.lat, answer.lon, top_without.lat, top_without.lon)),
-        )
-    post.flags.writeable = False
-    seen = tuple(f"{name}: {e.summary}" for name, rep in filled.items() for e in rep.evidence if e.kind == "warning")
-    return dict(image=image, answer=answer, confidence=confidence, top_k=candidates, countries=countries,
-                region=_region(grid, region, output["credible_mass"]),
-                cues=filled, image_size=image_size, warnings=seen + tuple(warnings), grid=grid, posterior=post)
-
-
-def separated_top(grid: "CellGrid", posterior: np.ndarray, k: int, min_km: float) -> np.ndarray:
-    """The `k` most probable cells, skipping any within `min_km` of one already taken (so the
-    alternatives are different places, not neighbouring cells of one city)."""
-    chosen: list[int] = []
-    for c in np.argsort(-posterior, kind="stable"):
-        if not chosen or haversine_km(grid.lat[c], grid.lon[c], grid.lat[chosen], grid.lon[chosen]).min() >= min_km:
-            chosen.append(int(c))
-            if len(chosen) == k:
-                break
-    return np.array(chosen)

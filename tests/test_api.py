@@ -219,7 +219,8 @@ def test_observations_fuse_through_the_pipeline():
     pipeline.predict fuses them as locate does."""
     import time
 
-    from geosleuth.pipeline import Observation, predict
+    from geosleuth.observation import Observation
+    from geosleuth.pipeline import predict
 
     cues = [CountryCue("JP"), QuietCue(), BrokenCue(), PointCue(35.68, 139.69)]
     geo = Geolocator(config="prior-only", cues=cues)
@@ -266,7 +267,7 @@ def test_every_candidate_lies_in_the_country_it_is_labelled_with(grid):
     photos (Karelia's in Russia, most photos Finnish): a candidate there is that country's
     largest town in the cell, so its place and its country agree (64 of 67; 3 cells hold no town
     of that country, only sea or desert)."""
-    from geosleuth.results import candidate
+    from geosleuth.interpret import candidate
 
     split = [c for c in range(len(grid)) if not str(grid.places[c]).endswith(", " + str(grid.cell_country[c]))]
     agree = [candidate(grid, c, 0.1) for c in split]

@@ -113,7 +113,7 @@ def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys):
 
 def test_coverage_uses_the_prediction_region_rule(grid):
     """Regions rank cells by probability per km², as `Prediction.region` does, not by probability."""
-    from geosleuth.results import credible_region
+    from geosleuth.interpret import credible_region
 
     rng = np.random.default_rng(5)
     log_post = rng.normal(0, 2, (6, len(grid)))

@@ -31,14 +31,6 @@ def test_weight_tempers_the_likelihood():
     assert f0.contributions["a"].bits == pytest.approx(0.0)
 
 
-def test_training_prior_is_divided_out():
-    # A classifier trained under prior (0.8, 0.2) says p(c|x) = (0.6, 0.4): the likelihood ratio
-    # is (0.75, 2), so under a flat prior the posterior is (3/11, 8/11).
-    term = Term(np.log([0.6, 0.4]), floor=1e-12, training_prior=np.array([0.8, 0.2]))
-    f = fuse(np.log([0.5, 0.5]), {"visual": term})
-    assert f.posterior == pytest.approx([3 / 11, 8 / 11])
-
-
 def test_floor_bounds_how_far_one_cue_can_push():
     prior = np.log([0.5, 0.5])
     f = fuse(prior, {"ocr": Term(np.array([0.0, -np.inf]), floor=0.01)})

@@ -15,6 +15,7 @@ def test_public_api_resolves():
         assert getattr(geosleuth, name) is not None, name
     assert issubclass(geosleuth.ImageError, ValueError) and issubclass(geosleuth.ConfigError, ValueError)
     assert issubclass(geosleuth.MissingDependencyError, ImportError)
+    assert issubclass(geosleuth.UsageError, TypeError)
     assert issubclass(geosleuth.WeightsNotFoundError, FileNotFoundError)
 
 
@@ -24,10 +25,11 @@ def test_public_api_is_fixed():
     import geosleuth.gazetteer
 
     assert geosleuth.__all__ == [
-        "AlbumResult", "BatchItem", "Candidate", "CellGrid", "ConfigError", "Cue", "CueOutput", "CueReport",
-        "Evidence", "GeoPoint", "Geolocator", "GeosleuthError", "Hint", "ImageError", "MissingDependencyError",
-        "Observation", "Photo", "Prediction", "WeightsNotFoundError", "create_cue", "example_image", "list_cues",
-        "load_config", "locate", "locate_album", "register_cue", "__version__"]
+        "AlbumResult", "Answer", "BatchItem", "Candidate", "CellGrid", "Confidence", "ConfigError", "Cue",
+        "CueOutput", "CueReport", "Evidence", "GeoPoint", "Geolocator", "GeosleuthError", "Hint", "ImageError",
+        "MissingDependencyError", "Photo", "Prediction", "Region", "UsageError", "WeightsNotFoundError",
+        "create_cue", "example_image", "list_cues", "load_config", "locate", "locate_album", "register_cue",
+        "__version__"]
     assert geosleuth.cues.__all__ == ["BaseCue", "Cue", "CueOutput", "Evidence", "GeoPoint", "create_cue",
                                       "list_cues", "register_cue"]
     assert geosleuth.gazetteer.__all__ == ["Place", "country_name", "reverse_lookup"]
@@ -55,4 +57,5 @@ def test_shipped_data_is_packaged():
 
     assert (resources.files("geosleuth.fusion") / "data" / "grid_v1.npz").is_file()
     assert (resources.files("geosleuth.configs") / "default.yaml").is_file()
+    assert (resources.files("geosleuth") / "py.typed").is_file()
     assert Path(geosleuth.example_image()).is_file()

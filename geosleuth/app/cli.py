@@ -271,7 +271,8 @@ def _config(args: argparse.Namespace, sets: Sequence[str] | None = None) -> dict
 
 
 def _locate(args: argparse.Namespace, out: TextIO) -> int:
-    from geosleuth.api import Geolocator, example_image, expand_inputs
+    from geosleuth.api import Geolocator, example_image
+    from geosleuth.app.inputs import expand_inputs
     from geosleuth.hints import parse_hints
 
     sets = list(args.sets)
@@ -402,7 +403,8 @@ def _cues(args: argparse.Namespace, out: TextIO) -> int:
     from geosleuth.api import Geolocator
     from geosleuth.cues.engines import Engines
     from geosleuth.cues.registry import create_cue, list_cues
-    from geosleuth.preflight import setting, unusable
+    from geosleuth.config import setting
+    from geosleuth.preflight import unusable
 
     geo = Geolocator(_config(args), check_models=False)  # it reports what is missing
     on = {cue.name: cue for cue in geo.cues}
@@ -478,7 +480,7 @@ def _train_classifier(args: argparse.Namespace, out: TextIO) -> int:
 def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
     import numpy as np
 
-    from geosleuth.api import Geolocator, collect
+    from geosleuth.api import Geolocator
     from geosleuth.cues.clues.expert import ExpertCue, ExpertSettings, fit_errors, out_of_fold_log_likelihoods
     from geosleuth.cues.recorded import RecordedExpert
     from geosleuth.fusion.calibration import CalibrationSet, calibrate, settings_yaml
@@ -498,8 +500,8 @@ def _calibrate(args: argparse.Namespace, out: TextIO) -> int:
                               f"{sorted(geo.cue_settings)}: use another --cache")
     else:
         truth = geo.grid.lookup([lb.lat for lb in labels], [lb.lon for lb in labels])
-        obs = collect(geo, [args.images / lb.image_id for lb in labels], truth, progress=not args.no_progress,
-                      on_error=lambda path, exc: print(f"geosleuth: skipped {path}: {exc}", file=sys.stderr))
+        obs = geo.calibration_set([args.images / lb.image_id for lb in labels], truth, progress=not args.no_progress,
+                                  on_error=lambda path, exc: print(f"geosleuth: skipped {path}: {exc}", file=sys.stderr))
         if args.cache:
             obs.save(args.cache)
     author = {lb.image_id: lb.author or lb.image_id for lb in labels}

@@ -28,7 +28,8 @@ from geosleuth.app.mapdata import ATTRIBUTION, rings
 from geosleuth.gazetteer import country_name
 from geosleuth.geo import EARTH_RADIUS_KM
 from geosleuth.photo import DEFAULT_MAX_SIDE, ImageInput, Photo
-from geosleuth.results import cell_radius_km, counted
+from geosleuth.interpret import cell_radius_km
+from geosleuth.results import counted
 
 if TYPE_CHECKING:
     from PIL import Image, ImageFont
