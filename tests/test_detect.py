@@ -141,5 +141,6 @@ def test_train_detector_smoke(tmp_path):
     assert code == 0 and best.is_file()
     trained = YoloDetector(str(best))
     assert trained.available()[0]
-    assert isinstance(trained.detect(np.zeros((160, 160, 3), np.uint8)), list)  # loads and runs
+    found = trained.detect(np.zeros((160, 160, 3), np.uint8))  # loads and runs
+    assert all(d.label == "plate" and 0 <= d.confidence <= 1 for d in found)
     assert main(["train-detector", str(tmp_path / "missing.yaml")]) == 2

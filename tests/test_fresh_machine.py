@@ -50,7 +50,8 @@ def plate_photo(tmp_path_factory) -> tuple[str, list[str]]:
     weights = shared / "weights" / "yolov8n_int8.tflite"
     photos = sorted((shared / "data" / "plates" / "images").glob("br_*.jpg"))
     sets = ["--set", "cues.detect.enabled=true"]
-    if weights.is_file() and photos:
+    if weights.is_file():
+        assert photos, f"no br_*.jpg beside {weights}"
         return str(photos[0]), sets + ["--set", f"detector.weights={weights}"]
     from geosleuth import example_image
 

@@ -130,12 +130,10 @@ def test_the_sun_when_the_photo_was_taken_at_each_place():
     assert len(suns) == len(pred.top_k) + 1
 
 
-def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path):
-    from test_hints_album import gps_jpeg
-
+def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path, gps_photo):
     from geosleuth.app.report import zoom_extent
 
-    gps_jpeg(tmp_path / "fix.jpg", 43.7696, 11.2558)  # Florence
+    gps_photo(tmp_path / "fix.jpg", 43.7696, 11.2558)  # Florence
     pred = Geolocator.from_config("prior-only", cues={"exif": True}).locate(tmp_path / "fix.jpg")
     assert pred.answer.radius_km < 1 and abs(pred.answer.lat - 43.7696) < 1e-3
     lon0, lon1, lat0, lat1 = zoom_extent(pred)
