@@ -54,4 +54,4 @@ bench: $(BIN)/python
 	$(BIN)/python benchmarks/evaluate.py --config prior-only
 
 clean:
-	rm -rf $(VENV) build *.egg-info benchmarks/out
+	rm -rf $(VENV) build *.egg-info benchmarks/out .pytest_cache

@@ -4,7 +4,6 @@ import errno
 import io
 import ipaddress
 import os
-import shutil
 import socket
 import sys
 import tempfile
@@ -25,41 +24,35 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") i
 # ---- the suite's surroundings: its own cache folder, and no network ------------------------------
 def pytest_configure(config: pytest.Config) -> None:
     """Before collection, as test modules may build things when imported."""
-    isolate_caches(config)
+    isolate_caches()
     block_network(config)
 
 
-def isolate_caches(config: pytest.Config) -> None:
-    """Point geosleuth's cache folder, and XDG_CACHE_HOME where libraries keep theirs, at a folder
-    made for this run and removed after it, so `pytest` never writes to the user's cache. Folders
-    that are already temporary (`make test` makes a fresh HOME) are kept."""
+def isolate_caches() -> None:
+    """Point geosleuth's cache folder, and XDG_CACHE_HOME where libraries keep theirs, at the
+    suite's own folder in the checkout (.pytest_cache, ignored by git), so `pytest` never writes
+    to the user's cache. It is kept between runs, as rebuilding what is derived from installed
+    data (gazetteer, map outlines) takes most of a minute; folders that are already temporary are
+    kept as they are (`make test` makes a fresh HOME for each run, to test every first run)."""
     temp = Path(tempfile.gettempdir()).resolve()
     if all(os.environ.get(name) and Path(os.environ[name]).resolve().is_relative_to(temp)
            for name in ("GEOSLEUTH_CACHE_DIR", "XDG_CACHE_HOME")):
         return
-    folder = Path(tempfile.mkdtemp(prefix="geosleuth-tests-"))
-    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    folder = REPO / ".pytest_cache" / "cache"
     os.environ["XDG_CACHE_HOME"] = str(folder)
     os.environ["GEOSLEUTH_CACHE_DIR"] = str(folder / "geosleuth")
 
 
-def loopback(host: Any) -> bool:
-    """Whether `host` (a name or an address) is this machine."""
-    host = host.decode() if isinstance(host, bytes) else host
-    if host in (None, "", "localhost"):
-        return True
+def ip_address(host: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an IP address; None for a host name."""
     try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        return ipaddress.ip_address((host.decode() if isinstance(host, bytes) else str(host)).split("%")[0])
     except ValueError:
-        return False
+        return None
 
 
-def numeric(host: Any) -> bool:
-    try:
-        ipaddress.ip_address((host.decode() if isinstance(host, bytes) else host).split("%")[0])
-        return True
-    except (AttributeError, ValueError):
-        return False
+def this_machine(host: Any) -> bool:
+    return host in (None, "", "localhost", b"localhost") or getattr(ip_address(host), "is_loopback", False)
 
 
 def block_network(config: pytest.Config) -> None:
@@ -69,12 +62,12 @@ def block_network(config: pytest.Config) -> None:
     real = socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex
 
     def getaddrinfo(host, *args, **kwargs):
-        if not (loopback(host) or numeric(host)):
+        if not (this_machine(host) or ip_address(host) is not None):  # an address needs no lookup
             raise socket.gaierror(socket.EAI_NONAME, f"no network in the tests: cannot look up {host}")
         return real[0](host, *args, **kwargs)
 
     def refused(sock: socket.socket, address: Any) -> bool:
-        return sock.family in (socket.AF_INET, socket.AF_INET6) and not loopback(address[0])
+        return sock.family in (socket.AF_INET, socket.AF_INET6) and not this_machine(address[0])
 
     def connect(sock: socket.socket, address: Any) -> None:
         if refused(sock, address):

@@ -301,6 +301,7 @@ def test_a_full_disk_is_found_before_any_work(capsys):
     assert code == 1 and "cannot write /dev/full: No space left on device" in err
 
 
+@pytest.mark.slow
 def test_stdout_closed_early_is_quiet(tmp_path):
     """`geosleuth locate ... --json | head -c 10`: no BrokenPipeError."""
     cmd = f"{sys.executable} -m geosleuth.app.cli locate {EXAMPLE} --config prior-only --json | head -c 10"
@@ -308,6 +309,7 @@ def test_stdout_closed_early_is_quiet(tmp_path):
     assert len(done.stdout) == 10 and "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_an_interrupted_batch_keeps_every_finished_row(tmp_path, sig, code):
     folder = tmp_path / "in"

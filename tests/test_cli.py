@@ -183,6 +183,7 @@ def test_cells_build_and_info(capsys, tmp_path):
     assert run(capsys, "cells", "build", str(tmp_path / "none.csv"))[0] == 2
 
 
+@pytest.mark.slow
 def test_console_script_runs():
     exe = shutil.which("geosleuth", path=str(__import__("pathlib").Path(sys.executable).parent))
     if exe is None:

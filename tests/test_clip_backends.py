@@ -50,6 +50,7 @@ def test_gallery_likelihood_by_hand():
     assert np.allclose(flat, 0.0)
 
 
+@pytest.mark.slow
 def test_geoclip_whole_path(geoclip_geo, jpeg_bytes):
     """Photo -> GeoCLIP gallery probabilities -> cell likelihood -> fusion -> a Prediction."""
     pred = geoclip_geo.locate(jpeg_bytes((400, 300), (90, 140, 60)))

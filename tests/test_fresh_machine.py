@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs geosleuth in new processes, on an empty cache
+
 REPO = Path(__file__).resolve().parents[1]
 WARNING = re.compile(r"\b\w*Warning\b|Traceback")
 

@@ -168,6 +168,7 @@ def test_a_box_is_numbered_once_whatever_it_held():
     assert [row["kind"] for row in legend if row["n"] == phone] == ["ocr", "phone", "phone_place"]  # the line, what it said
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make system-deps)")
 def test_reports_in_a_browser_a_gps_photo_a_sign_and_a_photo_with_nothing(shared, tmp_path):
     """Three reports opened in Chromium: each renders with no console error, its maps name towns,

@@ -78,6 +78,7 @@ def reader():
     return reader
 
 
+@pytest.mark.ocr
 def test_each_line_is_read_in_its_script(reader):
     """Every sign's text is read by the model of its script: the letters read are in that script."""
     wrong = []
@@ -99,6 +100,7 @@ def results(reader):
     return [(sign, geo.locate(render(sign, i))) for i, sign in enumerate(SIGNS)]
 
 
+@pytest.mark.ocr
 def test_sign_suite_through_the_pipeline(results):
     """With the default config, the most probable country is the sign's for at least 90 % of
     signs (measured: 40 of 43; Armenian letters alone, with the city misread, stay below the
@@ -112,6 +114,7 @@ def test_sign_suite_through_the_pipeline(results):
     assert confidently_wrong == [], confidently_wrong
 
 
+@pytest.mark.ocr
 def test_report_shows_each_line_with_script_reader_and_box(results):
     sign, pred = results[0]  # Russian: street, city, phone
     lines = [e for e in pred.cues["text"].evidence if e.kind == "ocr"]
@@ -131,6 +134,7 @@ def test_the_install_command_names_the_makefiles_packs():
     assert install_command(tuple(SCRIPT_MODELS)).split()[2:] == [f"tesseract-ocr-script-{s}" for s in scripts]
 
 
+@pytest.mark.ocr
 def test_a_missing_script_model_is_named_with_its_install_command(reader, tmp_path, grid):
     """With only the Latin model installed, a Thai sign yields no Thai claim, and the report says
     that Thai text cannot be read here and how to install its reader."""
@@ -176,6 +180,7 @@ def test_a_word_list_is_dropped_and_every_other_entry_kept(tmp_path):
     assert unpack(out.getvalue()) == {i: e for i, e in entries.items() if i != WORD_LIST}
 
 
+@pytest.mark.ocr
 def test_models_without_word_lists_are_built_once_in_the_cache_and_still_read(reader, tmp_path, monkeypatch):
     from pathlib import Path
 

@@ -329,6 +329,7 @@ LATIN_SIGNS = [
 ]
 
 
+@pytest.mark.ocr
 @pytest.mark.parametrize("lines,country", LATIN_SIGNS, ids=[c for _, c in LATIN_SIGNS])
 def test_rendered_latin_signs_through_easyocr(render_sign, ocr_engine, lines, country):
     pred = Geolocator(cues=[create_cue("text", ocr=ocr_engine)]).locate(render_sign(lines))
@@ -344,6 +345,7 @@ NON_LATIN_SIGNS = [
 ]
 
 
+@pytest.mark.ocr
 @pytest.mark.parametrize("lines,country,model,fonts", NON_LATIN_SIGNS, ids=[c for _, c, _, _ in NON_LATIN_SIGNS])
 def test_rendered_non_latin_signs_through_tesseract(render_sign, font, lines, country, model, fonts):
     backend = TesseractBackend(languages=model)
@@ -357,6 +359,7 @@ def test_rendered_non_latin_signs_through_tesseract(render_sign, font, lines, co
     assert next(iter(pred.countries)) == country, (pred.cues["text"].evidence, list(pred.countries.items())[:3])
 
 
+@pytest.mark.ocr
 def test_tesseract_script_detection_adds_a_clue(font, grid):
     from PIL import Image, ImageDraw, ImageFont
 
