@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -164,35 +165,37 @@ def test_formula_names_are_written_as_text(capsys, tmp_path):
 
 
 # ---- images that decode, oddly: located, with no warning on stderr ----------------------------
-def odd_images() -> dict[str, bytes]:
-    def save(im: Image.Image, kind: str, **kw) -> bytes:
-        buf = io.BytesIO()
-        im.save(buf, kind, **kw)
-        return buf.getvalue()
-
-    nan = np.full((32, 32), np.nan, np.float32)
-    frames = [Image.new("RGB", (32, 32), c) for c in ((255, 0, 0), (0, 255, 0))]
-    return {
-        "one_pixel.png": save(Image.new("RGB", (1, 1)), "PNG"),
-        "strip_1x500.png": save(Image.new("RGB", (1, 500)), "PNG"),
-        "strip_500x1.png": save(Image.new("RGB", (500, 1)), "PNG"),
-        "one_bit_wide.png": save(Image.new("1", (30_000, 400), 1), "PNG"),
-        "grey16.png": save(Image.new("I;16", (64, 64), 40000), "PNG"),
-        "palette_alpha.png": save(Image.new("P", (64, 64), 0), "PNG", transparency=0),
-        "la.png": save(Image.new("LA", (64, 64)), "PNG"),
-        "cmyk.jpg": save(Image.new("CMYK", (64, 64), (0, 50, 100, 0)), "JPEG"),
-        "nan.tif": save(Image.fromarray(nan), "TIFF"),
-        "pages.tif": save(frames[0], "TIFF", save_all=True, append_images=frames[1:]),
-        "anim.gif": save(frames[0], "GIF", save_all=True, append_images=frames[1:]),
-        "big_solid.png": save(Image.new("RGB", (7000, 7000), (10, 20, 30)), "PNG"),  # 49 MP, 150 KB
-        "bmp.bmp": save(Image.new("RGB", (40, 30)), "BMP"),
-        "webp.webp": save(Image.new("RGB", (40, 30)), "WEBP"),
-    }
+def saved(im: Image.Image, kind: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, kind, **kw)
+    return buf.getvalue()
 
 
-@pytest.mark.parametrize("name", sorted(odd_images()))
+def frames() -> list[Image.Image]:
+    return [Image.new("RGB", (32, 32), c) for c in ((255, 0, 0), (0, 255, 0))]
+
+
+ODD_IMAGES: dict[str, Callable[[], bytes]] = {  # each made when its test runs
+    "one_pixel.png": lambda: saved(Image.new("RGB", (1, 1)), "PNG"),
+    "strip_1x500.png": lambda: saved(Image.new("RGB", (1, 500)), "PNG"),
+    "strip_500x1.png": lambda: saved(Image.new("RGB", (500, 1)), "PNG"),
+    "one_bit_wide.png": lambda: saved(Image.new("1", (30_000, 400), 1), "PNG"),
+    "grey16.png": lambda: saved(Image.new("I;16", (64, 64), 40000), "PNG"),
+    "palette_alpha.png": lambda: saved(Image.new("P", (64, 64), 0), "PNG", transparency=0),
+    "la.png": lambda: saved(Image.new("LA", (64, 64)), "PNG"),
+    "cmyk.jpg": lambda: saved(Image.new("CMYK", (64, 64), (0, 50, 100, 0)), "JPEG"),
+    "nan.tif": lambda: saved(Image.fromarray(np.full((32, 32), np.nan, np.float32)), "TIFF"),
+    "pages.tif": lambda: saved(frames()[0], "TIFF", save_all=True, append_images=frames()[1:]),
+    "anim.gif": lambda: saved(frames()[0], "GIF", save_all=True, append_images=frames()[1:]),
+    "big_solid.png": lambda: saved(Image.new("RGB", (7000, 7000), (10, 20, 30)), "PNG"),  # 49 MP, 150 KB
+    "bmp.bmp": lambda: saved(Image.new("RGB", (40, 30)), "BMP"),
+    "webp.webp": lambda: saved(Image.new("RGB", (40, 30)), "WEBP"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_IMAGES))
 def test_odd_image_is_located_quietly(capsys, tmp_path, name):
-    (tmp_path / name).write_bytes(odd_images()[name])
+    (tmp_path / name).write_bytes(ODD_IMAGES[name]())
     code, out, err = run(capsys, "locate", str(tmp_path / name), "--config", "prior-only", "--json")
     answer = json.loads(out)["answer"]
     assert code == 0 and err == "" and -90 <= answer["lat"] <= 90 and -180 <= answer["lon"] <= 180

@@ -37,6 +37,7 @@ def test_vectorised_pooling_matches_fuse(grid):
         assert np.allclose(post[i], fuse(grid.log_prior(), terms).log_posterior, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_fit_trusts_the_informative_cue_and_drops_noise(grid):
     obs = _observations(grid)
     start = {"good": (1.0, 1e-3), "noise": (1.0, 1e-3)}
@@ -63,6 +64,7 @@ def test_coverage_follows_the_highest_density_region(grid):
     assert area[1] == pytest.approx(grid.area_km2[10] + grid.area_km2[20])
 
 
+@pytest.mark.slow
 def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys, exif_photo):
     """GPS fixes that are right for most photos: the EXIF cue keeps a weight, and the written
     config is a valid override config."""

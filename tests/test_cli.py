@@ -22,6 +22,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_locate_example_by_default(capsys):
     code, out, err = run(capsys, "locate")
     assert code == 0 and "bundled example" in err and "Confidence  Country: France" in out
@@ -35,6 +36,7 @@ def test_locate_json_keys(capsys):
     assert isinstance(d["countries"], dict) and isinstance(d["cues"], dict)
 
 
+@pytest.mark.slow
 def test_locate_geojson(capsys):
     """Compact by default: under 300 bytes a cell even with nothing but the prior (3,706 cells,
     1.06 MB), coordinates to about 1 % of each cell's width."""
@@ -48,6 +50,7 @@ def test_locate_geojson(capsys):
     assert code == 0 and json.loads(pretty) == json.loads(out) and pretty.count("\n") > 1000
 
 
+@pytest.mark.slow
 def test_batch_directory_with_junk(capsys, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -168,6 +171,7 @@ def test_front_ends_import_only_public_library_names():
     assert private == []
 
 
+@pytest.mark.slow
 def test_cells_build_and_info(capsys, tmp_path):
     coords = tmp_path / "coords.csv"
     rows = ["LAT,LON"] + [f"{48.8 + i * 0.001},{2.3 + i * 0.001}" for i in range(60)] + ["-33.9,151.2", "35.7,139.7"]

@@ -23,6 +23,7 @@ def yolo_weights(shared):
     return str(path)
 
 
+@pytest.mark.slow
 def test_missing_weights_abstain_with_a_note(grid, tmp_path):
     detector = YoloDetector(str(tmp_path / "none.pt"))
     ok, note = detector.available()

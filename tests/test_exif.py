@@ -205,6 +205,7 @@ def test_disabled_parts_and_config(exif_photo):
 
 
 # ---- the shared real samples ----------------------------------------------------------------
+@pytest.mark.slow
 def test_shared_gps_samples_top1_within_1km(shared_photos, capsys):
     from geosleuth.app.cli import main
 

@@ -104,6 +104,7 @@ def test_cli_report(tmp_path, capsys):
     assert "hint:country=FR" in page and "id=map-world" in page
 
 
+@pytest.mark.slow
 def test_each_place_has_coordinates_to_copy_and_links_to_check_it(tmp_path):
     from geosleuth.app.links import coordinates, links, zoom_for
 
@@ -122,6 +123,7 @@ def test_each_place_has_coordinates_to_copy_and_links_to_check_it(tmp_path):
     assert f"SunCalc opens at the photo's EXIF time, {taken}" in page
 
 
+@pytest.mark.slow
 def test_the_sun_when_the_photo_was_taken_at_each_place():
     pred = geosleuth.Geolocator.from_config("default").locate(geosleuth.example_image())
     page = render_report(pred, [(geosleuth.example_image(), pred)])

@@ -193,6 +193,7 @@ def test_the_name_index_finds_each_name_and_nothing_else():
     assert index.get("pari") == index.get("parisx") == index.get("") == index.get("zzz") == []
 
 
+@pytest.mark.slow
 def test_area_codes_say_what_the_phonenumbers_geocoder_says(tmp_path, monkeypatch):
     """The compact table answers as libphonenumber's geocoder (areas; for a mobile number, its
     country), is cached on disk, and loads back the same."""
