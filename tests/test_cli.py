@@ -28,6 +28,7 @@ def test_locate_example_by_default(capsys):
     assert code == 0 and "bundled example" in err and "Confidence  Country: France" in out
 
 
+@pytest.mark.slow
 def test_locate_json_keys(capsys):
     code, out, _ = run(capsys, "locate", geosleuth.example_image(), "--json", "--top-k", "3")
     d = json.loads(out)
@@ -71,6 +72,7 @@ def test_batch_directory_with_junk(capsys, tmp_path):
     assert float(by_id["a.jpg"][1]) and by_id["a.jpg"][3] and by_id["fake.png"][1:] == ["", "", "", "", ""]
 
 
+@pytest.mark.slow
 def test_batch_json_lines_report_errors(capsys, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\x00" * 10)
