@@ -86,6 +86,7 @@ def test_geoclip_points_refine_inside_their_cells(geoclip_geo, jpeg_bytes, grid)
     assert all((round(p.lat, 4), round(p.lon, 4)) in gallery for p in out.points)
 
 
+@pytest.mark.slow
 def test_batches_run_the_model_once(geoclip_geo, jpeg_bytes, monkeypatch):
     engine = geoclip_geo.engines.geoclip
     loaded = engine.loaded()

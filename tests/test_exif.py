@@ -160,6 +160,7 @@ def test_gps_and_a_contradicting_offset_warn(grid, exif_photo):
 
 
 # ---- end to end -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_gps_pins_the_answer_but_fusion_still_reports(exif_photo):
     pred = Geolocator.from_config("default").locate(exif_photo(at=SYDNEY))
     assert haversine_km(pred.best.lat, pred.best.lon, *SYDNEY) < 0.01
@@ -197,6 +198,7 @@ def test_no_metadata_abstains(grid):
     assert out.abstained and out.note == "no EXIF metadata"
 
 
+@pytest.mark.slow
 def test_disabled_parts_and_config(exif_photo):
     geo = Geolocator.from_config("default", cues={"exif": {"use_gps": False}})
     pred = geo.locate(exif_photo(at=SYDNEY))

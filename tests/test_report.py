@@ -159,6 +159,7 @@ def test_sureness_is_said_only_where_a_cue_gave_one():
     assert Evidence("gps", "GPS fix", 1.0).sureness == Evidence("ocr", "no reader for Thai here", 0.0).sureness == ""
 
 
+@pytest.mark.slow
 def test_a_box_is_numbered_once_whatever_it_held():
     from geosleuth.app.report import annotate_photo
 
