@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test bench clean system-deps system-packages
+.PHONY: demo test test-fast bench clean system-deps system-packages
 
 # Tesseract script models read the text of signs (the `scripts` OCR reader); Noto fonts draw the
 # rendered-sign tests; Chromium (Debian's, so Playwright needs no browser download) runs the web
@@ -42,10 +42,16 @@ test: $(BIN)/python system-packages
 	  XDG_DATA_HOME="$$fresh/.local/share" XDG_STATE_HOME="$$fresh/.local/state" \
 	  GEOSLEUTH_CACHE_DIR="$$fresh/.cache/geosleuth" $(abspath $(BIN))/pytest
 
+# The fast tier, for the edit-test loop: every test but the slow, OCR, browser and training ones
+# (the suite runs in a cache folder of its own either way).
+test-fast: $(BIN)/python
+	@test -x $(BIN)/pytest || $(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/pytest -m "not slow and not ocr and not browser and not training"
+
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m benchmarks.bench_speed
 	$(BIN)/python -m benchmarks.evaluate --config prior-only
 
 clean:
-	rm -rf $(VENV) build *.egg-info benchmarks/out
+	rm -rf $(VENV) build *.egg-info benchmarks/out .pytest_cache

@@ -31,10 +31,14 @@ def register_cue(name: str) -> Callable[[type], type]:
     """Class decorator adding a cue to the registry under `name`; its constructor's defaults
     become its config section (with enabled, weight 1 and floor 1e-3).
 
+    >>> from geosleuth.cues import BaseCue, CueOutput
     >>> @register_cue("always_abstains")
     ... class Quiet(BaseCue):
     ...     def observe(self, photo, grid):
     ...         return CueOutput.abstain("nothing to say")
+    >>> "always_abstains" in list_cues()
+    True
+    >>> unregister_cue("always_abstains")
     """
 
     def decorate(cls: type) -> type:

@@ -108,8 +108,8 @@ class CellGrid:
         `level` picks a partition of the hierarchy ("coarse", "middle", "fine").
 
         >>> grid = CellGrid.default()
-        >>> grid.cell_country[grid.lookup([48.8566], [2.3522])][0]
-        'FR'
+        >>> print(grid.cell_country[grid.lookup([48.8566], [2.3522])][0])
+        FR
         """
         lat = np.asarray(lat, dtype=np.float64).ravel()
         lon = np.asarray(lon, dtype=np.float64).ravel()

@@ -53,10 +53,10 @@ class AreaCodes:
     @classmethod
     def default(cls) -> "AreaCodes":
         """The shared table (built once per process)."""
-        return shared("area codes", cls._load_or_build)
+        return shared("area codes", cls.load)
 
     @classmethod
-    def _load_or_build(cls) -> "AreaCodes":
+    def load(cls) -> "AreaCodes":
         """The table of the installed phonenumbers, from the disk cache, else built and cached."""
         import phonenumbers
 

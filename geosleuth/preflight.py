@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def check_named_models(config: Config, engines: "Engines") -> None:
     """Raise `ConfigError` listing every changed model or file setting that cannot be used here."""
     defaults = default_config()
-    problems = [f"{key}={value}: {why}" for key in _CHECKS
+    problems = [f"{key}={value}: {why}" for key in CHECKS
                 if (value := setting(config, key)) not in (setting(defaults, key), None, "")
                 and (why := unusable(key, config, engines))]
     if problems:
@@ -31,7 +31,7 @@ def check_named_models(config: Config, engines: "Engines") -> None:
 def unusable(key: str, config: Config, engines: "Engines") -> str:
     """Why the model or file that setting `key` names cannot be used here ('' when it can)."""
     try:
-        return _CHECKS[key](setting(config, key), config, engines)
+        return CHECKS[key](setting(config, key), config, engines)
     except GeosleuthError as exc:
         return str(exc)
 
@@ -110,7 +110,8 @@ def _visual_backend(value: Any, config: Config, engines: "Engines") -> str:
     return _engine(engine)(value, config, engines)
 
 
-_CHECKS: dict[str, Callable[..., str]] = {
+# The settings that name a model or a file, each with the check of what it names.
+CHECKS: dict[str, Callable[..., str]] = {
     "grid": _artifact(GRID_FORMAT, "grid"),
     "ocr.backends": _engine("ocr"),
     "ocr.model_dir": _folder,

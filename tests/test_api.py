@@ -194,6 +194,7 @@ def test_freed_memory_is_handed_back_where_the_c_library_can():
     del pinned
 
 
+@pytest.mark.slow
 def test_one_off_locate_and_errors():
     assert geosleuth.locate(geosleuth.example_image(), "prior-only").best.probability > 0
     with pytest.raises(ImageError):

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import io
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from geosleuth.fusion.calibration import (CalibrationSet, coverage, cross_validate, fit, log_posteriors,
                                           log_score)
@@ -39,6 +37,7 @@ def test_vectorised_pooling_matches_fuse(grid):
         assert np.allclose(post[i], fuse(grid.log_prior(), terms).log_posterior, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_fit_trusts_the_informative_cue_and_drops_noise(grid):
     obs = _observations(grid)
     start = {"good": (1.0, 1e-3), "noise": (1.0, 1e-3)}
@@ -65,18 +64,8 @@ def test_coverage_follows_the_highest_density_region(grid):
     assert area[1] == pytest.approx(grid.area_km2[10] + grid.area_km2[20])
 
 
-def _gps_jpeg(lat: float, lon: float) -> bytes:
-    from PIL.TiffImagePlugin import IFDRational as R
-
-    ex = Image.Exif()
-    ex.get_ifd(0x8825).update({1: "N" if lat >= 0 else "S", 2: (R(abs(lat)), R(0), R(0)),
-                               3: "E" if lon >= 0 else "W", 4: (R(abs(lon)), R(0), R(0))})
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), (90, 120, 150)).save(buf, "JPEG", exif=ex.tobytes())
-    return buf.getvalue()
-
-
-def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys):
+@pytest.mark.slow
+def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys, exif_photo):
     """GPS fixes that are right for most photos: the EXIF cue keeps a weight, and the written
     config is a valid override config."""
     from geosleuth import Geolocator
@@ -87,7 +76,7 @@ def test_calibrate_command_writes_a_config_that_loads(tmp_path, capsys):
     for i in range(24):
         lat, lon = rng.uniform(-40, 60), rng.uniform(-120, 140)
         wrong = i % 6 == 0  # a spoofed or wrong fix
-        (tmp_path / f"p{i}.jpg").write_bytes(_gps_jpeg(lat + (30 if wrong else 0), lon))
+        (tmp_path / f"p{i}.jpg").write_bytes(exif_photo(at=(lat + (30 if wrong else 0), lon)))
         rows.append([f"p{i}.jpg", f"author{i % 8}", lat, lon])
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     rows.append(["bad.jpg", "author0", 0.0, 0.0])

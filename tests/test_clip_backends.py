@@ -50,6 +50,7 @@ def test_gallery_likelihood_by_hand():
     assert np.allclose(flat, 0.0)
 
 
+@pytest.mark.slow
 def test_geoclip_whole_path(geoclip_geo, jpeg_bytes):
     """Photo -> GeoCLIP gallery probabilities -> cell likelihood -> fusion -> a Prediction."""
     pred = geoclip_geo.locate(jpeg_bytes((400, 300), (90, 140, 60)))
@@ -63,6 +64,7 @@ def test_geoclip_whole_path(geoclip_geo, jpeg_bytes):
     json.loads(pred.to_json())  # the report serialises
 
 
+@pytest.mark.slow
 def test_geoclip_counts_the_prior_once(geoclip_geo, jpeg_bytes, monkeypatch, grid):
     """At logit scale 0 GeoCLIP says every gallery point is equally likely: the cue must leave
     the posterior exactly at the prior (its gallery density divided out)."""
@@ -75,6 +77,7 @@ def test_geoclip_counts_the_prior_once(geoclip_geo, jpeg_bytes, monkeypatch, gri
     assert np.allclose(pred.posterior, prior, rtol=1e-6, atol=0)  # float32 softmax
 
 
+@pytest.mark.slow
 def test_geoclip_points_refine_inside_their_cells(geoclip_geo, jpeg_bytes, grid):
     out = geoclip_geo.cues[0].observe(geoclip_geo.open(jpeg_bytes((320, 240), (200, 30, 30))), grid)
     assert out.points and all(p.sigma_km > 1 for p in out.points)  # never an "exact" fix
@@ -83,6 +86,7 @@ def test_geoclip_points_refine_inside_their_cells(geoclip_geo, jpeg_bytes, grid)
     assert all((round(p.lat, 4), round(p.lon, 4)) in gallery for p in out.points)
 
 
+@pytest.mark.slow
 def test_batches_run_the_model_once(geoclip_geo, jpeg_bytes, monkeypatch):
     engine = geoclip_geo.engines.geoclip
     loaded = engine.loaded()
@@ -105,6 +109,7 @@ def zero_shot_geo(tiny_clip) -> Geolocator:
     return only_visual("clip-zero-shot", **{"zero_shot.model": str(tiny_clip)})
 
 
+@pytest.mark.slow
 def test_zero_shot_whole_path(zero_shot_geo, jpeg_bytes, grid):
     pred = zero_shot_geo.locate(jpeg_bytes((400, 300), (180, 170, 150)))
     visual = pred.cues["visual"]
@@ -132,6 +137,7 @@ def test_zero_shot_classes_and_the_uniform_prior(zero_shot_geo, grid):
     assert np.isclose(ll[paris], np.log(fr_regions))
 
 
+@pytest.mark.slow
 def test_missing_weights_are_named_without_network(monkeypatch, capsys):
     """An uncached Hub id the user named: exit 2 with the command that fetches it, no connection."""
     def no_network(*args, **kwargs):
@@ -150,6 +156,7 @@ def test_missing_weights_are_named_without_network(monkeypatch, capsys):
         assert visual.status == "abstained" and "hf download nobody/no-such-clip" in visual.note
 
 
+@pytest.mark.slow
 def test_missing_local_folder_and_bad_backend(tmp_path, capsys):
     with pytest.raises(ConfigError, match="no CLIP checkpoint"):
         only_visual("geoclip", **{"geoclip.model": str(tmp_path / "nothing")})

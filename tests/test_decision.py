@@ -36,6 +36,7 @@ def _brute_force(grid, p: np.ndarray) -> float:
     return best
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("posterior", ["prior", "two_cities", "one_cell"])
 def test_decision_is_close_to_the_best_cell_mean(grid, posterior):
     p = np.exp(grid.log_prior())
@@ -104,6 +105,7 @@ def test_alternatives_are_separate_places():
             assert haversine_km(*a, *b) >= 50
 
 
+@pytest.mark.slow
 def test_calibrate_keeps_cues_that_help_out_of_fold_and_mutes_the_rest(grid):
     rng = np.random.default_rng(1)
     prior = np.exp(grid.log_prior())

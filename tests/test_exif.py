@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 
 import numpy as np
@@ -18,32 +17,6 @@ from geosleuth.metadata import parse_coordinate, parse_offset, read_metadata
 from geosleuth.photo import Photo
 
 SYDNEY = (-33.8688, 151.2093)
-
-
-def exif_image(fmt: str = "JPEG", gps: dict | None = None, exif_ifd: dict | None = None, ifd0: dict | None = None,
-               **save) -> bytes:
-    ex = Image.Exif()
-    for k, v in (ifd0 or {}).items():
-        ex[k] = v
-    if gps:
-        ex.get_ifd(0x8825).update(gps)
-    if exif_ifd:
-        ex.get_ifd(0x8769).update(exif_ifd)
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), (90, 120, 150)).save(buf, fmt, exif=ex.tobytes(), **save)
-    return buf.getvalue()
-
-
-def dms(value: float) -> tuple[R, R, R]:
-    v = abs(value)
-    d = int(v)
-    m = int((v - d) * 60)
-    s = (v - d - m / 60) * 3600
-    return R(d, 1), R(m, 1), R(round(s * 1000), 1000)
-
-
-def sydney_gps(extra: dict | None = None) -> dict:
-    return {1: "S", 2: dms(SYDNEY[0]), 3: "E", 4: dms(SYDNEY[1]), **(extra or {})}
 
 
 # ---- coordinate parsing: every rational form ----------------------------------------------
@@ -89,35 +62,35 @@ def test_offsets():
 
 # ---- the reader on real files ----------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
-def test_gps_read_from_every_container(fmt):
-    md = Photo.open(exif_image(fmt, gps=sydney_gps())).metadata
+def test_gps_read_from_every_container(fmt, exif_photo):
+    md = Photo.open(exif_photo(at=SYDNEY, fmt=fmt)).metadata
     assert md.gps is not None and md.gps.source == "EXIF"
     assert (md.gps.lat, md.gps.lon) == pytest.approx(SYDNEY, abs=1e-5)
 
 
-def test_heic_when_pillow_heif_is_installed():
+def test_heic_when_pillow_heif_is_installed(exif_photo):
     pytest.importorskip("pillow_heif")
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
-    photo = Photo.open(exif_image("HEIF", gps=sydney_gps()))
+    photo = Photo.open(exif_photo(at=SYDNEY, fmt="HEIF"))
     assert photo.format == "HEIF" and photo.metadata.gps.lat == pytest.approx(SYDNEY[0], abs=1e-5)
 
 
-def test_accuracy_from_positioning_error_or_dop():
-    md = Photo.open(exif_image(gps=sydney_gps({31: R(12, 1)}))).metadata
+def test_accuracy_from_positioning_error_or_dop(exif_photo):
+    md = Photo.open(exif_photo(at=SYDNEY, gps={31: R(12, 1)})).metadata
     assert md.gps.accuracy_m == 12 and md.gps.accuracy_from == "GPSHPositioningError"
-    md = Photo.open(exif_image(gps=sydney_gps({11: R(4, 1)}))).metadata
+    md = Photo.open(exif_photo(at=SYDNEY, gps={11: R(4, 1)})).metadata
     assert md.gps.accuracy_m == 20 and md.gps.accuracy_from == "GPSDOP"
-    md = Photo.open(exif_image(gps=sydney_gps())).metadata
+    md = Photo.open(exif_photo(at=SYDNEY)).metadata
     assert md.gps.accuracy_m == 50 and md.gps.accuracy_from == "default"
 
 
-def test_null_island_and_bad_values_are_reported():
+def test_null_island_and_bad_values_are_reported(exif_photo):
     zero = {1: "N", 2: (R(0, 1), R(0, 1), R(0, 1)), 3: "E", 4: (R(0, 1), R(0, 1), R(0, 1))}
-    md = Photo.open(exif_image(gps=zero)).metadata
+    md = Photo.open(exif_photo(gps=zero)).metadata
     assert md.gps is None and any("exactly 0,0" in p for p in md.problems)
-    md = Photo.open(exif_image(gps=sydney_gps({2: (R(99, 1), R(0, 1), R(0, 1))}))).metadata
+    md = Photo.open(exif_photo(at=SYDNEY, gps={2: (R(99, 1), R(0, 1), R(0, 1))})).metadata
     assert md.gps is None and any("out of range" in p for p in md.problems)
 
 
@@ -131,16 +104,16 @@ def test_xmp_gps_and_dates():
     assert md.editor == "Adobe Photoshop Lightroom"
 
 
-def test_camera_time_and_software():
-    data = exif_image(ifd0={0x010F: "Canon", 0x0110: "Canon EOS 5D", 0x0131: "Adobe Photoshop 25.0"},
+def test_camera_time_and_software(exif_photo):
+    data = exif_photo(ifd0={0x010F: "Canon", 0x0110: "Canon EOS 5D", 0x0131: "Adobe Photoshop 25.0"},
                       exif_ifd={0x9003: "2023:03:26 01:30:00", 0x9011: "+01:00", 0xA434: "EF24-70mm"})
     md = Photo.open(data).metadata
     assert md.model == "Canon EOS 5D" and md.lens == "EF24-70mm" and md.editor == "Adobe Photoshop 25.0"
     assert md.taken == dt.datetime(2023, 3, 26, 1, 30) and md.utc_offset == dt.timedelta(hours=1)
 
 
-def test_broken_exif_block_is_reported_not_raised(grid):
-    good = exif_image()
+def test_broken_exif_block_is_reported_not_raised(grid, exif_photo):
+    good = exif_photo()
     app1 = b"Exif\x00\x00" + b"MM\x00\x2a\xff\xff\xff\xf0" + b"\x00" * 40  # IFD offset points past the end
     broken = good[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + good[2:]
     photo = Photo.open(broken)
@@ -170,8 +143,8 @@ def test_offset_match_follows_dst(grid, offset, when, place, fits):
     assert (share[cell] > 0.5) == fits
 
 
-def test_time_zone_likelihood_without_gps(grid):
-    data = exif_image(exif_ifd={0x9003: "2024:01:15 12:00:00", 0x9011: "+09:00"})
+def test_time_zone_likelihood_without_gps(grid, exif_photo):
+    data = exif_photo(exif_ifd={0x9003: "2024:01:15 12:00:00", 0x9011: "+09:00"})
     out = create_cue("exif").observe(Photo.open(data), grid)
     assert not out.abstained and out.evidence[0].kind == "time_zone" and "Asia/Tokyo" in out.evidence[0].summary
     pred = Geolocator(cues=[create_cue("exif")]).locate(data)
@@ -180,15 +153,16 @@ def test_time_zone_likelihood_without_gps(grid):
     assert 0.01 < pred.countries["US"] < prior.countries["US"] / 2  # soft: camera clocks travel
 
 
-def test_gps_and_a_contradicting_offset_warn(grid):
-    data = exif_image(gps=sydney_gps(), exif_ifd={0x9003: "2024:01:15 12:00:00", 0x9011: "-05:00"})
+def test_gps_and_a_contradicting_offset_warn(grid, exif_photo):
+    data = exif_photo(at=SYDNEY, exif_ifd={0x9003: "2024:01:15 12:00:00", 0x9011: "-05:00"})
     pred = Geolocator(cues=[create_cue("exif")]).locate(data)
     assert any("does not match the GPS position" in w for w in pred.warnings)
 
 
 # ---- end to end -----------------------------------------------------------------------------
-def test_gps_pins_the_answer_but_fusion_still_reports():
-    pred = Geolocator.from_config("default").locate(exif_image(gps=sydney_gps()))
+@pytest.mark.slow
+def test_gps_pins_the_answer_but_fusion_still_reports(exif_photo):
+    pred = Geolocator.from_config("default").locate(exif_photo(at=SYDNEY))
     assert haversine_km(pred.best.lat, pred.best.lon, *SYDNEY) < 0.01
     assert pred.best.country == "AU" and pred.countries["AU"] > 0.99 and "Sydney" in pred.best.place
     assert pred.confidence.level == "exact" and "Confidence  Exact" in pred.explain()
@@ -209,13 +183,13 @@ class RussianText(BaseCue):
         return CueOutput(np.log(np.maximum(grid.cells_from_countries(values), 1e-9)))
 
 
-def test_spoofed_gps_is_flagged_with_the_disagreeing_cue():
-    pred = Geolocator(cues=[create_cue("exif"), RussianText()]).locate(exif_image(gps=sydney_gps()))
+def test_spoofed_gps_is_flagged_with_the_disagreeing_cue(exif_photo):
+    pred = Geolocator(cues=[create_cue("exif"), RussianText()]).locate(exif_photo(at=SYDNEY))
     assert any("disagrees with text" in w and "spoofed" in w for w in pred.warnings)
     assert pred.cues["text"].status == "ok"  # the other cue still reports
     d = json.loads(pred.to_json())
     assert d["warnings"] and "text" in d["cue_reports"]
-    calm = Geolocator(cues=[create_cue("exif")]).locate(exif_image(gps=sydney_gps()))
+    calm = Geolocator(cues=[create_cue("exif")]).locate(exif_photo(at=SYDNEY))
     assert calm.warnings == ()
 
 
@@ -224,18 +198,20 @@ def test_no_metadata_abstains(grid):
     assert out.abstained and out.note == "no EXIF metadata"
 
 
-def test_disabled_parts_and_config():
+@pytest.mark.slow
+def test_disabled_parts_and_config(exif_photo):
     geo = Geolocator.from_config("default", cues={"exif": {"use_gps": False}})
-    pred = geo.locate(exif_image(gps=sydney_gps()))
+    pred = geo.locate(exif_photo(at=SYDNEY))
     assert pred.cues["exif"].status == "abstained"
-    assert "exif" not in Geolocator.from_config("prior-only").locate(exif_image(gps=sydney_gps())).cues
+    assert "exif" not in Geolocator.from_config("prior-only").locate(exif_photo(at=SYDNEY)).cues
 
 
 # ---- the shared real samples ----------------------------------------------------------------
-def test_shared_gps_samples_top1_within_1km(shared, capsys):
+@pytest.mark.slow
+def test_shared_gps_samples_top1_within_1km(shared_photos, capsys):
     from geosleuth.app.cli import main
 
-    for path in sorted((shared / "data" / "exif-samples").glob("*.jpg")):
+    for path in shared_photos("exif-samples"):
         md = Photo.open(path).metadata
         assert md.gps is not None, path.name
         assert main(["locate", str(path), "--json"]) == 0
@@ -245,10 +221,10 @@ def test_shared_gps_samples_top1_within_1km(shared, capsys):
         assert top["country"] == "IT" and d["cues"]["exif"] == "ok"
 
 
-def test_shared_invalid_samples_neither_hang_nor_crash(shared, grid):
+def test_shared_invalid_samples_neither_hang_nor_crash(shared_photos, grid):
     import time
 
-    for path in sorted((shared / "data" / "exif-samples" / "invalid").glob("*.jpg")):
+    for path in shared_photos("exif-samples/invalid"):
         start = time.perf_counter()
         out = create_cue("exif").observe(Photo.open(path), grid)
         assert time.perf_counter() - start < 10, f"{path.name} took too long"  # a hang guard, not a benchmark

@@ -267,6 +267,7 @@ def calibrate(capsys, labelled: Path, out_config: Path, *args: str) -> None:
     assert code == 0, err
 
 
+@pytest.mark.slow
 def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(capsys, labelled, tmp_path):
     out_config = tmp_path / "mine.yaml"
     calibrate(capsys, labelled, out_config, "--expert", str(labelled / "good.csv"), "--expert",
@@ -280,6 +281,7 @@ def test_calibration_keeps_an_expert_that_helps_and_drops_one_that_does_not(caps
     assert experts == {"expert:good": good_settings.weight, "expert:bad": 0.0}
 
 
+@pytest.mark.slow
 def test_calibrating_the_model_writes_its_settings_file_into_the_config(capsys, labelled, tmp_path, vlm):
     """The fake model says Patras for every photo: it does not help, and its file says so."""
     out_config = tmp_path / "mine.yaml"
@@ -291,6 +293,7 @@ def test_calibrating_the_model_writes_its_settings_file_into_the_config(capsys, 
     assert config["cues"]["vlm"]["settings"] == str((tmp_path / "mine.vlm.yaml").resolve())
 
 
+@pytest.mark.slow
 def test_the_report_and_geojson_show_the_claims_and_where_the_photo_went(vlm, sharp, tmp_path):
     from geosleuth.app.report import render_report
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs geosleuth in new processes, on an empty cache
+
 REPO = Path(__file__).resolve().parents[1]
 WARNING = re.compile(r"\b\w*Warning\b|Traceback")
 
@@ -50,7 +52,8 @@ def plate_photo(tmp_path_factory) -> tuple[str, list[str]]:
     weights = shared / "weights" / "yolov8n_int8.tflite"
     photos = sorted((shared / "data" / "plates" / "images").glob("br_*.jpg"))
     sets = ["--set", "cues.detect.enabled=true"]
-    if weights.is_file() and photos:
+    if weights.is_file():
+        assert photos, f"no br_*.jpg beside {weights}"
         return str(photos[0]), sets + ["--set", f"detector.weights={weights}"]
     from geosleuth import example_image
 

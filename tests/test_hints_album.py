@@ -23,14 +23,6 @@ def geo():
     return Geolocator.from_config("prior-only", cues={"exif": True})
 
 
-def gps_jpeg(path, lat, lon):
-    exif = Image.Exif()
-    exif[0x8825] = {1: "N" if lat >= 0 else "S", 2: (abs(lat), 0.0, 0.0), 3: "E" if lon >= 0 else "W",
-                    4: (abs(lon), 0.0, 0.0)}
-    Image.new("RGB", (96, 64), (90, 120, 150)).save(path, exif=exif)
-    return str(path)
-
-
 def test_parse_and_errors():
     assert Hint.parse("country=fr") == Hint.in_country("FR")
     assert Hint.parse("exclude country=US").kind == "exclude"
@@ -76,9 +68,9 @@ def test_hint_floor_keeps_the_truth_possible(geo, grid):
     assert pred.posterior[grid.lookup([48.8566], [2.3522])[0]] > 0
 
 
-def test_album_counts_the_prior_once(geo, tmp_path, grid):
-    a = gps_jpeg(tmp_path / "a.jpg", 48.8566, 2.3522)
-    b = gps_jpeg(tmp_path / "b.jpg", 48.86, 2.34)
+def test_album_counts_the_prior_once(geo, tmp_path, grid, gps_photo):
+    a = gps_photo(tmp_path / "a.jpg", 48.8566, 2.3522)
+    b = gps_photo(tmp_path / "b.jpg", 48.86, 2.34)
     result = locate_album(geo, [a, b], floor=1e-12)
     singles = [it.prediction for it in result.photos]
     log_prior = geo.log_prior()
@@ -88,8 +80,8 @@ def test_album_counts_the_prior_once(geo, tmp_path, grid):
     assert set(result.prediction.cues) == {"a.jpg", "b.jpg"}
 
 
-def test_album_reports_each_photo_and_survives_a_bad_one(geo, tmp_path):
-    paris = gps_jpeg(tmp_path / "paris.jpg", 48.8566, 2.3522)
+def test_album_reports_each_photo_and_survives_a_bad_one(geo, tmp_path, gps_photo):
+    paris = gps_photo(tmp_path / "paris.jpg", 48.8566, 2.3522)
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     result = locate_album(geo, [geosleuth.example_image(), paris, str(tmp_path / "broken.jpg")],
                           hints=[Hint.not_in_country("US")])
@@ -104,11 +96,11 @@ def test_album_reports_each_photo_and_survives_a_bad_one(geo, tmp_path):
         locate_album(geo, [str(tmp_path / "broken.jpg")])
 
 
-def test_cli_album_hints_and_report(tmp_path, capsys):
+def test_cli_album_hints_and_report(tmp_path, capsys, gps_photo):
     folder = tmp_path / "trip"
     folder.mkdir()
-    gps_jpeg(folder / "one.jpg", 41.39, 2.17)
-    gps_jpeg(folder / "two.jpg", 41.40, 2.16)
+    gps_photo(folder / "one.jpg", 41.39, 2.17)
+    gps_photo(folder / "two.jpg", 41.40, 2.16)
     (folder / "bad.png").write_bytes(b"junk")
     report = tmp_path / "album.html"
     code = main(["locate", "--album", str(folder), "--config", "prior-only", "--set", "cues.exif=true",
@@ -175,11 +167,11 @@ def test_sun_position_matches_astral():
         assert azimuth[0] == pytest.approx(astral_sun.azimuth(Observer(lat, lon), when), abs=1e-3)
 
 
-def test_moved_the_answer_compares_the_places_the_report_names(tmp_path):
+def test_moved_the_answer_compares_the_places_the_report_names(tmp_path, gps_photo):
     """The exif cue moved the answer from the prior's point to the GPS fix: the distance is
     between those two points, not between the centres of their cells."""
     geo = Geolocator.from_config("prior-only", cues={"exif": True})
-    pred = geo.locate(gps_jpeg(tmp_path / "fix.jpg", 43.7696, 11.2558))
+    pred = geo.locate(gps_photo(tmp_path / "fix.jpg", 43.7696, 11.2558))
     rep = pred.cues["exif"]
     assert abs(pred.answer.lat - 43.7696) < 1e-3 and abs(pred.answer.lon - 11.2558) < 1e-3
     assert rep.moved_km == pytest.approx(haversine_km(pred.answer.lat, pred.answer.lon,

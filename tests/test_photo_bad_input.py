@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,9 +163,8 @@ def test_bad_arrays(arr):
         Photo.open(arr)
 
 
-def test_shared_orientation_samples_decode_upright(shared):
-    folder = shared / "data" / "exif-samples" / "orientation"
-    files = sorted(folder.glob("*.jpg"))
+def test_shared_orientation_samples_decode_upright(shared_photos):
+    files = shared_photos("exif-samples/orientation")
     assert len(files) == 16
     for f in files:
         photo = Photo.open(f)
@@ -174,9 +172,8 @@ def test_shared_orientation_samples_decode_upright(shared):
         assert (w > h) == ("landscape" in f.name.lower()), f.name
 
 
-def test_shared_invalid_exif_samples_do_not_crash(shared):
-    for f in sorted((shared / "data" / "exif-samples" / "invalid").glob("*.jpg")):
-        try:
-            Photo.open(f)
-        except ImageError as exc:
-            assert Path(f).name in str(exc)
+def test_shared_invalid_exif_samples_still_decode(shared_photos):
+    """Their EXIF blocks are broken; their pixels are not, and no position is made up."""
+    for f in shared_photos("exif-samples/invalid"):
+        photo = Photo.open(f)
+        assert photo.image.mode == "RGB" and min(photo.image.size) > 1 and photo.metadata.gps is None, f.name

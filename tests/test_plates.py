@@ -85,6 +85,7 @@ def detect_cue(ocr_engine):
     return create_cue("detect", ocr=ocr_engine, detector=YoloDetector("missing.pt"))
 
 
+@pytest.mark.ocr
 def test_rendered_plates_read_by_ocr(font, ocr_engine, ocr_reader):
     """End to end on pixels for the plates EasyOCR can read: >= 90 % matched to their country,
     each plate box read by the detect cue as a plate detector's box would be."""
@@ -138,6 +139,7 @@ def test_border_strokes_and_printed_words():
     assert max(named, key=named.get) == "BR" and plate_countries("ABC1234", named={"US"})["BR"] < 0.2
 
 
+@pytest.mark.ocr
 def test_city_line_read_around_the_plate(font, ocr_engine, ocr_reader):
     """Brazil's 1990-2018 plates print 'UF-CITY' above the characters; the plate re-read returns it."""
     from PIL import Image, ImageDraw, ImageFont
@@ -198,6 +200,7 @@ def test_a_city_line_places_the_plate_near_its_city(grid):
     assert haversine_km(grid.lat[best], grid.lon[best], -12.97, -38.50) < 100  # Salvador
 
 
+@pytest.mark.ocr
 @pytest.mark.parametrize("damage", ["tiny", "rotated", "blurred", "no_vehicle"])
 def test_a_bad_plate_crop_says_little_and_breaks_nothing(font, ocr_engine, ocr_reader, damage):
     """A tiny, rotated or blurred plate, or one on no vehicle, gives at most a weak clue: no

@@ -12,6 +12,8 @@ import geosleuth
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
+pytestmark = pytest.mark.slow  # a local Ray cluster starts
+
 
 @pytest.fixture(scope="module")
 def local_ray():

@@ -104,6 +104,7 @@ def test_cli_report(tmp_path, capsys):
     assert "hint:country=FR" in page and "id=map-world" in page
 
 
+@pytest.mark.slow
 def test_each_place_has_coordinates_to_copy_and_links_to_check_it(tmp_path):
     from geosleuth.app.links import coordinates, links, zoom_for
 
@@ -122,6 +123,7 @@ def test_each_place_has_coordinates_to_copy_and_links_to_check_it(tmp_path):
     assert f"SunCalc opens at the photo's EXIF time, {taken}" in page
 
 
+@pytest.mark.slow
 def test_the_sun_when_the_photo_was_taken_at_each_place():
     pred = geosleuth.Geolocator.from_config("default").locate(geosleuth.example_image())
     page = render_report(pred, [(geosleuth.example_image(), pred)])
@@ -130,12 +132,10 @@ def test_the_sun_when_the_photo_was_taken_at_each_place():
     assert len(suns) == len(pred.top_k) + 1
 
 
-def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path):
-    from test_hints_album import gps_jpeg
-
+def test_a_gps_fix_is_framed_with_its_accuracy_and_towns_are_named(tmp_path, gps_photo):
     from geosleuth.app.report import zoom_extent
 
-    gps_jpeg(tmp_path / "fix.jpg", 43.7696, 11.2558)  # Florence
+    gps_photo(tmp_path / "fix.jpg", 43.7696, 11.2558)  # Florence
     pred = Geolocator.from_config("prior-only", cues={"exif": True}).locate(tmp_path / "fix.jpg")
     assert pred.answer.radius_km < 1 and abs(pred.answer.lat - 43.7696) < 1e-3
     lon0, lon1, lat0, lat1 = zoom_extent(pred)
@@ -159,6 +159,7 @@ def test_sureness_is_said_only_where_a_cue_gave_one():
     assert Evidence("gps", "GPS fix", 1.0).sureness == Evidence("ocr", "no reader for Thai here", 0.0).sureness == ""
 
 
+@pytest.mark.slow
 def test_a_box_is_numbered_once_whatever_it_held():
     from geosleuth.app.report import annotate_photo
 
@@ -170,6 +171,7 @@ def test_a_box_is_numbered_once_whatever_it_held():
     assert [row["kind"] for row in legend if row["n"] == phone] == ["ocr", "phone", "phone_place"]  # the line, what it said
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make system-deps)")
 def test_reports_in_a_browser_a_gps_photo_a_sign_and_a_photo_with_nothing(shared, tmp_path):
     """Three reports opened in Chromium: each renders with no console error, its maps name towns,

@@ -154,6 +154,7 @@ def test_polygon_has_member_children_as_holes(grid):
     assert min(lons) < 2.36 and max(lats) > 48.85  # a small ring around central Paris
 
 
+@pytest.mark.slow
 def test_shipped_grid_is_reproducible(shared, tmp_path):
     lat, lon, digest = read_coordinates(shared / "data" / "gps_gallery_100k.csv")
     shipped = CellGrid.default()

@@ -78,6 +78,7 @@ def reader():
     return reader
 
 
+@pytest.mark.ocr
 def test_each_line_is_read_in_its_script(reader):
     """Every sign's text is read by the model of its script: the letters read are in that script."""
     wrong = []
@@ -99,6 +100,7 @@ def results(reader):
     return [(sign, geo.locate(render(sign, i))) for i, sign in enumerate(SIGNS)]
 
 
+@pytest.mark.ocr
 def test_sign_suite_through_the_pipeline(results):
     """With the default config, the most probable country is the sign's for at least 90 % of
     signs (measured: 40 of 43; Armenian letters alone, with the city misread, stay below the
@@ -112,6 +114,7 @@ def test_sign_suite_through_the_pipeline(results):
     assert confidently_wrong == [], confidently_wrong
 
 
+@pytest.mark.ocr
 def test_report_shows_each_line_with_script_reader_and_box(results):
     sign, pred = results[0]  # Russian: street, city, phone
     lines = [e for e in pred.cues["text"].evidence if e.kind == "ocr"]
@@ -131,6 +134,7 @@ def test_the_install_command_names_the_makefiles_packs():
     assert install_command(tuple(SCRIPT_MODELS)).split()[2:] == [f"tesseract-ocr-script-{s}" for s in scripts]
 
 
+@pytest.mark.ocr
 def test_a_missing_script_model_is_named_with_its_install_command(reader, tmp_path, grid):
     """With only the Latin model installed, a Thai sign yields no Thai claim, and the report says
     that Thai text cannot be read here and how to install its reader."""
@@ -176,6 +180,7 @@ def test_a_word_list_is_dropped_and_every_other_entry_kept(tmp_path):
     assert unpack(out.getvalue()) == {i: e for i, e in entries.items() if i != WORD_LIST}
 
 
+@pytest.mark.ocr
 def test_models_without_word_lists_are_built_once_in_the_cache_and_still_read(reader, tmp_path, monkeypatch):
     from pathlib import Path
 
@@ -185,8 +190,8 @@ def test_models_without_word_lists_are_built_once_in_the_cache_and_still_read(re
 
     monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path))
     lean = ScriptReader(without_word_lists=["Cyrillic"])
-    folder = Path(lean._reading_folder(lean.folder()))
-    assert folder.is_relative_to(tmp_path) and lean._reading_folder(lean.folder()) == str(folder)
+    folder = Path(lean.reading_folder())
+    assert folder.is_relative_to(tmp_path) and lean.reading_folder() == str(folder)
     full = Path(reader.folder()) / "Cyrillic.traineddata"
     assert (folder / "Cyrillic.traineddata").stat().st_size < full.stat().st_size / 10
     assert (folder / "Latin.traineddata").resolve() == (Path(reader.folder()) / "Latin.traineddata").resolve()
@@ -207,9 +212,7 @@ def test_an_unknown_script_model_is_a_config_error():
 
 
 def test_the_line_detector_sees_four_shapes_and_lines_come_back_in_image_pixels():
-    import threading
-
-    from geosleuth.cues.engines.script_reader import CANVAS, WIDE_CANVAS, _Models
+    from geosleuth.cues.engines.script_reader import CANVAS, WIDE_CANVAS, find_lines
 
     seen = []
 
@@ -220,12 +223,11 @@ def test_the_line_detector_sees_four_shapes_and_lines_come_back_in_image_pixels(
         (y0, x0), (y1, x1) = ink.min(axis=0), ink.max(axis=0) + 1
         return np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], np.float32), 0.0
 
-    models = _Models(detector, None, (), "", threading.Lock())
     shapes = {CANVAS, CANVAS[::-1], WIDE_CANVAS, WIDE_CANVAS[::-1]}
     for h, w in ((480, 640), (640, 480), (520, 1000), (2048, 28), (28, 2048), (1, 500), (3000, 3000), (1080, 1920)):
         image = np.full((h, w, 3), 255, np.uint8)
         image[: max(h // 2, 1), : max(w // 2, 1)] = 0
-        (line,) = models.lines(image)
+        (line,) = find_lines(detector, image)
         assert seen[-1][:2] in shapes and seen[-1][2] == 3
         x0, y0, x1, y1 = line.box
         assert (x0, y0) == (0, 0) and x1 == pytest.approx(max(w // 2, 1), rel=0.02, abs=1.5) \

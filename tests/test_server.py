@@ -98,6 +98,7 @@ def live_server(app):
         yield url
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make system-deps)")
 def test_browser_upload_shows_map_and_cue_table(live_server, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -177,6 +178,7 @@ def test_a_client_leaving_mid_upload_is_one_log_line(live_server, caplog):
     assert not any("Exception in ASGI application" in m or r.exc_info for m, r in zip(said, caplog.records))
 
 
+@pytest.mark.slow
 def test_the_serve_command_answers_and_keeps_stdout_clean(tmp_path):
     """`geosleuth serve` as a user starts it: the page answers, the status line is on stderr."""
     import signal

@@ -35,6 +35,7 @@ def ocr(ocr_reader):
     return ocr_reader
 
 
+@pytest.mark.ocr
 def test_sign_boxes_read_closer(ocr, font):
     path = font("DejaVuSans-Bold.ttf")
     if path is None:
@@ -49,6 +50,7 @@ def test_sign_boxes_read_closer(ocr, font):
     assert new_text(signs, signs[0].reads) == []  # text the first pass already read is not counted again
 
 
+@pytest.mark.ocr
 @pytest.mark.parametrize("found_by", ["objects", "sign detector"])
 def test_sign_detector_feeds_text_clues(ocr_engine, fake_detector, font, grid, found_by):
     """Sign-like boxes, from the object detector or from a dedicated sign detector (fakes
@@ -73,6 +75,7 @@ def test_sign_detector_feeds_text_clues(ocr_engine, fake_detector, font, grid, f
     assert not out.abstained and any(e.kind == "street_word" for e in out.evidence)  # 'rue': a text clue
 
 
+@pytest.mark.ocr
 def test_no_sign_detector_no_sign_reads(ocr_engine, grid):
     cue = create_cue("detect", ocr=ocr_engine, detector=YoloDetector("missing.pt"))
     out = cue.observe(Photo.open(np.full((64, 64, 3), 200, np.uint8)), grid)

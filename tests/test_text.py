@@ -19,23 +19,6 @@ def read(text: str, confidence: float = 0.9) -> TextRead:
     return TextRead(text, confidence, (0.0, 0.0, 100.0, 20.0), "test")
 
 
-class FakeOcr:
-    """An injectable OCR reader that 'reads' given lines and counts its calls."""
-
-    def __init__(self, lines, confidence=0.9):
-        self.lines, self.confidence, self.calls = lines, confidence, 0
-
-    def available(self):
-        return True, "fake"
-
-    def cannot_read(self):
-        return ""
-
-    def read(self, image, min_confidence=None):
-        self.calls += 1
-        return [read(t, self.confidence) for t in self.lines]
-
-
 def text_cue(*readers, **settings):
     """The text cue over these readers, its other settings from the default config."""
     return create_cue("text", ocr=OcrEngine(readers), **settings)
@@ -94,11 +77,11 @@ def test_language_clue_is_deterministic_and_smoothed(monkeypatch):
     ["Il1l |1lI 1Il| lI1", "0O0 O00 0OO"],
     ["zzkx", "qwv", "xjw", "kkzq", "vvbx"],
 ])
-def test_garbage_gives_no_confident_country(lines, grid):
+def test_garbage_gives_no_confident_country(lines, grid, fake_reader):
     clues = extract_clues([read(t, 0.6) for t in lines])
     assert not kinds(clues) & {"language", "phone", "domain", "place"}
     assert all(c.reliability <= 0.5 for c in clues)
-    pred = Geolocator(cues=[text_cue(FakeOcr(lines, 0.6))]).locate(np.zeros((64, 64, 3), np.uint8))
+    pred = Geolocator(cues=[text_cue(fake_reader(lines, 0.6))]).locate(np.zeros((64, 64, 3), np.uint8))
     assert max(pred.countries.values()) < 0.5
 
 
@@ -222,6 +205,7 @@ def test_the_name_index_finds_each_name_and_nothing_else():
     assert index.get("pari") == index.get("parisx") == index.get("") == index.get("zzz") == []
 
 
+@pytest.mark.slow
 def test_area_codes_say_what_the_phonenumbers_geocoder_says(tmp_path, monkeypatch):
     """The compact table answers as libphonenumber's geocoder (areas; for a mobile number, its
     country), is cached on disk, and loads back the same."""
@@ -231,9 +215,9 @@ def test_area_codes_say_what_the_phonenumbers_geocoder_says(tmp_path, monkeypatc
     from geosleuth.gazetteer import area_codes
 
     monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path))
-    built = area_codes.AreaCodes._load_or_build()
-    assert list(tmp_path.glob("area-codes-*.npz"))
-    again = area_codes.AreaCodes._load_or_build()
+    built = area_codes.AreaCodes.load()
+    monkeypatch.setattr(area_codes.AreaCodes, "build", classmethod(lambda cls: pytest.fail("not read from the cache")))
+    again = area_codes.AreaCodes.load()
     monkeypatch.setattr(area_codes.AreaCodes, "default", classmethod(lambda cls: again))
     for raw in ("+74956291122", "+12012001234", "+33142685300", "+81312345678", "+5491123456789", "+525512345678",
                 "+79161234567", "+442079460000", "+61298765432", "+27215551234"):
@@ -256,8 +240,10 @@ def test_packed_strings_are_a_sorted_sequence_bisect_can_search():
 
 
 def test_reverse_lookup_names_the_nearest_town_on_the_globe():
-    from geosleuth.cache import shared
+    import csv
+
     from geosleuth.gazetteer import reverse_lookup
+    from geosleuth.gazetteer.reverse import towns_table
     from geosleuth.geo import haversine_km
 
     rng = np.random.default_rng(0)
@@ -266,9 +252,10 @@ def test_reverse_lookup_names_the_nearest_town_on_the_globe():
     lon = np.r_[rng.uniform(-180, 180, 60), 0, 0, 45, 179.99, -179.99, -179.99, -140, 2.349]
     found = reverse_lookup(lat, lon)
     assert found[-1].label == "Paris, Ile-de-France, FR"
-    towns = shared("reverse lookup towns", lambda: None)
-    for k, place in enumerate(found):
-        nearest = haversine_km(lat[k], lon[k], towns.lat, towns.lon).min()
+    with open(towns_table(), encoding="utf-8", newline="") as fh:
+        towns = np.array([(float(row["lat"]), float(row["lon"])) for row in csv.DictReader(fh)])
+    for k, place in enumerate(found):  # against every town
+        nearest = haversine_km(lat[k], lon[k], towns[:, 0], towns[:, 1]).min()
         assert haversine_km(place.lat, place.lon, lat[k], lon[k]) == pytest.approx(nearest, abs=1e-6)
 
 
@@ -280,8 +267,8 @@ def test_clues_combine_into_cells(grid):
     assert np.isfinite(ll).all()
 
 
-def test_ocr_runs_once_per_photo_and_is_shared(grid):
-    fake = FakeOcr(["Rue de Rivoli", "75001 Paris"])
+def test_ocr_runs_once_per_photo_and_is_shared(grid, fake_reader):
+    fake = fake_reader(["Rue de Rivoli", "75001 Paris"])
     engine = OcrEngine([fake])
     cue = create_cue("text", ocr=engine, reread_small=False)
     photo = Photo.open(np.zeros((32, 32, 3), np.uint8))
@@ -293,19 +280,18 @@ def test_ocr_runs_once_per_photo_and_is_shared(grid):
     assert any(e.kind == "place" and "Paris" in e.summary for e in first.evidence)
 
 
-def test_small_text_is_read_again_from_an_upscaled_crop():
+def test_small_text_is_read_again_from_an_upscaled_crop(fake_reader):
     from geosleuth.cues.engines.ocr import reread_small
 
-    class Sharper(FakeOcr):
+    class Sharper(fake_reader):
         """Unsure on the whole photo, sure on an upscaled crop."""
 
         def read(self, image, min_confidence=None):
-            self.calls += 1
             if image.shape[0] > 100:
                 return [TextRead("AMERICAN INSTITUTE", 0.97, (5.0, 5.0, 60.0, 30.0), "test")]
             return [TextRead("AMERICAN INSTITUTI", 0.5, (10.0, 40.0, 80.0, 52.0), "test")]
 
-    ocr = Sharper([])
+    ocr = Sharper()
     photo = Photo.open(np.zeros((100, 100, 3), np.uint8))
     found = ocr.read(photo.array())
     again = reread_small(photo, ocr, found)
@@ -328,8 +314,8 @@ def test_missing_models_abstain_with_a_note(grid, tmp_path):
     assert pred.cues["text"].status == "abstained" and pred.cues["text"].note == out.note
 
 
-def test_no_text_abstains(grid):
-    out = text_cue(FakeOcr([])).observe(Photo.open(np.zeros((32, 32, 3), np.uint8)), grid)
+def test_no_text_abstains(grid, fake_reader):
+    out = text_cue(fake_reader([])).observe(Photo.open(np.zeros((32, 32, 3), np.uint8)), grid)
     assert out.abstained and out.note == "no text found"
 
 
@@ -356,6 +342,7 @@ LATIN_SIGNS = [
 ]
 
 
+@pytest.mark.ocr
 @pytest.mark.parametrize("lines,country", LATIN_SIGNS, ids=[c for _, c in LATIN_SIGNS])
 def test_rendered_latin_signs_through_easyocr(render_sign, ocr_engine, lines, country):
     pred = Geolocator(cues=[create_cue("text", ocr=ocr_engine)]).locate(render_sign(lines))
@@ -371,6 +358,7 @@ NON_LATIN_SIGNS = [
 ]
 
 
+@pytest.mark.ocr
 @pytest.mark.parametrize("lines,country,model,fonts", NON_LATIN_SIGNS, ids=[c for _, c, _, _ in NON_LATIN_SIGNS])
 def test_rendered_non_latin_signs_through_tesseract(render_sign, font, lines, country, model, fonts):
     backend = TesseractBackend(languages=model)
@@ -384,6 +372,7 @@ def test_rendered_non_latin_signs_through_tesseract(render_sign, font, lines, co
     assert next(iter(pred.countries)) == country, (pred.cues["text"].evidence, list(pred.countries.items())[:3])
 
 
+@pytest.mark.ocr
 def test_tesseract_script_detection_adds_a_clue(font, grid):
     from PIL import Image, ImageDraw, ImageFont
 

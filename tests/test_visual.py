@@ -80,6 +80,7 @@ def _features(heads, backbone="test_efficientnet", weights="none", image_size=64
     return ImageFeatures(backbone=backbone, weights=weights, image_size=image_size, heads=str(heads))
 
 
+@pytest.mark.slow
 def test_embedded_backbone_remap_keeps_imagenet_predictions(shared):
     """The package's EfficientNet-PyTorch tensors, remapped onto timm, still recognise scenes."""
     import timm
@@ -146,6 +147,7 @@ def test_untrained_heads_leave_the_prior_alone(grid, tmp_path):
     loaded.check_grid(grid)
 
 
+@pytest.mark.training
 def test_trained_heads_find_each_place(trained, place_set, tmp_path):
     out, _ = trained
     assert (out / "heads.npz").is_file() and (out / "features.npz").is_file()
@@ -162,6 +164,7 @@ def test_trained_heads_find_each_place(trained, place_set, tmp_path):
         assert scene.summary.startswith("natural" if name == "sydney" else "urban"), scene.summary
 
 
+@pytest.mark.training
 def test_training_resumes_from_its_cache_and_checkpoint(trained, monkeypatch):
     from geosleuth.app.cli import main
     from geosleuth.cues.engines import backbone as backbone_module
@@ -177,6 +180,7 @@ def test_training_resumes_from_its_cache_and_checkpoint(trained, monkeypatch):
     assert np.allclose(first.cells["fine"], again.cells["fine"])
 
 
+@pytest.mark.training
 def test_missing_or_foreign_heads_abstain_with_a_note(grid, tmp_path, trained):
     from geosleuth.cues import create_cue
     from geosleuth.photo import Photo
@@ -215,6 +219,7 @@ def test_shipped_weight_zero_abstains_and_says_what_would_help(grid):
     assert scene.observe(photo, grid).abstained
 
 
+@pytest.mark.training
 def test_gallery_search_refines_the_point(trained, place_set, tmp_path):
     from geosleuth.app.cli import main
     from geosleuth.cues.engines.gallery import Gallery
@@ -252,6 +257,7 @@ def test_gallery_clusters_neighbours(grid):
     assert gallery.search(query, grid, np.array([], int)) is None  # nothing within those cells
 
 
+@pytest.mark.training
 def test_finetuning_updates_the_backbone_and_saves_it(place_set, tmp_path, capsys):
     from geosleuth.app.cli import main
     from geosleuth.cues.engines.backbone import build_backbone

@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO, Sequence
+from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy as np
 
@@ -219,6 +219,26 @@ def polarities(strip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tuple(cv2.copyMakeBorder(s, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255) for s in (strip, 255 - strip))
 
 
+def find_lines(detector: Callable[[np.ndarray], tuple[Any, Any]], image: np.ndarray) -> list[Line]:
+    """Text lines, largest first, in `image` pixels. The detector (rapidocr's: a BGR canvas in,
+    line quadrilaterals and their scores out) sees the image scaled to fit its canvas (CANVAS, or
+    WIDE_CANVAS; landscape or portrait) and padded white, right and below; lines are still read
+    from the full image."""
+    import cv2
+
+    h, w = image.shape[:2]
+    canvas_shape = WIDE_CANVAS if max(h, w) >= WIDE * min(h, w) else CANVAS
+    rows, cols = canvas_shape if w >= h else canvas_shape[::-1]
+    scale = min(rows / h, cols / w)
+    fitted = cv2.resize(image, (min(max(round(w * scale), 1), cols), min(max(round(h * scale), 1), rows)),
+                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    canvas = np.full((rows, cols, 3), 255, np.uint8)
+    canvas[: fitted.shape[0], : fitted.shape[1]] = fitted[:, :, ::-1]  # the detector takes BGR
+    found, _ = detector(canvas)
+    lines = [Line(np.asarray(q, np.float32) / scale) for q in (found if found is not None else [])]
+    return sorted(lines, key=lambda ln: -(ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))
+
+
 class ScriptReader:
     """The `scripts` OCR backend (see the module docstring); models load on first use, once per
     process, and one photo is read at a time per process."""
@@ -271,7 +291,7 @@ class ScriptReader:
     def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]:
         threshold = self.min_confidence if min_confidence is None else min_confidence
         models = self._models()
-        lines = models.lines(image)[: self.max_lines]
+        lines = find_lines(models.detector, image)[: self.max_lines]
         grey = to_grey(image)  # once per photo, not per line
         reads = []
         with models.lock:
@@ -286,10 +306,11 @@ class ScriptReader:
     def _models(self) -> "_Models":
         folder = self.folder()
         return shared(("script reader", folder, self.without_word_lists), lambda: _Models.load(
-            self._reading_folder(folder), installed_models(folder)))
+            self.reading_folder(), installed_models(folder)))
 
-    def _reading_folder(self, folder: str | None) -> str | None:
-        """The folder Tesseract loads from: `folder`, or its copy without the configured word lists."""
+    def reading_folder(self) -> str | None:
+        """The folder Tesseract loads from: `folder()`, or its copy without the configured word lists."""
+        folder = self.folder()
         dropped = tuple(m for m in self.without_word_lists if m in installed_models(folder))
         if not dropped:
             return folder
@@ -334,24 +355,6 @@ class _Models:
             detector(np.full((*shape, 3), 255, np.uint8))  # before Tesseract's 400 MB (0.3-0.5 s each)
         reader = tesserocr.PyTessBaseAPI(path=folder + "/", lang="+".join(models), psm=tesserocr.PSM.SINGLE_LINE)
         return cls(detector, reader, models, folder, threading.Lock())
-
-    def lines(self, image: np.ndarray) -> list[Line]:
-        """Text lines, largest first, in `image` pixels. The detector sees the image scaled to fit
-        its canvas (CANVAS, or WIDE_CANVAS; landscape or portrait) and padded white, right and
-        below; lines are still read from the full image."""
-        import cv2
-
-        h, w = image.shape[:2]
-        canvas_shape = WIDE_CANVAS if max(h, w) >= WIDE * min(h, w) else CANVAS
-        rows, cols = canvas_shape if w >= h else canvas_shape[::-1]
-        scale = min(rows / h, cols / w)
-        fitted = cv2.resize(image, (min(max(round(w * scale), 1), cols), min(max(round(h * scale), 1), rows)),
-                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        canvas = np.full((rows, cols, 3), 255, np.uint8)
-        canvas[: fitted.shape[0], : fitted.shape[1]] = fitted[:, :, ::-1]  # the detector takes BGR
-        found, _ = self.detector(canvas)
-        lines = [Line(np.asarray(q, np.float32) / scale) for q in (found if found is not None else [])]
-        return sorted(lines, key=lambda ln: -(ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))
 
     def recognise(self, strip: np.ndarray, model: str | None = None) -> tuple[str, float]:
         """A strip read by every installed model (Tesseract keeps the best per word), or by one."""
