@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).parent))  # helper modules beside the tests (sign_suite)
+sys.path.insert(0, str(Path(__file__).parent))  # the tests import helpers from conftest
 SHARED = Path(os.environ.get("GEOSLEUTH_SHARED", REPO.parent / "shared"))
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).is_file()), None)
 
