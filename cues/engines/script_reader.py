@@ -20,22 +20,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-import shutil
 import struct
-import subprocess
 import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 
 from geosleuth.cache import cache_dir, shared
-from geosleuth.cues.engines.ocr import TextRead
+from geosleuth.cues.engines.ocr import OcrBackend, TextRead, tesseract_models
 from geosleuth.errors import ConfigError, MissingDependencyError, did_you_mean
 from geosleuth.gazetteer.languages import UNSPACED, line_script, script_counts, script_of
 from geosleuth.libraries import contain
@@ -59,16 +55,6 @@ WIDE = 1.6  # an image at least this many times as long as it is high (or high a
 WORD_LIST = 19  # a .traineddata file's LSTM word list (TESSDATA_LSTM_SYSTEM_DAWG in tessdatamanager.h)
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def tessdata_dir() -> str | None:
-    """The folder of the system's Tesseract models (`tesseract --list-langs`), else None."""
-    if shutil.which("tesseract") is None:
-        return None
-    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30).stdout
-    found = re.search(r'"(.+?)"', out.splitlines()[0]) if out else None
-    return found.group(1) if found else None
 
 
 def install_command(models: tuple[str, ...]) -> str:
@@ -219,9 +205,11 @@ def polarities(strip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return tuple(cv2.copyMakeBorder(s, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255) for s in (strip, 255 - strip))
 
 
-class ScriptReader:
+class ScriptReader(OcrBackend):
     """The `scripts` OCR backend (see the module docstring); models load on first use, once per
     process, and one photo is read at a time per process."""
+
+    scales_lines = True  # every line is read at LINE_HEIGHT
 
     def __init__(self, min_confidence: float = 0.5, max_lines: int = 16, tessdata: str | None = None,
                  without_word_lists: Sequence[str] = ()) -> None:
@@ -238,7 +226,7 @@ class ScriptReader:
         return "ScriptReader()"
 
     def folder(self) -> str | None:
-        return self.tessdata or tessdata_dir()
+        return self.tessdata or tesseract_models().folder
 
     def available(self) -> tuple[bool, str]:
         import importlib.util
