@@ -209,8 +209,8 @@ class DetectCue(BaseCue):
                                                                                  tuple[str, ...]]:
         """OCR of the plate crop alone, upscaled: small plate text reads better. Returns the
         characters, their confidence, the EU band's country code when legible, and the plate's
-        other printed lines (state names, Brazil's city line). A margin around the crop was
-        tried: it read the characters worse and found few more words."""
+        other printed lines (state names, Brazil's city line). The crop has no margin: one reads
+        the characters worse and finds few more words."""
         w, h = box[2] - box[0], box[3] - box[1]
         if h < 4 or w < 8:
             return read.text, read.confidence, None, ()

