@@ -47,7 +47,7 @@ LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
 UNSURE = 0.6  # below this a line is read again (denoised, then inverted)
 # px, short and long side of the line detector's input: an image is scaled to fit the canvas of
 # its shape and padded white, so the detector sees four shapes (each landscape or portrait) and
-# reuses their memory plans, which a new shape's first run costs more than later runs. Both
+# reuses their memory plans (a shape's first run, which makes its plan, costs the most). Both
 # canvases have the 736 px short side rapidocr itself scales to, for a 4:3 photo and for a sign or 16:9.
 CANVAS = (736, 992)
 WIDE_CANVAS = (736, 1408)
