@@ -75,7 +75,7 @@ class EasyOcrBackend(OcrBackend):
     and `download=True` lets EasyOCR fetch missing models when online.
     """
 
-    reads_crops = True
+    reads_crops = True  # its recogniser reads short Latin text and digits in a crop best
 
     def __init__(self, languages: Sequence[str] = ("en",), model_dir: str | None = None, canvas_size: int = 640,
                  min_confidence: float = 0.3, precision: str = "auto", download: bool = False,
