@@ -1,5 +1,5 @@
 """The `visual` cue: the global cell classifier, p(cell | pixels) as a likelihood over the grid,
-from one of three backends (`cues.visual.backend`):
+from one of three backends (`cues.visual.backend`, each a `VisualBackend`):
 
 - `heads`: the shared timm backbone and the cell heads trained on its features (PlaNet / ISN),
   with an optional search within its top cells of a gallery of geotagged photos;
