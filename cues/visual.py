@@ -12,7 +12,7 @@ uniform prior over its classes); that assumption is divided out, so fusion count
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
@@ -39,7 +39,8 @@ GEOCLIP_POINT_KM = 25.0
 
 
 class VisualBackend(Protocol):
-    """One image-geolocation model, as the visual cue reads it (`cues.visual.backend`)."""
+    """One image-geolocation model, as the visual cue reads it (`cues.visual.backend`).
+    Backends compare by their settings, not by the shared engine they read."""
 
     name: str  # its `cues.visual.backend` value
 
@@ -109,6 +110,7 @@ class VisualCue(BaseCue):
         return self.model.observe(photo, grid)
 
 
+@dataclass(frozen=True)
 class HeadsBackend:
     """The shared image features and the cell heads trained on them (PlaNet / ISN), with an
     optional search within the top cells of a gallery of geotagged photos."""
@@ -120,13 +122,11 @@ class HeadsBackend:
                   "\"A stronger visual prior\"), or heads trained with `geosleuth train-classifier` on a large "
                   "geotagged photo set, measured with `geosleuth calibrate`, then cues.visual.weight above 0.")
 
-    def __init__(self, features: ImageFeatures, gallery: str | None, gallery_cells: int, gallery_neighbours: int,
-                 cluster_km: float) -> None:
-        self.features = features
-        self.gallery = gallery
-        self.gallery_cells = gallery_cells
-        self.gallery_neighbours = gallery_neighbours
-        self.cluster_km = cluster_km
+    features: ImageFeatures = field(compare=False)
+    gallery: str | None
+    gallery_cells: int
+    gallery_neighbours: int
+    cluster_km: float
 
     def available(self) -> tuple[bool, str]:
         return self.features.available()
@@ -206,13 +206,12 @@ class ClipBackend:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
 class GeoClipBackend(ClipBackend):
     """GeoCLIP's probabilities over its GPS gallery, summed per cell."""
 
     name = "geoclip"
-
-    def __init__(self, engine: GeoClip) -> None:
-        self.engine: GeoClip = engine
+    engine: GeoClip = field(compare=False)
 
     def prepare(self, photos: Sequence["Photo"]) -> None:
         self.engine.probabilities(photos)
@@ -238,13 +237,12 @@ class GeoClipBackend(ClipBackend):
         return CueOutput(ll, (looks, seen), points=tuple(points))
 
 
+@dataclass(frozen=True)
 class ZeroShotBackend(ClipBackend):
     """A CLIP checkpoint's probabilities over prompts naming countries and regions."""
 
     name = "clip_zero_shot"
-
-    def __init__(self, engine: ZeroShotClip) -> None:
-        self.engine: ZeroShotClip = engine
+    engine: ZeroShotClip = field(compare=False)
 
     def prepare(self, photos: Sequence["Photo"]) -> None:
         self.engine.image_embeddings(photos)
