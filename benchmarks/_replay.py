@@ -11,7 +11,7 @@ from geosleuth.cues.engines.detector import Detection, YoloDetector
 from geosleuth.cues.engines.ocr import OcrBackend, TextRead
 
 
-class ReplayReader:
+class ReplayReader(OcrBackend):
     """Returns `reads` for an image of `shape` (the photo's first pass); reads crops with `real`."""
 
     def __init__(self, real: OcrBackend | None = None) -> None:

@@ -84,9 +84,24 @@ class Cue(Protocol):
     name: str
     weight: float
     floor: float
+    why_off: str  # why the shipped config leaves it off, if it does (`geosleuth cues` shows it)
+
+    @property
+    def batches(self) -> bool:
+        """Whether `prepare` runs a model on several photos at once."""
+        ...
 
     def available(self) -> tuple[bool, str]:
         """Whether its models and packages can be used here, and a note saying why not."""
+        ...
+
+    def optional_models(self) -> dict[str, tuple[str, str]]:
+        """Models it can use when given one: name -> (the setting that names it, how to get one)."""
+        ...
+
+    def prepare(self, photos: Sequence["Photo"]) -> None:
+        """Called before `observe` on each of several photos: run a model on all of them at once
+        and memoise its results on the photos."""
         ...
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
@@ -101,8 +116,9 @@ class Cue(Protocol):
 
 
 class BaseCue:
-    """The Cue protocol's defaults: always available, no cross-check. Subclasses set `name`
-    (the registry does for registered cues) and take their weight and floor from the config."""
+    """The Cue protocol's defaults: always available, no optional models, no batching, no
+    cross-check. Subclasses set `name` (the registry does for registered cues) and take their
+    weight and floor from the config."""
 
     name: ClassVar[str] = ""
     why_off: ClassVar[str] = ""  # why the shipped config leaves it off, for `geosleuth cues`
@@ -115,8 +131,7 @@ class BaseCue:
         return True, "ready"
 
     def optional_models(self) -> dict[str, tuple[str, str]]:
-        """Models a cue can use when given one: name -> (the setting that names it, how to get
-        one). Default: none."""
+        """Default: none."""
         return {}
 
     def review(self, own: CueOutput, others: Mapping[str, np.ndarray], grid: "CellGrid") -> tuple[Evidence, ...]:
@@ -124,12 +139,11 @@ class BaseCue:
 
     @property
     def batches(self) -> bool:
-        """Whether `prepare` runs a model on several photos at once. Default: no."""
+        """Default: no."""
         return False
 
     def prepare(self, photos: Sequence["Photo"]) -> None:
-        """Optional batching, called before `observe` on each of several photos: run a model on
-        all of them at once and memoise its results on the photos. Default: nothing."""
+        """Default: nothing (it does not batch)."""
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:  # pragma: no cover - interface
         raise NotImplementedError

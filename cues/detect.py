@@ -16,7 +16,7 @@ from geosleuth.cues.clues.plates import (format_countries, iou, look_countries, 
 from geosleuth.cues.clues.signs import is_sign, new_text, read_signs
 from geosleuth.cues.clues.text import extract_clues
 from geosleuth.cues.engines.detector import VEHICLES, Detection, YoloDetector, detect_objects
-from geosleuth.cues.engines.ocr import EasyOcrBackend, OcrBackend, OcrEngine, TextRead, read_region, read_text, upscale
+from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TextRead, read_region, read_text, upscale
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -92,9 +92,7 @@ class DetectCue(BaseCue):
             evidence.append(Evidence("objects", "Objects: " + ", ".join(f"{k} ×{v}" if v > 1 else k
                                                                        for k, v in counts.most_common(8)),
                                      float(max(d.confidence for d in objects)), details=dict(counts)))
-        # Plates and sign crops are read by EasyOCR where configured: Latin letters and digits on
-        # crops, where it reads 15 of 16 rendered plates to the scripts reader's 13.
-        ocr = self.ocr.first_available(prefer=EasyOcrBackend)
+        ocr = self.ocr.crop_reader()
         if ocr is None:
             ocr_note = self.ocr.available()[1]
             return CueOutput.abstain(f"cannot read plates: {ocr_note}" + ("" if det_ok else f"; {det_note}"),
@@ -104,7 +102,7 @@ class DetectCue(BaseCue):
             found = self._extra_detections(photo, self.plate_detector, "plate", evidence)
             plate_boxes = None if found is None else [d.box for d in found]
         plates = self.find_plates(photo, ocr, objects if det_ok else None, plate_boxes)
-        second = next((r for r in self.ocr.readers if r is not ocr and r.available()[0]), None)
+        second = self.ocr.other_than(ocr)
         if second is not None:  # a second reader for the small print the first one missed
             plates = [p if p.words else replace(p, words=small_print(second, photo.array(), p)) for p in plates]
         clues = [clue for p in plates for clue in plate_clues(p)]
@@ -211,8 +209,8 @@ class DetectCue(BaseCue):
                                                                                  tuple[str, ...]]:
         """OCR of the plate crop alone, upscaled: small plate text reads better. Returns the
         characters, their confidence, the EU band's country code when legible, and the plate's
-        other printed lines (state names, Brazil's city line). A margin around the crop was
-        tried: it read the characters worse and found few more words."""
+        other printed lines (state names, Brazil's city line). The crop has no margin: one reads
+        the characters worse and finds few more words."""
         w, h = box[2] - box[0], box[3] - box[1]
         if h < 4 or w < 8:
             return read.text, read.confidence, None, ()

@@ -1,5 +1,5 @@
-"""What the `visual` and `scene` cues share: the image model engine, and staying silent at
-weight 0 (the shipped default), where they compute nothing and say why."""
+"""A cue that reads the shared image model's features and heads (the `scene` cue), staying
+silent at weight 0 (the shipped default), where it computes nothing and says why."""
 
 from __future__ import annotations
 

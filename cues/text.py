@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.clues import Clue, clue_log_likelihood
 from geosleuth.cues.clues.text import country_codes, extract_clues
-from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TesseractBackend, TextRead, read_text, reread_small
-from geosleuth.cues.engines.script_reader import ScriptReader
+from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TextRead, read_text, reread_small
 from geosleuth.gazetteer.languages import OSD_SCRIPTS, SCRIPT_NAMES, line_script, script_likelihood
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ class TextCue(BaseCue):
     def reads(self, photo: "Photo", reader: OcrBackend) -> list[TextRead]:
         """The photo's text as `reader` reads it (memoised per photo)."""
         found = read_text(photo, reader)
-        if self.reread_small and found and not isinstance(reader, ScriptReader):  # it sizes every line itself
+        if self.reread_small and found and not reader.scales_lines:
             found = reread_small(photo, reader, found)
         return list(found)
 
@@ -74,12 +73,10 @@ class TextCue(BaseCue):
         return CueOutput(ll, seen + tuple(c.evidence() for c in clues), country_given_cell=country_given_cell)
 
     def _osd_clues(self, photo: "Photo", clues: list[Clue]) -> list[Clue]:
-        """Tesseract's own script detection, when that backend is in use and saw a script the
-        recognised letters did not already show."""
-        tess = next((r for r in self.ocr.readers if isinstance(r, TesseractBackend)), None)
-        if tess is None or "osd" not in tess.installed():
-            return []
-        found = photo.memo((tess, "script"), lambda: tess.script(photo.array()))
+        """A reader's own detection of the photo's script (Tesseract's), when one has it and saw
+        a script the recognised letters did not already show."""
+        found = next(filter(None, (photo.memo((r, "script"), lambda r=r: r.script(photo.array()))
+                                   for r in self.ocr.readers)), None)
         if not found:
             return []
         name, confidence = found

@@ -1,5 +1,5 @@
 """The `visual` cue: the global cell classifier, p(cell | pixels) as a likelihood over the grid,
-from one of three backends (`cues.visual.backend`):
+from one of three backends (`cues.visual.backend`, each a `VisualBackend`):
 
 - `heads`: the shared timm backbone and the cell heads trained on its features (PlaNet / ISN),
   with an optional search within its top cells of a gallery of geotagged photos;
@@ -12,21 +12,19 @@ uniform prior over its classes); that assumption is divided out, so fusion count
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from geosleuth.cache import shared
-from geosleuth.config import CHOICES
-from geosleuth.cues.base import CueOutput, Evidence, GeoPoint
+from geosleuth.cues.base import BaseCue, CueOutput, Evidence, GeoPoint
 from geosleuth.cues.engines.backbone import ImageFeatures
 from geosleuth.cues.engines.gallery import Gallery
 from geosleuth.cues.engines.geoclip import GeoClip
 from geosleuth.cues.engines.heads import CellHeads
 from geosleuth.cues.engines.zero_shot import ZeroShotClip
-from geosleuth.cues.image_cue import ImageFeatureCue
 from geosleuth.errors import GeosleuthError
 from geosleuth.fusion.kernels import kernel_log_likelihood
 from geosleuth.gazetteer.countries import country_name
@@ -35,13 +33,34 @@ if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
     from geosleuth.photo import Photo
 
-BACKENDS = CHOICES["cues.visual.backend"]
 # A GeoCLIP gallery point stands for its neighbourhood: GeoCLIP puts about a third of Im2GPS3k
 # photos within 25 km (published), so its points are claims: they place the answer in a cell, never make it exact.
 GEOCLIP_POINT_KM = 25.0
 
 
-class VisualCue(ImageFeatureCue):
+class VisualBackend(Protocol):
+    """One image-geolocation model, as the visual cue reads it (`cues.visual.backend`).
+    Backends compare by their settings, not by the shared engine they read."""
+
+    name: str  # its `cues.visual.backend` value
+
+    @property
+    def muted_note(self) -> str:
+        """Why the cue says nothing at weight 0, and what would help."""
+        ...
+
+    def available(self) -> tuple[bool, str]: ...
+
+    def prepare(self, photos: Sequence["Photo"]) -> None:
+        """Run its model on several photos at once; what it computes is memoised on them."""
+        ...
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        """Its log-likelihood over the grid's cells, or an abstention."""
+        ...
+
+
+class VisualCue(BaseCue):
     """p(cell | pixels) from the configured backend, as a likelihood over the grid's cells."""
 
     name = "visual"
@@ -49,38 +68,32 @@ class VisualCue(ImageFeatureCue):
     def __init__(self, *, backend: str, features: ImageFeatures, geoclip: GeoClip, zero_shot: ZeroShotClip,
                  gallery: str | None, gallery_cells: int, gallery_neighbours: int, cluster_km: float,
                  weight: float, floor: float) -> None:
-        super().__init__(features=features, weight=weight, floor=floor)
-        if backend not in BACKENDS:
-            raise GeosleuthError(f"cues.visual.backend: unknown backend {backend!r}; expected {' | '.join(BACKENDS)}")
-        self.backend = backend
+        super().__init__(weight=weight, floor=floor)
+        self.features = features
         self.geoclip = geoclip
         self.zero_shot = zero_shot
-        self.gallery = gallery
-        self.gallery_cells = gallery_cells
-        self.gallery_neighbours = gallery_neighbours
-        self.cluster_km = cluster_km
+        backends = {b.name: b for b in (HeadsBackend(features, gallery, gallery_cells, gallery_neighbours, cluster_km),
+                                        GeoClipBackend(geoclip), ZeroShotBackend(zero_shot))}
+        if backend not in backends:
+            raise GeosleuthError(f"cues.visual.backend: unknown backend {backend!r}; expected {' | '.join(backends)}")
+        self.model: VisualBackend = backends[backend]
 
     @property
-    def muted_note(self) -> str:  # type: ignore[override]
-        """Why a cue at weight 0 says nothing, and what would help."""
-        if self.backend != "heads":
-            return (f"weight 0: the {self.backend} backend is selected but muted; use --config "
-                    f"{self.backend.replace('_', '-')} or set cues.visual.weight (1.0 trusts the model as it was trained)")
-        return ("weight 0: the shipped heads (EfficientNet-Lite0 features, 1,180 training photos) lowered "
-                "GeoScore on photographers they never saw, so they do not move the answer. A strong "
-                "image-geolocation model helps: --config geoclip or --config clip-zero-shot (see the README, "
-                "\"A stronger visual prior\"), or heads trained with `geosleuth train-classifier` on a large "
-                "geotagged photo set, measured with `geosleuth calibrate`, then cues.visual.weight above 0.")
+    def backend(self) -> str:
+        """The `cues.visual.backend` setting."""
+        return self.model.name
 
-    def _engine(self) -> ImageFeatures | GeoClip | ZeroShotClip:
-        return {"heads": self.features, "geoclip": self.geoclip, "clip_zero_shot": self.zero_shot}[self.backend]
+    @property
+    def muted_note(self) -> str:
+        """Why a cue at weight 0 says nothing, and what would help."""
+        return self.model.muted_note
 
     def optional_models(self) -> dict[str, tuple[str, str]]:
         return {"gallery": (f"cues.{self.name}.gallery", "build one with `geosleuth gallery build`")}
 
     def available(self) -> tuple[bool, str]:
-        ok, note = self._engine().available()
-        return ok, f"{self.backend} backend: {note}"
+        ok, note = self.model.available()
+        return ok, f"{self.model.name} backend: {note}"
 
     @property
     def batches(self) -> bool:
@@ -88,67 +101,44 @@ class VisualCue(ImageFeatureCue):
 
     def prepare(self, photos: Sequence["Photo"]) -> None:
         """Run the backend's model on a batch of photos at once (results are memoised on them)."""
-        if not self.batches or not photos or not self._engine().available()[0]:
-            return
-        if self.backend == "heads":
-            self.features.embed(photos)
-        elif self.backend == "geoclip":
-            self.geoclip.probabilities(photos)
-        else:
-            self.zero_shot.image_embeddings(photos)
+        if self.batches and photos and self.model.available()[0]:
+            self.model.prepare(photos)
 
     def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        if not self.weight or self.backend == "heads":
-            return super().observe(photo, grid)
-        ok, why = self._engine().available()
-        if not ok:
-            return CueOutput.abstain(why)
-        try:
-            if self.backend == "geoclip":
-                return self._read_geoclip(photo, grid)
-            return self._read_zero_shot(photo, grid)
-        except GeosleuthError as exc:  # weights missing after all, a bad device or prompt file
-            return CueOutput.abstain(str(exc))
+        if not self.weight:
+            return CueOutput.abstain(self.muted_note)
+        return self.model.observe(photo, grid)
 
-    def _read_geoclip(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        model = self.geoclip.loaded()
-        p = self.geoclip.probabilities([photo])[0]
-        cells = grid.memo(f"geoclip-gallery-cells-{id(model)}", lambda: grid.lookup(*model.gallery.T))
-        ll = gallery_log_likelihood(p, cells, len(grid))
-        looks, shown = looks_like(grid, ll, f"GeoCLIP on {self.geoclip.model}")
-        points = []
-        for c in shown:
-            inside = np.flatnonzero(cells == c)
-            if len(inside):
-                g = inside[np.argmax(p[inside])]
-                points.append(GeoPoint(float(model.gallery[g, 0]), float(model.gallery[g, 1]), GEOCLIP_POINT_KM,
-                                       "GeoCLIP gallery point", claim=True))
-        best = int(np.argmax(p))
-        seen = Evidence("geoclip", f"best gallery point {model.gallery[best, 0]:.4f}, {model.gallery[best, 1]:.4f} "
-                        f"({p[best]:.1%} of GeoCLIP's probability; {model.device})", confidence=float(p[best]),
-                        details={"lat": float(model.gallery[best, 0]), "lon": float(model.gallery[best, 1]),
-                                 "model": self.geoclip.model, "device": model.device})
-        return CueOutput(ll, (looks, seen), points=tuple(points))
 
-    def _read_zero_shot(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
-        classes = grid.memo(f"zero-shot-classes-{self.zero_shot.prompts}",
-                            lambda: ZeroShotClasses.of(grid, self.zero_shot.templates))
-        p_country = self.zero_shot.probabilities(photo, classes.country_prompts)
-        p_region = self.zero_shot.probabilities(photo, classes.region_prompts) if classes.region_prompts else None
-        ll = classes.log_likelihood(grid, p_country, p_region)
-        order = np.argsort(-p_country)[:3]
-        said = "; ".join(f"{country_name(grid.countries[k])} {p_country[k]:.0%}" for k in order)
-        evidence = [Evidence("zero_shot", f"CLIP zero-shot on {self.zero_shot.model}: {said}",
-                             confidence=float(p_country[order[0]]),
-                             details={"model": self.zero_shot.model,
-                                      "countries": {grid.countries[k]: round(float(p_country[k]), 4) for k in order}})]
-        if p_region is not None:
-            r = int(np.argmax(np.where(classes.region_country == order[0], p_region, -1.0)))
-            if classes.region_country[r] == order[0]:
-                within = p_region[r] / p_region[classes.region_country == order[0]].sum()
-                evidence.append(Evidence("zero_shot", f"within {country_name(grid.countries[order[0]])}: "
-                                         f"{classes.regions[r]} {within:.0%}", confidence=float(within)))
-        return CueOutput(ll, (looks_like(grid, ll, f"CLIP zero-shot on {self.zero_shot.model}")[0], *evidence))
+@dataclass(frozen=True)
+class HeadsBackend:
+    """The shared image features and the cell heads trained on them (PlaNet / ISN), with an
+    optional search within the top cells of a gallery of geotagged photos."""
+
+    name = "heads"
+    muted_note = ("weight 0: the shipped heads (EfficientNet-Lite0 features, 1,180 training photos) lowered "
+                  "GeoScore on photographers they never saw, so they do not move the answer. A strong "
+                  "image-geolocation model helps: --config geoclip or --config clip-zero-shot (see the README, "
+                  "\"A stronger visual prior\"), or heads trained with `geosleuth train-classifier` on a large "
+                  "geotagged photo set, measured with `geosleuth calibrate`, then cues.visual.weight above 0.")
+
+    features: ImageFeatures = field(compare=False)
+    gallery: str | None
+    gallery_cells: int
+    gallery_neighbours: int
+    cluster_km: float
+
+    def available(self) -> tuple[bool, str]:
+        return self.features.available()
+
+    def prepare(self, photos: Sequence["Photo"]) -> None:
+        self.features.embed(photos)
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        got = self.features.of(photo, grid)
+        if isinstance(got, str):
+            return CueOutput.abstain(got)
+        return self.read(*got, grid)
 
     def read(self, feature: np.ndarray, heads: CellHeads, grid: "CellGrid") -> CueOutput:
         ll = heads.visual_log_likelihood(feature, grid)[0]
@@ -187,6 +177,95 @@ class VisualCue(ImageFeatureCue):
         middle = grid.hierarchy["middle"]
         within = np.flatnonzero(np.isin(middle, middle[top]))
         return gallery.search(feature, grid, within, self.gallery_neighbours, self.cluster_km)
+
+
+class ClipBackend:
+    """A backend over a CLIP model (`engine`) that may be missing here: it abstains, saying why."""
+
+    name: str
+    engine: GeoClip | ZeroShotClip
+
+    @property
+    def muted_note(self) -> str:
+        return (f"weight 0: the {self.name} backend is selected but muted; use --config "
+                f"{self.name.replace('_', '-')} or set cues.visual.weight (1.0 trusts the model as it was trained)")
+
+    def available(self) -> tuple[bool, str]:
+        return self.engine.available()
+
+    def observe(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        ok, why = self.engine.available()
+        if not ok:
+            return CueOutput.abstain(why)
+        try:
+            return self.read(photo, grid)
+        except GeosleuthError as exc:  # weights missing after all, a bad device or prompt file
+            return CueOutput.abstain(str(exc))
+
+    def read(self, photo: "Photo", grid: "CellGrid") -> CueOutput:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class GeoClipBackend(ClipBackend):
+    """GeoCLIP's probabilities over its GPS gallery, summed per cell."""
+
+    name = "geoclip"
+    engine: GeoClip = field(compare=False)
+
+    def prepare(self, photos: Sequence["Photo"]) -> None:
+        self.engine.probabilities(photos)
+
+    def read(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        model = self.engine.loaded()
+        p = self.engine.probabilities([photo])[0]
+        cells = grid.memo(f"geoclip-gallery-cells-{id(model)}", lambda: grid.lookup(*model.gallery.T))
+        ll = gallery_log_likelihood(p, cells, len(grid))
+        looks, shown = looks_like(grid, ll, f"GeoCLIP on {self.engine.model}")
+        points = []
+        for c in shown:
+            inside = np.flatnonzero(cells == c)
+            if len(inside):
+                g = inside[np.argmax(p[inside])]
+                points.append(GeoPoint(float(model.gallery[g, 0]), float(model.gallery[g, 1]), GEOCLIP_POINT_KM,
+                                       "GeoCLIP gallery point", claim=True))
+        best = int(np.argmax(p))
+        seen = Evidence("geoclip", f"best gallery point {model.gallery[best, 0]:.4f}, {model.gallery[best, 1]:.4f} "
+                        f"({p[best]:.1%} of GeoCLIP's probability; {model.device})", confidence=float(p[best]),
+                        details={"lat": float(model.gallery[best, 0]), "lon": float(model.gallery[best, 1]),
+                                 "model": self.engine.model, "device": model.device})
+        return CueOutput(ll, (looks, seen), points=tuple(points))
+
+
+@dataclass(frozen=True)
+class ZeroShotBackend(ClipBackend):
+    """A CLIP checkpoint's probabilities over prompts naming countries and regions."""
+
+    name = "clip_zero_shot"
+    engine: ZeroShotClip = field(compare=False)
+
+    def prepare(self, photos: Sequence["Photo"]) -> None:
+        self.engine.image_embeddings(photos)
+
+    def read(self, photo: "Photo", grid: "CellGrid") -> CueOutput:
+        classes = grid.memo(f"zero-shot-classes-{self.engine.prompts}",
+                            lambda: ZeroShotClasses.of(grid, self.engine.templates))
+        p_country = self.engine.probabilities(photo, classes.country_prompts)
+        p_region = self.engine.probabilities(photo, classes.region_prompts) if classes.region_prompts else None
+        ll = classes.log_likelihood(grid, p_country, p_region)
+        order = np.argsort(-p_country)[:3]
+        said = "; ".join(f"{country_name(grid.countries[k])} {p_country[k]:.0%}" for k in order)
+        evidence = [Evidence("zero_shot", f"CLIP zero-shot on {self.engine.model}: {said}",
+                             confidence=float(p_country[order[0]]),
+                             details={"model": self.engine.model,
+                                      "countries": {grid.countries[k]: round(float(p_country[k]), 4) for k in order}})]
+        if p_region is not None:
+            r = int(np.argmax(np.where(classes.region_country == order[0], p_region, -1.0)))
+            if classes.region_country[r] == order[0]:
+                within = p_region[r] / p_region[classes.region_country == order[0]].sum()
+                evidence.append(Evidence("zero_shot", f"within {country_name(grid.countries[order[0]])}: "
+                                         f"{classes.regions[r]} {within:.0%}", confidence=float(within)))
+        return CueOutput(ll, (looks_like(grid, ll, f"CLIP zero-shot on {self.engine.model}")[0], *evidence))
 
 
 def looks_like(grid: "CellGrid", ll: np.ndarray, by: str) -> tuple[Evidence, list[int]]:

@@ -4,12 +4,12 @@
     E[GeoScore(q)] = Σ_c p(c) · GeoScore(d(q, c))     (each cell at its mean photo location, or at
                                                        a point a cue placed in it)
 
-The densest cell of a flat posterior is a poor answer: a 0.2 % London cell scores worse on
-average than a point central to where the probability is. Candidates are the cells' mean photo
-locations: one per cell of the middle partition (fixed, so their utilities are one precomputed
-matrix product, ~19 MB per grid) plus the photo's most probable cells, and the cells in which a
-cue placed a point (a GPS fix, an expert's claim): those are candidates at their point, and their
-mass is scored from it.
+The densest cell of a flat posterior is a poor answer: a London cell holding a fraction of a
+percent scores worse on average than a point central to where the probability is. Candidates are
+the cells' mean photo locations: one per cell of the middle partition (fixed, so their utilities
+are one matrix product, precomputed per grid) plus the photo's most probable cells, and the cells
+in which a cue placed a point (a GPS fix, an expert's claim): those are candidates at their
+point, and their mass is scored from it.
 """
 
 from __future__ import annotations

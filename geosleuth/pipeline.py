@@ -46,7 +46,7 @@ def observe(cues: Sequence[Cue], photo: "Photo", grid: "CellGrid") -> tuple[Obse
 def decoded_together(cues: Sequence[Cue], size: int, workers: int = 1) -> int:
     """How many photos to decode at once: the config's `batch.size` when a cue runs a model on
     several at once (`batches`), else one per worker, so that a batch holds no idle working copy."""
-    return size if any(getattr(cue, "batches", False) for cue in cues) else workers
+    return size if any(cue.batches for cue in cues) else workers
 
 
 def prepare(cues: Sequence[Cue], photos: Sequence["Photo"]) -> None:
@@ -54,10 +54,9 @@ def prepare(cues: Sequence[Cue], photos: Sequence["Photo"]) -> None:
     what they compute is memoised on the photos. A failure here is left for `observe` to meet
     again and report on each photo."""
     for cue in cues:
-        batched = getattr(cue, "prepare", None)
-        if batched is not None and len(photos) > 1:
+        if len(photos) > 1:
             try:
-                batched(photos)
+                cue.prepare(photos)
             except Exception:  # reported per photo by observe
                 pass
 

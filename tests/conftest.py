@@ -254,6 +254,11 @@ class FakeReader:
         self.shapes.append(tuple(image.shape))
         return [TextRead(t, self.confidence, self.box, "fake") for t in self.lines]
 
+    scales_lines = reads_crops = False  # a plain reader (the OcrBackend protocol)
+
+    def script(self, image):
+        return None
+
 
 class FakeDetector:
     """An object detector that 'finds' given detections on every image and counts its calls."""
@@ -298,6 +303,4 @@ def ocr_engine():
 @pytest.fixture(scope="session")
 def ocr_reader(ocr_engine):
     """The default config's reader of crops (plates, signs), as the detect cue picks it."""
-    from geosleuth.cues.engines.ocr import EasyOcrBackend
-
-    return ocr_engine.first_available(prefer=EasyOcrBackend)
+    return ocr_engine.crop_reader()

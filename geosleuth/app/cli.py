@@ -420,7 +420,7 @@ def _cues(args: argparse.Namespace, out: TextIO) -> int:
         lacking = [name for name, (there, _) in engines.items() if not there
                    and vars(cue).get(name) is getattr(geo.engines, name)]
         state = "unavailable" if not ok else "partly" if lacking else "available"  # runs without one of its models
-        why_off = "" if cue.name in on else getattr(cue, "why_off", "")
+        why_off = "" if cue.name in on else cue.why_off
         print(f"{cue.name:<10} {state:<12} {'on' if cue.name in on else 'off':<4} {note}"
               + (f" ({why_off})" if why_off else ""), file=out)
     for name, (ok, note) in engines.items():
@@ -428,7 +428,7 @@ def _cues(args: argparse.Namespace, out: TextIO) -> int:
         print(f"{name:<10} {'present' if ok else 'missing':<12} {'':<4} {note}"
               + (f" (used by {', '.join(users)})" if users else ""), file=out)
     for cue in cues:
-        for name, (key, how) in getattr(cue, "optional_models", dict)().items():
+        for name, (key, how) in cue.optional_models().items():
             value = setting(geo.config, key)
             why = unusable(key, geo.config, geo.engines) if value else ""
             state = "not configured" if not value else "missing" if why else "present"

@@ -3,7 +3,7 @@
 `timezonefinder-data` ships the time-zone polygons of timezone-boundary-builder (derived from
 OpenStreetMap, ODbL). The land zones together are the land (plus territorial waters, ~20 km
 off the coast), and their edges are mostly national borders, so they make a base map with no
-tile server, CDN or download. Reading them takes ~20 s, so the outlines are thinned once (points
+tile server, CDN or download. Reading them is slow, so the outlines are thinned once (points
 closer than `SNAP_DEG` merged) and cached in `geosleuth.cache.cache_dir()`
 (`GEOSLEUTH_CACHE_DIR`, default ~/.cache/geosleuth).
 """
