@@ -9,7 +9,7 @@ from geosleuth import Geolocator
 from geosleuth.cues import create_cue
 from geosleuth.cues.clues import clue_log_likelihood
 from geosleuth.cues.clues.text import domain_clues, extract_clues, phone_clues, phone_regions, street_clues
-from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TesseractBackend, TextRead
+from geosleuth.cues.engines.ocr import OcrEngine, TesseractBackend, TextRead
 from geosleuth.errors import ConfigError
 from geosleuth.gazetteer.languages import script_counts, territory_scripts
 from geosleuth.photo import Photo
