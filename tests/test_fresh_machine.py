@@ -22,20 +22,19 @@ WARNING = re.compile(r"\b\w*Warning\b|Traceback")
 
 def fresh_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a new user: nothing in HOME, the XDG folders inside it, and geosleuth's
-    cache folder left to its default (under XDG_CACHE_HOME)."""
+    cache folder a new one beside it (`GEOSLEUTH_CACHE_DIR`), so every first-run path runs."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("XDG_", "GEOSLEUTH_", "YOLO_", "HF_", "MPLCONFIGDIR", "ORT_", "EASYOCR_", "RAY_"))}
     home.mkdir(parents=True, exist_ok=True)
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"),
-               XDG_DATA_HOME=str(home / ".local" / "share"), XDG_STATE_HOME=str(home / ".local" / "state"), **extra)
+               XDG_DATA_HOME=str(home / ".local" / "share"), XDG_STATE_HOME=str(home / ".local" / "state"),
+               GEOSLEUTH_CACHE_DIR=str(home.parent / "geosleuth-cache"), **extra)
     return env
 
 
-def written_outside_the_cache(home: Path) -> list[str]:
-    """Files and folders made in `home` outside geosleuth's cache folder (and its parents)."""
-    cache = home / ".cache" / "geosleuth"
-    return sorted(str(p.relative_to(home)) for p in home.rglob("*")
-                  if p != cache and cache not in p.parents and p not in cache.parents)
+def written_into(home: Path) -> list[str]:
+    """Files and folders made in `home`: none may be."""
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*"))
 
 
 def geosleuth(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -60,7 +59,7 @@ def plate_photo(tmp_path_factory) -> tuple[str, list[str]]:
     return example_image(), sets
 
 
-def test_stdout_carries_only_results_and_nothing_is_written_outside_the_cache(tmp_path, plate_photo):
+def test_stdout_carries_only_results_and_nothing_is_written_into_home(tmp_path, plate_photo):
     """The first run of a pipeline that parses geosleuth's JSON must not meet a library's banner."""
     pytest.importorskip("ultralytics")
     photo, sets = plate_photo
@@ -73,8 +72,8 @@ def test_stdout_carries_only_results_and_nothing_is_written_outside_the_cache(tm
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["type"] == "FeatureCollection"
     assert not WARNING.search(first.stderr + second.stderr), first.stderr + second.stderr
-    assert written_outside_the_cache(home) == []
-    assert (home / ".cache" / "geosleuth" / "libraries" / "ultralytics").is_dir()  # where its settings went
+    assert written_into(home) == []
+    assert (Path(env["GEOSLEUTH_CACHE_DIR"]) / "libraries" / "ultralytics").is_dir()  # where its settings went
 
 
 def test_a_library_print_goes_to_stderr_and_results_to_stdout(tmp_path):
@@ -128,19 +127,34 @@ def test_the_wheel_carries_what_locate_cues_and_the_report_need(tmp_path, instal
         shown = geosleuth("config", "show", "--config", config, env=env, cwd=tmp_path)
         assert shown.returncode == 0 and "cues:" in shown.stdout, shown.stderr
     assert not WARNING.search(located.stderr + cues.stderr), located.stderr + cues.stderr
-    assert written_outside_the_cache(home) == []
+    assert written_into(home) == []
 
 
-@pytest.mark.parametrize("variable", ["GEOSLEUTH_CACHE_DIR", "XDG_CACHE_HOME"])
-def test_a_cache_folder_named_outside_home_leaves_home_untouched(tmp_path, variable):
-    """The gazetteer index, the grid's time zones and the libraries' state all follow the cache
-    folder the user named: nothing at all is written into a fresh HOME."""
-    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+def test_by_default_the_cache_is_the_python_environments_and_home_stays_untouched(tmp_path):
+    """With no cache folder named, the gazetteer index, the grid's tables and the libraries' state
+    go to var/cache/geosleuth in the environment geosleuth runs in (here a stand-in prefix), and
+    nothing at all is written into a fresh HOME, whatever XDG_CACHE_HOME says."""
+    home, prefix = tmp_path / "home", tmp_path / "env"
     env = fresh_env(home)
-    env.pop("XDG_CACHE_HOME")
-    env[variable] = str(elsewhere)
-    done = geosleuth("locate", "--json", env=env, cwd=tmp_path)
+    env.pop("GEOSLEUTH_CACHE_DIR")
+    run = (f"import sys; sys.prefix = {str(prefix)!r}\n"
+           "from geosleuth.app.cli import main\n"
+           "sys.exit(main(['locate', '--json']))\n")
+    done = subprocess.run([sys.executable, "-c", run], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in home.rglob("*")) == []
-    cache = elsewhere if variable == "GEOSLEUTH_CACHE_DIR" else elsewhere / "geosleuth"
+    assert json.loads(done.stdout)["answer"]["lat"] is not None
+    assert written_into(home) == []
+    cache = prefix / "var" / "cache" / "geosleuth"
     assert any(p.name.startswith("gazetteer-") for p in cache.iterdir())
+
+
+def test_a_named_cache_folder_comes_before_the_environments(tmp_path, monkeypatch):
+    from geosleuth.cache import cache_dir
+
+    monkeypatch.delenv("GEOSLEUTH_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "env"))
+    assert cache_dir() == tmp_path / "env" / "var" / "cache" / "geosleuth"
+    monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path / "named"))
+    assert cache_dir() == tmp_path / "named"

@@ -4,8 +4,7 @@
 OpenStreetMap, ODbL). The land zones together are the land (plus territorial waters, ~20 km
 off the coast), and their edges are mostly national borders, so they make a base map with no
 tile server, CDN or download. Reading them is slow, so the outlines are thinned once (points
-closer than `SNAP_DEG` merged) and cached in `geosleuth.cache.cache_dir()`
-(`GEOSLEUTH_CACHE_DIR`, default ~/.cache/geosleuth).
+closer than `SNAP_DEG` merged) and cached in `geosleuth.cache.cache_dir()`.
 """
 
 from __future__ import annotations
