@@ -42,12 +42,17 @@ def log_prior(grid: "CellGrid", smoothing: float = 1.0, exponent: float = 1.0, p
 
 def people(grid: "CellGrid") -> np.ndarray:
     """Each cell's share of the population of the world's towns."""
-    return grid.memo("people", lambda: _cached(grid)["people"])
+    return _maps(grid)["people"]
 
 
 def land_share(grid: "CellGrid") -> np.ndarray:
     """Each cell's share of the world's land area."""
-    return grid.memo("land", lambda: _cached(grid)["land"])
+    return _maps(grid)["land"]
+
+
+def _maps(grid: "CellGrid") -> dict[str, np.ndarray]:
+    """Both maps, read (or built) once per grid."""
+    return grid.memo("prior maps", lambda: _cached(grid))
 
 
 def _cached(grid: "CellGrid") -> dict[str, np.ndarray]:

@@ -80,11 +80,16 @@ def _within_country(grid: "CellGrid", f: np.ndarray) -> np.ndarray:
     """`f` rescaled so that under the photo-density prior its mean is the same (1) in every
     country: a clue then moves mass within countries and none between them. Countries it says
     nothing of get 1 everywhere."""
-    weight = np.exp(grid.log_prior())[grid.share_cell] * grid.share_weight
+    weight, mass = grid.memo("pair prior", lambda: _pair_prior(grid))
     k = grid.share_country
-    mass = np.bincount(k, weights=weight, minlength=len(grid.countries))
     mean = np.bincount(k, weights=weight * f, minlength=len(grid.countries)) / np.maximum(mass, 1e-300)
     return np.where(mean[k] > 0, f / np.where(mean[k] > 0, mean[k], 1.0), 1.0)
+
+
+def _pair_prior(grid: "CellGrid") -> tuple[np.ndarray, np.ndarray]:
+    """The photo-density prior of each (cell, country) pair of the share table, and each country's."""
+    weight = np.exp(grid.log_prior())[grid.share_cell] * grid.share_weight
+    return weight, np.bincount(grid.share_country, weights=weight, minlength=len(grid.countries))
 
 
 def _admin1_cells(grid: "CellGrid", place: "Place") -> np.ndarray:

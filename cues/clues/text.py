@@ -36,8 +36,10 @@ def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int
     for read in reads:
         clues += phone_clues(read) + domain_clues(read) + currency_clues(read) + postal_clues(read)
         clues += street_clues(read)
-    seen: set[tuple[str, str]] = set()  # a word read twice (a repeated sign, a doubled line) is one observation
-    return [c for c in clues if (c.kind, c.summary) not in seen and not seen.add((c.kind, c.summary))]
+    unique: dict[tuple[str, str], Clue] = {}
+    for clue in clues:  # a word read twice (a repeated sign, a doubled line) is one observation
+        unique.setdefault((clue.kind, clue.summary), clue)
+    return list(unique.values())
 
 
 def script_clues(reads: Sequence[TextRead], confidence: float) -> list[Clue]:
