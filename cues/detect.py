@@ -12,11 +12,11 @@ from geosleuth.cues.base import BaseCue, CueOutput, Evidence
 from geosleuth.cues.clues import Clue, clue_log_likelihood
 from geosleuth.cues.clues.plates import (format_countries, iou, look_countries, looks_like_plate, normalise_plate,
                                          plate_box, plate_colours, plate_countries, plate_specs, printed_places,
-                                         word_countries)
+                                         shape_words, word_countries)
 from geosleuth.cues.clues.signs import is_sign, new_text, read_signs
 from geosleuth.cues.clues.text import extract_clues
 from geosleuth.cues.engines.detector import VEHICLES, Detection, YoloDetector, detect_objects
-from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TextRead, read_region, read_text, upscale
+from geosleuth.cues.engines.ocr import OcrBackend, OcrEngine, TextRead, line_boxes, read_region, read_text, upscale
 
 if TYPE_CHECKING:
     from geosleuth.fusion.grid import CellGrid
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 Box = tuple[float, float, float, float]
 PLATE_MIN_CONFIDENCE = 0.05
-MAX_GARBLED = 3  # garbled text boxes on vehicles re-read per photo
+MAX_GARBLED = 4  # garbled or unread text boxes on vehicles re-read per photo
 CLOSE_UP = 0.12  # characters this share of the photo's width wide: a close-up of a car
 SMALL_PRINT_PX = 96  # a plate's small print is read enlarged as if its characters were this tall
 
@@ -40,11 +40,16 @@ class PlateRead:
     confidence: float
     on_vehicle: bool | None  # None when no detector ran
     words: tuple[str, ...] = ()  # other text on and around the plate
+    printed: str = ""  # the characters as read, separators kept ('OKL·0817')
 
     def countries(self) -> dict[str, float]:
         """Every feature together, as one likelihood over countries."""
         return plate_countries(self.text, aspect=self.aspect, band=self.band, band_code=self.band_code,
                                background=self.background, named=word_countries(self.words))
+
+    def with_small_print(self, ocr: OcrBackend, image: np.ndarray) -> "PlateRead":
+        """The plate with the lines printed just above and below it read by `ocr` (`small_print`)."""
+        return replace(self, words=small_print(ocr, image, self))
 
 
 class DetectCue(BaseCue):
@@ -104,7 +109,7 @@ class DetectCue(BaseCue):
         plates = self.find_plates(photo, ocr, objects if det_ok else None, plate_boxes)
         second = self.ocr.other_than(ocr)
         if second is not None:  # a second reader for the small print the first one missed
-            plates = [p if p.words else replace(p, words=small_print(second, photo.array(), p)) for p in plates]
+            plates = [p if p.words else p.with_small_print(second, photo.array()) for p in plates]
         clues = [clue for p in plates for clue in plate_clues(p)]
         if self.reread_signs:
             signs = list(objects) + list(self._extra_detections(photo, self.sign_detector, "sign", evidence) or ())
@@ -128,8 +133,8 @@ class DetectCue(BaseCue):
             return None
         return detect_objects(photo, detector)
 
-    @staticmethod
-    def _sign_clues(photo: "Photo", ocr: OcrBackend, detections: Sequence[Detection], evidence: list[Evidence]) -> list[Clue]:
+    def _sign_clues(self, photo: "Photo", ocr: OcrBackend, detections: Sequence[Detection],
+                    evidence: list[Evidence]) -> list[Clue]:
         """Sign-like boxes read again, upscaled; text the first OCR pass missed becomes text clues."""
         if not any(is_sign(d.label) for d in detections):
             return []
@@ -140,13 +145,19 @@ class DetectCue(BaseCue):
             f"{s.label}: " + (" | ".join(r.text for r in s.reads) or "no text") for s in signs),
             float(np.mean([r.confidence for s in signs for r in s.reads] or [0.0])),
             box=signs[0].box if signs else None, details={"regions": regions}))
-        return extract_clues(new_text(signs, read_text(photo, ocr)))
+        return extract_clues(new_text(signs, self.lines(photo, ocr)))
+
+    def lines(self, photo: "Photo", ocr: OcrBackend) -> tuple[TextRead, ...]:
+        """The photo's lines as the text cue reads them (memoised per photo, so read once for
+        both cues); `ocr` reads them when no other reader can."""
+        return read_text(photo, self.ocr.first_available() or ocr)
 
     def find_plates(self, photo: "Photo", ocr: OcrBackend, objects: Sequence[Detection] | None,
                     plate_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
-        """Plates from a plate detector's boxes when given; else plate-shaped text (from the shared
-        OCR and from upscaled vehicle crops), grown to the plate's outline; each re-read at
-        higher resolution and its colours measured."""
+        """Plates from a plate detector's boxes when given; else plate-shaped text (the text cue's
+        lines, and `ocr`'s reads of upscaled vehicle crops), grown to the plate's outline; each
+        re-read by `ocr` at higher resolution and its colours measured. A photo without vehicles
+        costs no OCR beyond the text cue's."""
         image = photo.array()
         vehicles = [d.box for d in objects or () if d.label in VEHICLES]
         plates: list[PlateRead] = []
@@ -157,8 +168,12 @@ class DetectCue(BaseCue):
                     plates.append(_plate_read(image, box, text, confidence, band_code, True, words))
             return plates
         # On vehicle crops, keep unsure reads too: a plate's format and shape check them.
-        reads = list(read_text(photo, ocr)) + list(self._vehicle_reads(photo, ocr, vehicles))
+        reads = list(self.lines(photo, ocr)) + list(self._vehicle_reads(photo, ocr, vehicles))
         reads += _joined(reads)
+        if vehicles:  # lines no reader made sense of, largest first: a plate is often one
+            found = line_boxes(photo, self.ocr.first_available() or ocr)
+            reads += [TextRead("", 0.0, box, "line detector") for box in found
+                      if not any(iou(box, r.box) > 0.3 for r in reads)]
         garbled = 0
         for read in reads:
             if any(iou(read.box, p.box) > 0.3 for p in plates):
@@ -167,7 +182,7 @@ class DetectCue(BaseCue):
             if on_vehicle is False and read.box[2] - read.box[0] >= CLOSE_UP * image.shape[1]:
                 on_vehicle = None  # a close-up: the car fills the frame, where the detector rarely boxes it
             # Text on a vehicle that OCR garbled ('^' for a plate) gets a closer look when plate-shaped.
-            second_look = on_vehicle and self.reread_plates and garbled < MAX_GARBLED and \
+            second_look = on_vehicle is not False and self.reread_plates and garbled < MAX_GARBLED and \
                 len(normalise_plate(read.text)) <= 8
             if not looks_like_plate(read.text) and not second_look:
                 continue
@@ -236,7 +251,10 @@ class DetectCue(BaseCue):
 # line, a state's name) is rarely a coincidence, on a plate or off it.
 PRINT_RELIABILITY = 0.98
 BAND_CODE_RELIABILITY = 0.9  # the band's country code, read apart from the characters
-LOOK_RELIABILITY = 0.7  # a plate box grown from its characters may hold only some of them
+BANDS = {"eu": "blue EU band on the left", "mercosur": "blue Mercosur band on top"}
+# How surely a plate-shaped read is a plate, by whether it lies on a detected vehicle (None: no
+# detector, or a close-up); misreads and mismeasured shapes are in the clues' own likelihoods.
+ON_PLATE = {True: 0.95, None: 0.8, False: 0.5}
 WHOLE_PLATE_CHARS = 6  # the fewest characters of a read taken as a whole plate (most formats have 6-8)
 
 
@@ -264,20 +282,22 @@ def plate_clues(plate: PlateRead) -> list[Clue]:
     looks = look_countries(plate.aspect, plate.band, plate.background)
     both = {cc: fits[cc] * looks[cc] for cc in fits}
     top = sorted(both, key=lambda c: -both[c])[:4]
-    support = {True: "on a vehicle", False: "not on a detected vehicle", None: "no detector"}[plate.on_vehicle]
-    on_plate = {True: 0.9, None: 0.7, False: 0.4}[plate.on_vehicle]
-    shape = f"{plate.aspect:.1f}:1" + (f", {plate.band} band" if plate.band else "") + \
-        (f", {plate.background}" if plate.background in ("yellow",) else "")
+    support = {True: "on a vehicle", False: "not on a detected vehicle", None: "no vehicle detected"}[plate.on_vehicle]
+    on_plate = ON_PLATE[plate.on_vehicle]
+    shape = shape_words(plate.aspect) + (f"; {BANDS[plate.band]}" if plate.band else "") + \
+        ("; yellow" if plate.background == "yellow" else "")
+    fitting = [cc for cc in sorted(fits, key=lambda c: -fits[c]) if fits[cc] >= 0.5]
     printed = printed_places(plate.words)
-    said = "; ".join(f"'{p.line}' -> " + (p.place.label if p.place else p.country) for p in printed)
-    details = {"text": plate.text, "aspect": round(plate.aspect, 2), "band": plate.band, "band_code": plate.band_code,
-               "background": plate.background, "on_vehicle": plate.on_vehicle, "words": list(plate.words),
-               "named": sorted({p.country for p in printed}), "top": top}
-    clues = [Clue("plate", f"licence plate '{plate.text}' ({shape}; {support}) fits {', '.join(top)}"
-                  + (f"; small print {said}" if said else ""), on_plate * plate.confidence ** 0.7, fits,
-                  box=plate.box, details=details)]
+    said = "; ".join(f"small print '{p.line}' -> " + (p.place.label if p.place else p.country) for p in printed)
+    details = {"text": plate.text, "printed": plate.printed, "aspect": round(plate.aspect, 2), "band": plate.band,
+               "band_code": plate.band_code, "background": plate.background, "on_vehicle": plate.on_vehicle,
+               "words": list(plate.words), "named": sorted({p.country for p in printed}), "top": top}
+    characters = (f"its characters fit {', '.join(fitting[:4])}" + (" ..." if len(fitting) > 4 else "")
+                  if len(fitting) < len(fits) else "its characters fit no format better than another")
+    clues = [Clue("plate", f"licence plate '{plate.printed or plate.text}' ({support}): {shape}; {characters}"
+                  + (f"; {said}" if said else ""), on_plate, fits, box=plate.box, details=details)]
     if len(plate.text) >= WHOLE_PLATE_CHARS:  # fewer characters: likely part of a plate, its box's shape a part's
-        clues.append(Clue("plate_look", f"plate shape {shape}", on_plate * LOOK_RELIABILITY, looks, box=plate.box))
+        clues.append(Clue("plate_look", f"plate shape {shape}", on_plate, looks, box=plate.box))
     if plate.band_code:
         coded = {spec.country: 1.0 for spec in plate_specs().values() if spec.code == plate.band_code}
         clues.append(Clue("plate_code", f"plate band code '{plate.band_code}' -> {', '.join(sorted(coded))}",
@@ -297,7 +317,7 @@ def _plate_read(image: np.ndarray, box: Box, text: str, confidence: float, band_
     band, background = plate_colours(image[int(box[1]):int(box[3]) + 1, int(box[0]):int(box[2]) + 1])
     w, h = box[2] - box[0], box[3] - box[1]
     return PlateRead(normalise_plate(text), box, w / max(h, 1), band if band != "none" else None, band_code,
-                     background, confidence, on_vehicle, words)
+                     background, confidence, on_vehicle, words, " ".join(text.split()))
 
 
 def _inside(inner: Box, outer: Box, margin: float = 0.1) -> bool:

@@ -256,6 +256,9 @@ class FakeReader:
 
     scales_lines = reads_crops = False  # a plain reader (the OcrBackend protocol)
 
+    def line_boxes(self, image):
+        return [self.box] if self.lines else []
+
     def script(self, image):
         return None
 

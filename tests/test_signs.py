@@ -52,9 +52,12 @@ def test_sign_boxes_read_closer(ocr, font):
 
 @pytest.mark.ocr
 @pytest.mark.parametrize("found_by", ["objects", "sign detector"])
-def test_sign_detector_feeds_text_clues(ocr_engine, fake_detector, font, grid, found_by):
+def test_sign_detector_feeds_text_clues(ocr_reader, fake_detector, font, grid, found_by):
     """Sign-like boxes, from the object detector or from a dedicated sign detector (fakes
-    standing in for the models), come out as 'signs' evidence and text clues of the detect cue."""
+    standing in for the models), come out as 'signs' evidence and text clues of the detect cue
+    when the text cue's reader (here EasyOCR alone, at 640 px) missed the sign."""
+    from geosleuth.cues.engines.ocr import OcrEngine
+
     path = font("DejaVuSans-Bold.ttf")
     if path is None:
         pytest.skip("no TrueType font")
@@ -62,7 +65,7 @@ def test_sign_detector_feeds_text_clues(ocr_engine, fake_detector, font, grid, f
     photo = Photo.open(image)
     sign = Detection("storefront", 0.7, box)
     objects = fake_detector([sign] if found_by == "objects" else [Detection("car", 0.9, (0, 600, 400, 900))])
-    cue = create_cue("detect", ocr=ocr_engine, detector=objects,
+    cue = create_cue("detect", ocr=OcrEngine([ocr_reader]), detector=objects,
                      sign_weights="signs.pt" if found_by == "sign detector" else None)
     if found_by == "sign detector":
         assert isinstance(cue.sign_detector, YoloDetector) and cue.sign_detector.weights == "signs.pt"
@@ -73,6 +76,25 @@ def test_sign_detector_feeds_text_clues(ocr_engine, fake_detector, font, grid, f
     assert signs and signs[0].details["regions"][0]["label"] == "storefront"
     assert "RIVOLI" in " ".join(signs[0].details["regions"][0]["text"]).upper()
     assert not out.abstained and any(e.kind == "street_word" for e in out.evidence)  # 'rue': a text clue
+
+
+@pytest.mark.ocr
+def test_a_sign_the_text_cue_reads_is_not_counted_twice(ocr_engine, fake_detector, font, grid):
+    """The default readers: the text cue's reads the far sign whole, so the detect cue reads it
+    closer (its 'signs' evidence) but adds no clue of its own."""
+    from geosleuth.cues.engines.ocr import read_text
+
+    path = font("DejaVuSans-Bold.ttf")
+    if path is None:
+        pytest.skip("no TrueType font")
+    image, box = far_sign(path)
+    photo = Photo.open(image)
+    reader = ocr_engine.first_available()
+    if "RIVOLI" not in " ".join(r.text for r in read_text(photo, reader)).upper():
+        pytest.skip(f"{reader!r} does not read the sign at photo scale here")
+    cue = create_cue("detect", ocr=ocr_engine, detector=fake_detector([Detection("storefront", 0.7, box)]))
+    out = cue.observe(photo, grid)
+    assert any(e.kind == "signs" for e in out.evidence) and not any(e.kind == "street_word" for e in out.evidence)
 
 
 @pytest.mark.ocr

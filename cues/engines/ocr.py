@@ -64,6 +64,11 @@ class OcrBackend(Protocol):
         and a confidence), or None when it has none here."""
         return None
 
+    def line_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Where the image holds text lines, read or not (a plate its reader garbled is still a
+        line): by default the boxes of every read, however unsure."""
+        return [r.box for r in self.read(image, 0.0)]
+
 
 class EasyOcrBackend(OcrBackend):
     """EasyOCR (CRAFT detector + CRNN recogniser), tuned for CPU.
@@ -380,6 +385,11 @@ def read_region(backend: OcrBackend, image: np.ndarray, box: tuple[int, int, int
 def read_text(photo: "Photo", backend: OcrBackend) -> tuple[TextRead, ...]:
     """OCR of the photo's working copy, computed once per photo and reader."""
     return photo.memo((backend, "lines"), lambda: tuple(backend.read(photo.array())))
+
+
+def line_boxes(photo: "Photo", backend: OcrBackend) -> tuple[tuple[float, float, float, float], ...]:
+    """The photo's text line boxes by `backend`'s detector, read or not, once per photo and reader."""
+    return photo.memo((backend, "line boxes"), lambda: tuple(backend.line_boxes(photo.array())))
 
 
 def reread_small(photo: "Photo", backend: OcrBackend, reads: Sequence[TextRead], max_height: float = 28,

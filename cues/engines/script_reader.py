@@ -291,6 +291,10 @@ class ScriptReader(OcrBackend):
             reads = models.reread_in(dominant_script(reads), reads, grey, lines)
         return [r for r in reads if r.text and r.confidence >= threshold and substantial(r.text, r.confidence)]
 
+    def line_boxes(self, image: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """The line detector's boxes alone (no reading), largest first."""
+        return [line.box for line in find_lines(self._models().detector, image)]
+
     def _models(self) -> "_Models":
         folder = self.folder()
         return shared(("script reader", folder, self.without_word_lists), lambda: _Models.load(
