@@ -48,6 +48,7 @@ STEPS = (
     Step("bench_speed"),
     Step("bench_exif"),
     Step("bench_text_latency"),
+    Step("bench_detect"),
     Step("bench_visual"),
     Step("bench_clip_backends"),
     Step("bench_vlm"),

@@ -199,9 +199,10 @@ def plate_countries(text: str, *, aspect: float | None = None, band: str | None 
     return {cc: w / peak for cc, w in out.items()}
 
 
-# A read's characters are all right this often (the shared real plates: 17 % of the EU and US
-# plates found, 55 % of the Brazilian ones); otherwise the read is any string of its length.
-READ_RIGHT = 0.25
+# How often a read's characters are taken to be all right; otherwise the read is any string of its
+# length. Far below the share of plates read exactly (17 % of the shared EU and US ones, 55 % of
+# the Brazilian ones): a misread often fits another format (benchmarks/eval_plates.py, `check`).
+READ_RIGHT = 0.01
 # The formats are approximations (a district list for one country, a catch-all for another): the
 # characters alone never favour one country over another more than this.
 FORMAT_RANGE = 20.0
@@ -255,9 +256,10 @@ def format_size(pattern: str) -> float:
 
 
 # A plate's measured width/height strays from its specification's: seen obliquely it narrows
-# (cos 30° is 0.87, log 0.14), and a box grown from the characters may stop short of the plate
-# or run past it (the broad part).
-ASPECT_LOG_SIGMA, ASPECT_OUTLIERS, ASPECT_OUTLIER_SIGMA = 0.15, 0.4, 0.6
+# (cos 30° is 0.87, log 0.14), and the box found around the characters may stop short of the
+# plate or run past it (on the shared real plates by a median factor of 0.9 to 1.2 by region,
+# spread 0.1-0.14 in log; the broad part is a box that went wrong).
+ASPECT_LOG_SIGMA, ASPECT_OUTLIERS, ASPECT_OUTLIER_SIGMA = 0.45, 0.4, 0.6
 
 
 def look_countries(aspect: float | None = None, band: str | None = None,
@@ -281,11 +283,14 @@ def look_countries(aspect: float | None = None, band: str | None = None,
     return {cc: w / peak for cc, w in out.items()}
 
 
+SHAPE_NAMED_WITHIN = 0.12  # log width/height: a plate this close to a specification is said to match it
+
+
 def shape_words(aspect: float) -> str:
     """The measured width/height and the specified plates it is close to: '3.1:1, as BR, AR
     (400 x 130 mm)'."""
     specs = sorted(plate_specs().values(), key=lambda spec: abs(np.log(aspect / spec.aspect)))
-    near = [spec.country for spec in specs if abs(np.log(aspect / spec.aspect)) <= ASPECT_LOG_SIGMA]
+    near = [spec.country for spec in specs if abs(np.log(aspect / spec.aspect)) <= SHAPE_NAMED_WITHIN]
     if not near:
         return f"{aspect:.1f}:1"
     common = Counter(spec.size for spec in specs if spec.country in near).most_common(1)[0][0]
