@@ -254,7 +254,7 @@ BAND_CODE_RELIABILITY = 0.9  # the band's country code, read apart from the char
 BANDS = {"eu": "blue EU band on the left", "mercosur": "blue Mercosur band on top"}
 # How much a plate-shaped read's characters and shape are trusted, by whether it lies on a detected
 # vehicle (None: no detector, or a close-up): chosen out of region on the shared real plates
-# (benchmarks/eval_plates.py, `check`), where a surer setting made 7-25 % of them confidently wrong.
+# (benchmarks/eval_plates.py, `check`) as the setting that leaves the fewest confidently wrong.
 ON_PLATE = {True: 0.6, None: 0.45, False: 0.3}
 WHOLE_PLATE_CHARS = 6  # the fewest characters of a read taken as a whole plate (most formats have 6-8)
 
@@ -283,7 +283,8 @@ def plate_clues(plate: PlateRead) -> list[Clue]:
     looks = look_countries(plate.aspect, plate.band, plate.background)
     both = {cc: fits[cc] * looks[cc] for cc in fits}
     top = sorted(both, key=lambda c: -both[c])[:4]
-    support = {True: "on a vehicle", False: "not on a detected vehicle", None: "no vehicle detected"}[plate.on_vehicle]
+    support = {True: "on a vehicle", False: "not on a detected vehicle",
+               None: "no vehicle detected"}[plate.on_vehicle]
     on_plate = ON_PLATE[plate.on_vehicle]
     shape = shape_words(plate.aspect) + (f"; {BANDS[plate.band]}" if plate.band else "") + \
         ("; yellow" if plate.background == "yellow" else "")

@@ -200,8 +200,8 @@ def plate_countries(text: str, *, aspect: float | None = None, band: str | None 
 
 
 # How often a read's characters are taken to be all right; otherwise the read is any string of its
-# length. Far below the share of plates read exactly (17 % of the shared EU and US ones, 55 % of
-# the Brazilian ones): a misread often fits another format (benchmarks/eval_plates.py, `check`).
+# length. Far below the share of real plates read exactly, because a misread often fits another
+# country's format (chosen out of region: benchmarks/eval_plates.py, `check`).
 READ_RIGHT = 0.01
 # The formats are approximations (a district list for one country, a catch-all for another): the
 # characters alone never favour one country over another more than this.
@@ -257,8 +257,8 @@ def format_size(pattern: str) -> float:
 
 # A plate's measured width/height strays from its specification's: seen obliquely it narrows
 # (cos 30° is 0.87, log 0.14), and the box found around the characters may stop short of the
-# plate or run past it (on the shared real plates by a median factor of 0.9 to 1.2 by region,
-# spread 0.1-0.14 in log; the broad part is a box that went wrong).
+# plate or run past it, by a factor that differs by plate design (the spread is chosen out of
+# region: benchmarks/eval_plates.py, `check`); the broad part is a box that went wrong.
 ASPECT_LOG_SIGMA, ASPECT_OUTLIERS, ASPECT_OUTLIER_SIGMA = 0.45, 0.4, 0.6
 
 
@@ -387,14 +387,13 @@ def _with_bands(image: np.ndarray, box: Box) -> Box:
     background but not the plate: taken in, up to half the height wide (the EU's is 40-50 mm of 110)."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = (int(round(v)) for v in box)
-    img = image
     band = int(0.5 * (y1 - y0 + 1))
     run = 0
-    while run < band and x0 - run > 0 and _is_blue(np.median(img[y0:y1 + 1, x0 - run - 1], axis=0)):
+    while run < band and x0 - run > 0 and _is_blue(np.median(image[y0:y1 + 1, x0 - run - 1], axis=0)):
         run += 1
     x0 -= run if run >= 0.15 * (y1 - y0 + 1) else 0
     run = 0
-    while run < band and x1 + run < w - 1 and _is_blue(np.median(img[y0:y1 + 1, x1 + run + 1], axis=0)):
+    while run < band and x1 + run < w - 1 and _is_blue(np.median(image[y0:y1 + 1, x1 + run + 1], axis=0)):
         run += 1
     x1 += run if run >= 0.15 * (y1 - y0 + 1) else 0
     return float(x0), float(y0), float(x1), float(y1)
