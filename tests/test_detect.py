@@ -70,6 +70,9 @@ def test_plate_on_a_real_car(shared, yolo_weights, ocr_engine, grid):
     pred = Geolocator(cues=[cue]).locate(photo)
     prior = Geolocator.from_config("prior-only").locate(photo)
     assert pred.cues["detect"].status == "ok" and pred.countries["BR"] > prior.countries["BR"]
+    # Its city line, 'BA-SALVADOR', read above the characters: Brazil first, near Salvador.
+    assert any(e.kind == "plate_print" and "Salvador" in e.summary for e in out.evidence)
+    assert next(iter(pred.countries)) == "BR" and pred.answer.country == "BR"
 
 
 # ---- the shared OCR: one read of each photo, whatever the cues' settings ------------------------

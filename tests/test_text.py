@@ -396,9 +396,9 @@ def test_tesseract_script_detection_adds_a_clue(font, grid):
 
 
 @pytest.mark.parametrize("text", ["09.00-18.00", "1987 - 2019", "FIRE BRIGADE", "Renegade Coffee", "Tel.No 0123",
-                                  "Fig.In"])
+                                  "Fig.In", '2014-04-30 062228"', "30.04.2014 06:22:28", "04/30/2014 062228"])
 def test_hours_years_english_words_and_abbreviations_are_not_clues(text):
-    """Opening hours and year ranges are not phone numbers, 'brigade' is not a Danish street,
-    'Tel.No' is not a Norwegian web address."""
+    """Opening hours, year ranges and a camera's date stamp are not phone numbers, 'brigade' is
+    not a Danish street, 'Tel.No' is not a Norwegian web address."""
     read = TextRead(text, 0.9, (0, 0, 10, 10), "test")
     assert phone_clues(read) + street_clues(read) + domain_clues(read) == []

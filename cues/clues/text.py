@@ -324,8 +324,11 @@ def _place_clue(phrase: str, places: list["Place"], score: float, read: TextRead
 
 
 _PHONE = re.compile(r"(?:\+|\b00)?\(?\d[\d\s().\-/]{6,}\d")
-# Opening hours ('09.00-18.00') and year ranges ('1987 - 2019') look like digit runs too.
-_NOT_PHONE = re.compile(r"\b\d{1,2}[.:]\d{2}\s*[-–]\s*\d{1,2}[.:]\d{2}\b|\b(?:1[89]|20)\d{2}\s*[-–/]\s*(?:1[89]|20)\d{2}\b")
+# Opening hours ('09.00-18.00'), year ranges ('1987 - 2019') and dates ('2014-04-30', '30.04.2014':
+# a camera's time stamp burned into the photo) look like digit runs too.
+_NOT_PHONE = re.compile(r"\b\d{1,2}[.:]\d{2}\s*[-–]\s*\d{1,2}[.:]\d{2}\b|\b(?:1[89]|20)\d{2}\s*[-–/]\s*(?:1[89]|20)\d{2}\b"
+                        r"|\b(?:1[89]|20)\d{2}[-./](?:0?[1-9]|1[0-2])[-./](?:0?[1-9]|[12]\d|3[01])\b"
+                        r"|\b(?:0?[1-9]|[12]\d|3[01])[-./](?:0?[1-9]|[12]\d|3[01])[-./](?:1[89]|20)\d{2}\b")
 
 
 def phone_clues(read: TextRead) -> list[Clue]:
