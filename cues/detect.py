@@ -59,8 +59,9 @@ class DetectCue(BaseCue):
     as evidence."""
 
     name = "detect"
-    why_off = ("off by default: it takes seconds a photo (YOLO, then OCR of vehicles, plates and their small "
-               "print) and has not been measured to raise GeoScore on the dev photos")
+    why_off = ("off by default: a photo with vehicles takes seconds (YOLO, then OCR of plates and their small "
+               "print), its GeoScore gain on the dev photos is within noise, and YOLO weights must be supplied "
+               "(--set detector.weights=PATH); see the README's 'Licence plates'")
 
     def __init__(self, *, ocr: OcrEngine, detector: YoloDetector, plate_weights: str | None,
                  sign_weights: str | None, reread_plates: bool, reread_signs: bool, weight: float,

@@ -106,7 +106,7 @@ def test_cues_lists_cues_and_shared_engines(capsys, tmp_path):
     lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()}
     assert code == 0 and set(geosleuth.list_cues()) | {"ocr", "detector", "features"} <= set(lines)
     assert lines["exif"][:2] == ["available", "on"] and lines["detect"][1] == "off"
-    assert "(off by default: it takes seconds a photo" in out and "(off by default: it sends the photo" in out
+    assert "(off by default: a photo with vehicles takes seconds" in out and "(off by default: it sends the photo" in out
     assert lines["text"][:2] == ["unavailable", "on"]  # its OCR engine has no reader
     assert lines["ocr"][0] == "missing" and " ".join(lines["ocr"][1:]) == "no OCR reader configured (used by detect, text)"
     assert lines["detector"][0] == "missing" and any("no.pt" in word for word in lines["detector"])
