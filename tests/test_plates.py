@@ -29,7 +29,7 @@ PLATES = [
     ("GB", "AB12 CDE", None, None, (255, 204, 0), 4.7),
     ("BR", "ABC1D23", "mercosur", None, (255, 255, 255), 3.1),  # Mercosur, since 2018
     ("BR", "OKL·0817", None, None, (200, 200, 200), 3.1),  # grey, 1990-2018, the dot between the groups
-    ("US", "7ABC123", None, None, (255, 255, 255), 2.0),
+    ("US", "ABC 1234", None, None, (255, 255, 255), 2.0),  # New York, Pennsylvania, Texas...
     ("RU", "А123ВС77", None, None, (255, 255, 255), 4.5),
 ]
 
@@ -52,8 +52,11 @@ def render_plate(text, band, code, background, aspect, font_path, height=110):
     if band == "mercosur":
         d.rectangle([x0, y0, x1, y0 + int(height * 0.25)], fill=EU_BLUE)
         top = y0 + int(height * 0.25)
-    d.text(((left + x1) / 2, (top + y1) / 2), text, font=ImageFont.truetype(font_path, int(height * 0.62)),
-           fill=(0, 0, 0), anchor="mm")
+    size = int(height * 0.62)  # the characters fill the plate's width at most (a US plate's are narrow)
+    while size > 12 and ImageFont.truetype(font_path, size).getlength(text) > 0.9 * (x1 - left):
+        size -= 2
+    d.text(((left + x1) / 2, (top + y1) / 2), text, font=ImageFont.truetype(font_path, size), fill=(0, 0, 0),
+           anchor="mm")
     return np.asarray(im), (x0, y0, x1, y1)
 
 
