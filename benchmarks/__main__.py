@@ -44,6 +44,7 @@ STEPS = (
     Step("eval_signs"),
     Step("eval_plates"),
     Step("eval_plate_countries"),
+    Step("eval_detect_default", reads="eval_experts' cached observations of the default cues"),
     Step("compare_language_id"),
     Step("bench_speed"),
     Step("bench_exif"),
