@@ -1,9 +1,10 @@
 """Licence plates on the labelled real photos (shared/data/plates): found, read, and placed.
 
-    python -m benchmarks.eval_plates [--weights PATH] [--limit N] [--fresh]
+    python -m benchmarks.eval_plates [--weights PATH] [--limit N] [--fresh] [--part K/N]
 
-Step 1 (cached in out/plate_reads.jsonl; --fresh reads again): the detect cue's plate search on
-each photo, with its metadata removed: what it found, with the features it measured.
+Step 1 (cached in out/plate_reads.jsonl; --fresh reads again; N runs of --part K/N share the
+work): the detect cue's plate search on each photo, with its metadata removed: what it found,
+with the features it measured.
 Step 2: the plates' clues alone against the default prior, at country level. Reported per
 region (BR, US, EU; EU photos are labelled by the band code or coat of arms in
 data/plates_eu_countries.csv, those without a legible one left out):
@@ -13,9 +14,9 @@ data/plates_eu_countries.csv, those without a legible one left out):
   the plate's small print names one;
 - seconds per photo of the search (YOLO, vehicle crops, plate crops; the text cue's lines are
   counted too, as they are read here first).
-Nothing here is fitted: the tables come from documented specifications (plates.yaml). The
-trust settings (how often a read is right, a read on a vehicle is a plate, the shape's spread)
-are checked out of region (`check`).
+The tables come from documented specifications (plates.yaml); the trust settings (how often a
+read is right, how much a read on a vehicle is a plate, the shape's spread) are chosen out of
+region (`check`), and the shipped ones are those every held-out region chose.
 """
 
 from __future__ import annotations
