@@ -16,19 +16,40 @@ T = TypeVar("T")
 
 _MODELS: dict[Hashable, Any] = {}
 _LOCK = threading.Lock()
+_OWN_FOLDERS: dict[Path, Path] = {}  # a temporary cache name taken by someone else -> this process's own
 
 
 def cache_dir() -> Path:
     """Where derived data (gazetteer index, map outlines) and the libraries' own state are kept:
     `GEOSLEUTH_CACHE_DIR`; else var/cache/geosleuth in the Python environment geosleuth runs in
-    (its virtual environment: removed with it, and nothing is written into the user's home);
-    else, where that environment is read-only, geosleuth under `XDG_CACHE_HOME` (~/.cache)."""
+    (its virtual environment: removed with it); else, where that environment is read-only, a
+    folder of this user's own in the system's temporary directory. Nothing is written into the
+    user's home unless they name it."""
     if os.environ.get("GEOSLEUTH_CACHE_DIR"):
         return Path(os.environ["GEOSLEUTH_CACHE_DIR"])
     local = Path(sys.prefix) / "var" / "cache" / "geosleuth"
     if _writable(local):
         return local
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geosleuth"
+    return _private_temporary()
+
+
+def _private_temporary() -> Path:
+    """geosleuth-cache-<user> in the temporary directory, made readable by this user alone; a new
+    folder of its own when that name is taken by someone else or is a link."""
+    import tempfile
+
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    folder = Path(tempfile.gettempdir()) / f"geosleuth-cache-{user}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if not folder.is_symlink() and (not hasattr(os, "getuid") or folder.stat().st_uid == os.getuid()):
+            return folder
+    except OSError:
+        pass
+    with _LOCK:
+        if folder not in _OWN_FOLDERS:
+            _OWN_FOLDERS[folder] = Path(tempfile.mkdtemp(prefix="geosleuth-cache-"))
+        return _OWN_FOLDERS[folder]
 
 
 def _writable(folder: Path) -> bool:

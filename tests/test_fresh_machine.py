@@ -149,6 +149,29 @@ def test_by_default_the_cache_is_the_python_environments_and_home_stays_untouche
     assert any(p.name.startswith("gazetteer-") for p in cache.iterdir())
 
 
+def test_a_read_only_environment_caches_in_a_private_temporary_folder(tmp_path, monkeypatch):
+    """Where the Python environment cannot be written, the cache goes to a folder of this user's
+    own in the temporary directory, never into HOME, whatever XDG_CACHE_HOME says."""
+    import tempfile
+
+    from geosleuth.cache import cache_dir
+
+    home, prefix, temporary = tmp_path / "home", tmp_path / "env", tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.delenv("GEOSLEUTH_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    access = os.access  # the environment, read-only (root may write anywhere, so say so here)
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) in (tmp_path, prefix) else
+                        access(p, mode, **kw))
+    folder = cache_dir()
+    assert folder.parent == temporary and folder.name.startswith("geosleuth-cache-")
+    assert folder.is_dir() and folder.stat().st_mode & 0o777 == 0o700 and not home.exists()
+    assert cache_dir() == folder  # the same folder every time
+
+
 def test_a_named_cache_folder_comes_before_the_environments(tmp_path, monkeypatch):
     from geosleuth.cache import cache_dir
 
