@@ -80,12 +80,6 @@ def read_plates(rows: list[dict], weights: str) -> None:
             print(f"{row['image']}: {[p.text for p in plates]} {seconds:.1f}s", file=sys.stderr)
 
 
-def iou(a, b) -> float:
-    from geosleuth.cues.clues.plates import iou as box_iou
-
-    return box_iou(tuple(a), tuple(b))
-
-
 def country_posterior(clues: list, grid, log_prior: np.ndarray) -> np.ndarray:
     """p(country) from the plates' clues alone and the prior."""
     from geosleuth.cues.clues import clue_log_likelihood
@@ -167,7 +161,7 @@ def check(rows: list[dict]) -> dict:
 def score(rows: list[dict]) -> dict:
     """Step 2: each photo's plates as the cue's clues, against the default prior, per region."""
     from geosleuth import Geolocator
-    from geosleuth.cues.clues.plates import normalise_plate
+    from geosleuth.cues.clues.plates import iou, normalise_plate
     from geosleuth.cues.detect import plate_clues
 
     geo = Geolocator()

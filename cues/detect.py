@@ -151,14 +151,18 @@ class DetectCue(BaseCue):
     def lines(self, photo: "Photo", ocr: OcrBackend) -> tuple[TextRead, ...]:
         """The photo's lines as the text cue reads them (memoised per photo, so read once for
         both cues); `ocr` reads them when no other reader can."""
-        return read_text(photo, self.ocr.first_available() or ocr)
+        return read_text(photo, self._text_reader(ocr))
+
+    def _text_reader(self, ocr: OcrBackend) -> OcrBackend:
+        """The text cue's reader (the engine's first that can run), else `ocr`."""
+        return self.ocr.first_available() or ocr
 
     def find_plates(self, photo: "Photo", ocr: OcrBackend, objects: Sequence[Detection] | None,
                     plate_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
         """Plates from a plate detector's boxes when given; else plate-shaped text (the text cue's
         lines, and `ocr`'s reads of upscaled vehicle crops), grown to the plate's outline; each
-        re-read by `ocr` at higher resolution and its colours measured. A photo without vehicles
-        costs no OCR beyond the text cue's."""
+        re-read by `ocr` at higher resolution and its colours measured. In a photo without
+        vehicles only the text cue's plate-like lines are read again."""
         image = photo.array()
         vehicles = [d.box for d in objects or () if d.label in VEHICLES]
         plates: list[PlateRead] = []
@@ -172,8 +176,7 @@ class DetectCue(BaseCue):
         reads = list(self.lines(photo, ocr)) + list(self._vehicle_reads(photo, ocr, vehicles))
         reads += _joined(reads)
         if vehicles:  # lines no reader made sense of, largest first: a plate is often one
-            found = line_boxes(photo, self.ocr.first_available() or ocr)
-            reads += [TextRead("", 0.0, box, "line detector") for box in found
+            reads += [TextRead("", 0.0, box, "line detector") for box in line_boxes(photo, self._text_reader(ocr))
                       if not any(iou(box, r.box) > 0.3 for r in reads)]
         garbled = 0
         for read in reads:
