@@ -111,7 +111,8 @@ class DetectCue(BaseCue):
         second = self.ocr.other_than(ocr)
         if second is not None:  # a second reader for the small print the first one missed
             plates = [p if p.words else p.with_small_print(second, photo.array()) for p in plates]
-        clues = [clue for p in plates for clue in plate_clues(p)]
+        # A plate read twice, a home named by its state and its slogan: each fact once.
+        clues = list({(c.kind, c.summary): c for p in plates for c in plate_clues(p)}.values())
         if self.reread_signs:
             signs = list(objects) + list(self._extra_detections(photo, self.sign_detector, "sign", evidence) or ())
             clues += self._sign_clues(photo, ocr, signs, evidence)
@@ -254,6 +255,9 @@ class DetectCue(BaseCue):
 # Small print read apart from the characters and found in plates.yaml or the gazetteer (a city
 # line, a state's name) is rarely a coincidence, on a plate or off it.
 PRINT_RELIABILITY = 0.98
+# How often a car is seen in the city or state its plate names rather than elsewhere in its
+# country (cars travel): assumed; 17 of the 20 Brazilian plates in the shared photos name one state.
+AT_HOME = 0.8
 BAND_CODE_RELIABILITY = 0.9  # the band's country code, read apart from the characters
 BANDS = {"eu": "blue EU band on the left", "mercosur": "blue Mercosur band on top"}
 # How much a plate-shaped read's characters and shape are trusted, by whether it lies on a detected
@@ -308,12 +312,14 @@ def plate_clues(plate: PlateRead) -> list[Clue]:
         coded = {spec.country: 1.0 for spec in plate_specs().values() if spec.code == plate.band_code}
         clues.append(Clue("plate_code", f"plate band code '{plate.band_code}' -> {', '.join(sorted(coded))}",
                           on_plate * BAND_CODE_RELIABILITY, coded, box=plate.box))
-    for p in printed:  # the country, half of it near the city or in the state named (cars travel)
-        clues.append(Clue("plate_print", f"plate small print '{p.line}' -> {p.place.label if p.place else p.country}",
-                          PRINT_RELIABILITY, {p.country: 0.5 if p.place else 1.0},
-                          ((p.place, 0.5),) if p.place else (), box=plate.box,
-                          details={"line": p.line, "country": p.country,
-                                   "place": p.place.label if p.place else None}))
+    for p in printed:  # the country, and the city or state named as the plate's home (cars travel)
+        named = p.place.label if p.place else p.country
+        details = {"line": p.line, "country": p.country, "place": p.place.label if p.place else None}
+        clues.append(Clue("plate_print", f"plate small print '{p.line}' -> {named}", PRINT_RELIABILITY,
+                          {p.country: 1.0}, box=plate.box, details=details))
+    for p in {p.place.label: p for p in printed if p.place}.values():
+        clues.append(Clue("plate_home", f"a plate of {p.place.label} is seen there {AT_HOME:.0%} of the time",
+                          PRINT_RELIABILITY, places=((p.place, 1.0),), box=plate.box, home_share=AT_HOME))
     return clues
 
 

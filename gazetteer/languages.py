@@ -54,6 +54,26 @@ def script_counts(text: str) -> Counter:
     return Counter(s for s in map(script_of, text) if s)
 
 
+# Scripts with letters drawn like Latin capitals (and Cyrillic small letters drawn like small
+# capitals), and the Latin letter each is read as: a plate or a code read by these scripts'
+# models comes out in them.
+LATIN_LIKE = ("Grek", "Cyrl")
+LATIN_LOOKALIKES = str.maketrans("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТУХІЈЅавекмнорстухіјѕ",
+                                 "ABEZHIKMNOPTYXABEKMHOPCTYXIJSABEKMHOPCTYXIJS")
+
+
+def script_letters(text: str) -> Counter:
+    """Letters per script in a text, not counting those that say nothing of their script: in a
+    word holding digits (a plate, a code: 'КК550А0'), Greek and Cyrillic letters drawn like
+    Latin ones are as likely Latin letters read by the wrong model."""
+    out: Counter = Counter()
+    for word in text.split():
+        coded = any(ch.isdigit() for ch in word)
+        out.update(s for ch in word if (s := script_of(ch))
+                   and not (coded and s in LATIN_LIKE and ch.translate(LATIN_LOOKALIKES) != ch))
+    return out
+
+
 def line_script(text: str) -> str:
     """The script that carries a line's words ('' if none): each word counts its letters and
     their vowel signs (which Unicode does not call letters) for the script of most of its

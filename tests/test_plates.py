@@ -187,7 +187,7 @@ def test_small_print_read_around_the_plate(font, ocr_engine, ocr_reader, country
     """The plate re-read returns the small print above the characters, and it places the plate."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from geosleuth.cues.detect import plate_clues
+    from geosleuth.cues.detect import AT_HOME, plate_clues
     from geosleuth.photo import Photo
 
     path = font("DejaVuSans-Bold.ttf")
@@ -202,8 +202,11 @@ def test_small_print_read_around_the_plate(font, ocr_engine, ocr_reader, country
     [plate] = detect_cue(ocr_engine).find_plates(Photo.open(im), ocr_reader, None, plate_boxes=[box])
     assert plate.text == normalise_plate(characters) and word_countries(plate.words) == {country}
     assert max(plate.countries(), key=plate.countries().get) == country
-    printed = [c for c in plate_clues(plate) if c.kind == "plate_print"]
-    assert [c.places[0][0].name for c in printed] == [place] and printed[0].reliability >= 0.85
+    clues = plate_clues(plate)
+    printed = [c for c in clues if c.kind == "plate_print"]
+    assert [c.countries for c in printed] == [{country: 1.0}] and printed[0].reliability >= 0.85
+    homes = [c for c in clues if c.kind == "plate_home"]
+    assert [c.places[0][0].name for c in homes] == [place] and homes[0].home_share == AT_HOME
 
 
 @pytest.mark.ocr
@@ -241,8 +244,11 @@ def test_a_plate_no_reader_made_sense_of_is_found_on_a_vehicle(font, ocr_reader,
     ("SP-SAO PAULO", "BR", "São Paulo"),
     ("Texas", "US", "Texas"),
     ("Caiifornia", "US", "California"),
-    ("Sunshine State", "US", None),  # a slogan: the country, not a place
+    ("Sunshine State", "US", "Florida"),  # a slogan names its state
+    ("WEST VIRGINIA", "US", "West Virginia"),  # the longest name printed, not Virginia inside it
+    ("Kansas", "US", "Kansas"),  # printed whole, not Arkansas a letter or two off
     ("Ontario", "CA", "Ontario"),
+    ("Newfoundland", "CA", "Newfoundland and Labrador"),
     ("BRASIL", "BR", None),
 ])
 def test_small_print_is_placed_through_the_gazetteer(line, country, place):

@@ -34,6 +34,7 @@ class Clue:
     box: Box | None = None
     details: dict[str, Any] = field(default_factory=dict)
     within_country: bool = False  # says only where within each country, not which country (below)
+    home_share: float | None = None  # the places are a thing's home, seen there this often (`_at_home`)
 
     def evidence(self) -> Evidence:
         return Evidence(self.kind, self.summary, round(self.reliability, 3), self.box, self.details)
@@ -65,6 +66,9 @@ def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid",
             near = _admin1_cells(grid, place) if place.kind == "admin1" else None
             if near is None or not near.any():
                 near = np.exp(kernel_log_likelihood(grid, place.lat, place.lon, place.radius_km, n=128))
+            if clue.home_share is not None:
+                f += w * _at_home(grid, near[cells] * own, own, clue.home_share)
+                continue
             # The place's own country, though a cell whose photos all lie across the border keeps a tenth.
             f += w * near[cells] * np.where(own, 1.0, OTHER_SIDE)
         if clue.within_country:
@@ -84,6 +88,17 @@ def _within_country(grid: "CellGrid", f: np.ndarray) -> np.ndarray:
     k = grid.share_country
     mean = np.bincount(k, weights=weight * f, minlength=len(grid.countries)) / np.maximum(mass, 1e-300)
     return np.where(mean[k] > 0, f / np.where(mean[k] > 0, mean[k], 1.0), 1.0)
+
+
+def _at_home(grid: "CellGrid", near: np.ndarray, own: np.ndarray, share: float) -> np.ndarray:
+    """Where in its country a thing from `near` (a plate of Texas, of Salvador) is seen, over the
+    (cell, country) pairs: at home with chance `share`, else anywhere in the country as often as
+    its photos are there, so a small home weighs as much as a large one. Its mean under the
+    prior is 1 in the country, as it is (everywhere) in the others: it says nothing of which country."""
+    weight, _ = grid.memo("pair prior", lambda: _pair_prior(grid))
+    inside = float((weight * near).sum()) / max(float((weight * own).sum()), 1e-300)
+    inside = min(max(inside, 1e-6), 1 - 1e-6)
+    return np.where(own, share * near / inside + (1 - share) * (1 - near) / (1 - inside), 1.0)
 
 
 def _pair_prior(grid: "CellGrid") -> tuple[np.ndarray, np.ndarray]:

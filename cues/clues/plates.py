@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Collection, Sequence
 
 import numpy as np
 
+from geosleuth.gazetteer.languages import LATIN_LOOKALIKES
+
 if TYPE_CHECKING:
     from geosleuth.gazetteer.places import Place
 
 Box = tuple[float, float, float, float]
-
-# Cyrillic letters used on Russian/Ukrainian plates that look like Latin ones.
-_LOOKALIKE = str.maketrans("АВЕКМНОРСТУХавекмнорстух", "ABEKMHOPCTYXABEKMHOPCTYX")
 
 
 @dataclass(frozen=True)
@@ -55,10 +54,15 @@ def plate_specs() -> dict[str, PlateSpec]:
 
 
 @lru_cache(maxsize=1)
-def _plate_words() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[re.Pattern, ...]]]:
+def _plate_words() -> tuple[tuple[tuple[str, tuple[str, str]], ...], dict[str, tuple[re.Pattern, ...]]]:
+    """Each word a plate may print (letters only, the longest first) with its country and the
+    region it names; the line patterns per country."""
     data = _plates_yaml()
-    words = {cc: tuple(_letters(str(w)) for w in ws) for cc, ws in data["words"].items()}
-    return words, {cc: tuple(re.compile(p) for p in ps) for cc, ps in data["lines"].items()}
+    words = {_letters(str(w)): (str(cc), str(w)) for cc, ws in data["words"].items() for w in ws}
+    words.update({_letters(str(w)): (str(cc), str(region))
+                  for cc, named in data["slogans"].items() for w, region in named.items()})
+    return (tuple(sorted(words.items(), key=lambda item: -len(item[0]))),
+            {cc: tuple(re.compile(p) for p in ps) for cc, ps in data["lines"].items()})
 
 
 def _plain(text: str) -> str:
@@ -113,8 +117,9 @@ def printed_places(lines: Sequence[str]) -> list[PrintedPlace]:
     out: list[PrintedPlace] = []
     for line in lines:
         letters = _letters(line)
-        named = next(((cc, n) for cc, names in words.items() for n in names
-                      if n in letters or (len(n) >= 6 and fuzz.ratio(n, letters) >= 85)), None)
+        # Printed whole, the longest first (WEST VIRGINIA, not VIRGINIA), else read a letter or two off.
+        named = next((found for n, found in words if n in letters), None) or \
+            next((found for n, found in words if len(n) >= 6 and fuzz.ratio(n, letters) >= 85), None)
         if named is not None:
             cc, name = named
             region = next((p for p in gazetteer.lookup(name) if p.kind == "admin1" and p.country == cc), None)
@@ -143,9 +148,10 @@ def _brazilian_city(gazetteer, name: str, min_population: int, fuzzy: float = 85
 
 
 def normalise_plate(text: str) -> str:
-    """Upper-case letters and digits only ('ab-123 cd' -> 'AB123CD'), Cyrillic look-alikes mapped,
-    a vertical bar read as the digit one."""
-    return re.sub(r"[^A-Z0-9]", "", text.translate(_LOOKALIKE).replace("|", "1").upper())
+    """Upper-case letters and digits only ('ab-123 cd' -> 'AB123CD'), Greek and Cyrillic look-alikes
+    mapped (Russian and Greek plates use only those; a Latin plate read by their models comes out
+    in them), a vertical bar read as the digit one."""
+    return re.sub(r"[^A-Z0-9]", "", text.translate(LATIN_LOOKALIKES).replace("|", "1").upper())
 
 
 # Characters OCR swaps on plates; a format that matches only after such swaps counts half.
