@@ -48,8 +48,9 @@ class PlateRead:
                                background=self.background, named=word_countries(self.words))
 
     def with_small_print(self, ocr: OcrBackend, image: np.ndarray) -> "PlateRead":
-        """The plate with the lines printed just above and below it read by `ocr` (`small_print`)."""
-        return replace(self, words=small_print(ocr, image, self))
+        """The plate with the lines printed just above and below it read by `ocr` (`small_print`)
+        added to its words."""
+        return replace(self, words=self.words + tuple(w for w in small_print(ocr, image, self) if w not in self.words))
 
 
 class DetectCue(BaseCue):
@@ -108,9 +109,9 @@ class DetectCue(BaseCue):
             found = self._extra_detections(photo, self.plate_detector, "plate", evidence)
             plate_boxes = None if found is None else [d.box for d in found]
         plates = self.find_plates(photo, ocr, objects if det_ok else None, plate_boxes)
-        second = self.ocr.other_than(ocr)
-        if second is not None:  # a second reader for the small print the first one missed
-            plates = [p if p.words else p.with_small_print(second, photo.array()) for p in plates]
+        # Small print that the plate's read did not place: its strips read closer, by each reader in turn.
+        for reader in filter(None, (ocr, self.ocr.other_than(ocr))):
+            plates = [p if word_countries(p.words) else p.with_small_print(reader, photo.array()) for p in plates]
         # A plate read twice, a home named by its state and its slogan: each fact once.
         clues = list({(c.kind, c.summary): c for p in plates for c in plate_clues(p)}.values())
         if self.reread_signs:

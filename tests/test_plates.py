@@ -242,6 +242,9 @@ def test_a_plate_no_reader_made_sense_of_is_found_on_a_vehicle(font, ocr_reader,
     ("BA-SALYADOR", "BR", "Salvador"),  # a letter misread
     ("Pe- SAL ¥ a DORÎ", "BR", "Salvador"),  # 'UF-' then the name in pieces: the layout says city line
     ("SP-SAO PAULO", "BR", "São Paulo"),
+    ("ВА-САМАСАЋ|", "BR", "Camaçari"),  # read by the Cyrillic model: its look-alikes are Latin letters
+    ("BRA SILIA", "BR", "Brasília"),  # the city, though it holds BRASIL
+    ("TEX ASi", "US", "Texas"),
     ("Texas", "US", "Texas"),
     ("Caiifornia", "US", "California"),
     ("Sunshine State", "US", "Florida"),  # a slogan names its state

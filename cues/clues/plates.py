@@ -66,9 +66,11 @@ def _plate_words() -> tuple[tuple[tuple[str, tuple[str, str]], ...], dict[str, t
 
 
 def _plain(text: str) -> str:
+    """Upper case without accents, Greek and Cyrillic look-alikes as the Latin letters they are
+    on a plate ('ВА-САМАСАРИ', the Cyrillic model's read of 'BA-CAMACARI')."""
     import unicodedata
 
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().upper()
+    return unicodedata.normalize("NFKD", text.translate(LATIN_LOOKALIKES)).encode("ascii", "ignore").decode().upper()
 
 
 def _letters(text: str) -> str:
@@ -117,26 +119,34 @@ def printed_places(lines: Sequence[str]) -> list[PrintedPlace]:
     out: list[PrintedPlace] = []
     for line in lines:
         letters = _letters(line)
-        # Printed whole, the longest first (WEST VIRGINIA, not VIRGINIA), else read a letter or two off.
-        named = next((found for n, found in words if n in letters), None) or \
-            next((found for n, found in words if len(n) >= 6 and fuzz.ratio(n, letters) >= 85), None)
-        if named is not None:
-            cc, name = named
-            region = next((p for p in gazetteer.lookup(name) if p.kind == "admin1" and p.country == cc), None)
-            out.append(PrintedPlace(line, cc, region))
-            continue
-        plain = re.sub(r"[^A-Z ]+", " ", _plain(line)).split()
-        if not plain:
-            continue
-        coded = plain[0] in _BR_UF
-        tail = " ".join(plain[1:] if coded or len(plain[0]) <= 2 else plain)
-        city = _brazilian_city(gazetteer, tail, 0 if coded else CITY_LINE_MIN_POPULATION) if len(tail) >= 4 else None
-        if city is None and coded and _CITY_LINE.match(_plain(line)) and len(tail.replace(" ", "")) >= 6:
-            # 'UF-' then a name read badly ('BA~SALYADDON', 'PE- SAL A DORI'): the layout says it is a city line.
-            city = _brazilian_city(gazetteer, tail.replace(" ", ""), 0, CITY_LINE_FUZZY)
+        # Printed whole, the longest first (WEST VIRGINIA, not VIRGINIA), else with a letter or two misread.
+        n, named = next(((n, found) for n, found in words if n in letters), None) or \
+            next(((n, found) for n, found in words if len(n) >= 6 and abs(len(n) - len(letters)) <= 1
+                  and fuzz.ratio(n, letters) >= 85), ("", None))
+        region = None if named is None else \
+            next((p for p in gazetteer.lookup(named[1]) if p.kind == "admin1" and p.country == named[0]), None)
+        # A line longer than the country's name it holds may name a city ('BRASILIA' holds BRASIL).
+        city = _city_line(gazetteer, line) if region is None and len(letters) > len(n) + 1 else None
         if city is not None:
             out.append(PrintedPlace(line, "BR", city))
+        elif named is not None:
+            out.append(PrintedPlace(line, named[0], region))
     return out
+
+
+def _city_line(gazetteer, line: str) -> "Place | None":
+    """The Brazilian municipality a plate's city line names: 'UF-CITY', the code and separator
+    perhaps misread, the name perhaps read badly after them."""
+    plain = re.sub(r"[^A-Z ]+", " ", _plain(line)).split()
+    if not plain:
+        return None
+    coded = plain[0] in _BR_UF
+    tail = " ".join(plain[1:] if coded or len(plain[0]) <= 2 else plain)
+    city = _brazilian_city(gazetteer, tail, 0 if coded else CITY_LINE_MIN_POPULATION) if len(tail) >= 4 else None
+    if city is None and coded and _CITY_LINE.match(_plain(line)) and len(tail.replace(" ", "")) >= 6:
+        # 'UF-' then a name read badly ('BA~SALYADDON', 'PE- SAL A DORI'): the layout says it is a city line.
+        city = _brazilian_city(gazetteer, tail.replace(" ", ""), 0, CITY_LINE_FUZZY)
+    return city
 
 
 def _brazilian_city(gazetteer, name: str, min_population: int, fuzzy: float = 85.0) -> "Place | None":
