@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -257,6 +259,34 @@ def test_a_plate_no_reader_made_sense_of_is_found_on_a_vehicle(font, ocr_reader,
 def test_small_print_is_placed_through_the_gazetteer(line, country, place):
     [printed] = printed_places([line])
     assert printed.country == country and (printed.place.name if printed.place else None) == place
+
+
+def test_a_plates_state_is_its_home_four_times_in_five(grid):
+    """'TEXAS' on a plate: the country, and Texas as the car's home, where it is seen 4 times in 5
+    whatever the state's size; it says nothing more of which country."""
+    from geosleuth.cues.clues import clue_log_likelihood
+    from geosleuth.cues.detect import AT_HOME, PlateRead, plate_clues
+
+    plate = PlateRead("CDL4461", (0, 0, 240, 120), 2.0, None, None, "white", 0.8, True, ("TEXAS",))
+    clues = plate_clues(plate)
+    prior = np.exp(grid.log_prior() - grid.log_prior().max())
+    prior /= prior.sum()
+
+    def posterior(chosen):
+        ll, _ = clue_log_likelihood(chosen, grid)
+        post = prior * np.exp(ll - ll.max())
+        return post / post.sum()
+
+    us = grid.cell_country == "US"
+    for state in ("TEXAS", "VERMONT"):  # 8 % and 0.2 % of the US prior
+        plate = replace(plate, words=(state,))
+        home = [c for c in plate_clues(plate) if c.kind == "plate_home"]
+        inside = np.array([place.endswith(f", {state.title()}, US") for place in grid.places])
+        post = posterior(home)
+        assert post[inside].sum() / post[us].sum() == pytest.approx(AT_HOME, abs=0.05)
+        assert post[us].sum() == pytest.approx(prior[us].sum(), abs=0.01)  # not which country
+    both = posterior(clues)
+    assert both[us].sum() > 0.9
 
 
 def test_noise_on_a_plate_names_nothing():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from geosleuth.cues.clues import clue_log_likelihood
 from geosleuth.cues.clues.text import domain_clues, extract_clues, phone_clues, phone_regions, street_clues
 from geosleuth.cues.engines.ocr import OcrEngine, TesseractBackend, TextRead
 from geosleuth.errors import ConfigError
-from geosleuth.gazetteer.languages import script_counts, territory_scripts
+from geosleuth.gazetteer.languages import script_counts, script_letters, territory_scripts
 from geosleuth.photo import Photo
 
 
@@ -48,6 +50,25 @@ def test_script_clue_points_to_its_countries(text, country):
     clue = next(c for c in extract_clues([read(text)]) if c.kind == "script")
     assert clue.countries[country] == max(clue.countries.values())
     assert clue.countries.get("US", 0) < 0.05
+
+
+def test_a_codes_latin_looking_letters_are_not_a_script():
+    """Tesseract's Cyrillic model reads a Latin plate 'KK550AO' as 'КК°550А0': letters drawn like
+    Latin ones, in a word with digits, say nothing of the script; a word of them does ('МОСКВА')."""
+    assert script_letters("КК°550А0") == Counter() and script_letters("ΡΚΗ019Η") == Counter()
+    assert script_letters("МОСКВА") == Counter({"Cyrl": 6}) and script_letters("Д-123")["Cyrl"] == 1
+    assert not any(c.kind == "script" for c in extract_clues([read("КК°550А0", 0.87)]))
+
+
+def test_a_latin_like_script_is_trusted_as_far_as_its_lines_are():
+    """Greek and Cyrillic models win Latin text and noise too: a lone Greek line read at 0.44
+    (off a Latin plate) is a coin's toss, two sure lines are not; a script unlike Latin keeps its trust."""
+    def reliability(*reads):
+        return next(c.reliability for c in extract_clues(list(reads)) if c.kind == "script")
+
+    assert reliability(read("ΞΕΚΕΌΊΘΑΕ", 0.44)) == pytest.approx(0.44)
+    assert reliability(read("Οδός Ερμού", 0.9), read("Αθήνα", 0.9)) == pytest.approx(0.99)
+    assert reliability(read("ถนนสุขุมวิท", 0.44)) > 0.98
 
 
 def test_language_clue_is_deterministic_and_smoothed(monkeypatch):
@@ -178,9 +199,9 @@ def test_a_national_number_places_its_area_code_in_the_country_the_photo_support
     best = int(np.argmax(post))
     assert grid.cell_country[best] == "CN" and grid.places[best].endswith("Beijing, CN")
     alone = extract_clues([read("010-6512-3456")])  # on its own, no country gains or loses by it
-    with_area, without = (clue_log_likelihood(c, grid)[0] for c in (alone, [c for c in alone if c.kind != "phone_place"]))
-    shares = [grid.country_probabilities(np.exp(grid.log_prior() + ll) / np.exp(grid.log_prior() + ll).sum())
-              for ll in (with_area, without)]
+    with_area, without = (clue_log_likelihood(c, grid) for c in (alone, [c for c in alone if c.kind != "phone_place"]))
+    shares = [grid.country_probabilities(np.exp(grid.log_prior() + ll) / np.exp(grid.log_prior() + ll).sum(), given)
+              for ll, given in (with_area, without)]
     assert np.abs(shares[0] - shares[1]).max() < 1e-3
 
 

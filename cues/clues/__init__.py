@@ -43,7 +43,8 @@ class Clue:
 def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid",
                         residual_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The clues' joint likelihood over the (cell, country) pairs of the grid's share table,
-    prod over clues of [(1 - r) + r * f(c, k)], f the clue's likelihood scaled to peak at 1,
+    prod over clues of [(1 - r) + r * f(c, k)], f the clue's likelihood scaled to peak at 1 (or,
+    for a clue of where within countries, to mean 1 in each),
     as (log L(cell), log L(country | cell)) (`CellGrid.marginalise`): a border cell holding
     photos of two countries counts the clues of each country together, and the report can say
     which of them the text names. `residual_scale` multiplies every (1 - r)."""
@@ -76,7 +77,9 @@ def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid",
         if f.max() <= 0:
             continue
         residual = (1 - clue.reliability) * residual_scale
-        total += np.log(residual + (1 - residual) * f / f.max())
+        # Where within countries has mean 1 in each: misread, it says nothing (1), not "the peak".
+        scale = 1.0 if clue.within_country or clue.home_share is not None else f.max()
+        total += np.log(residual + (1 - residual) * f / scale)
     return grid.marginalise(total)
 
 
