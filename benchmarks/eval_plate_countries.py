@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             states = [e.details["place"] for e in evidence
                       if e.kind == "plate_print" and e.details.get("country") == "US" and e.details.get("place")]
             truth = row["COUNTRY"] or eu[row["IMG_ID"]]
-            results[row["REGION"]].append({"image": row["IMG_ID"], "truth": truth, "top": top, "p": round(p, 3),
+            results[row["REGION"]].append({"image": row["IMG_ID"], "truth": truth, "top": top,
+                                           "p": round(p, 4), "sure": bool(p >= 0.5),
                                            "plates": [d.get("text") for d in plates],
                                            "band_code": next((d.get("band_code") for d in plates
                                                               if d.get("band_code")), None),
@@ -117,7 +118,7 @@ def summarise(results: dict[str, list[dict]]) -> dict:
         summary[region] = {
             "photos": len(items), "scored": len(scored),
             "right_country": round(float(np.mean(right)), 4) if scored else None,
-            "confidently_wrong": round(float(np.mean([r["top"] != r["truth"] and r["p"] >= 0.5 for r in scored])), 4)
+            "confidently_wrong": round(float(np.mean([r["top"] != r["truth"] and r["sure"] for r in scored])), 4)
             if scored else None,
             "top_countries": dict(Counter(r["top"] for r in items).most_common(5)),
             "us_state_named": sum(bool(r.get("state_named")) for r in items),

@@ -184,7 +184,7 @@ def score(rows: list[dict]) -> dict:
         labelled_aspect = (row["box"][2] - row["box"][0]) / (row["box"][3] - row["box"][1])
         states = [c.details.get("place") for c in clues if c.kind == "plate_print" and c.details.get("country") == "US"]
         per_region[row["region"]].append({
-            "image": row["image"], "truth": row["truth"], "top": top, "p": round(p_top, 3),
+            "image": row["image"], "truth": row["truth"], "top": top, "p": round(p_top, 4), "sure": bool(p_top >= 0.5),
             "p_truth": round(float(countries[grid.countries.index(row["truth"])]), 4) if row["truth"] in grid.countries
             else None,
             "found": found, "read": found and best.text == normalise_plate(row["plate"]),
@@ -204,7 +204,7 @@ def score(rows: list[dict]) -> dict:
                                  "spread_mad": round(float(np.median(np.abs(ratios - np.median(ratios)))), 3)}
             if ratios else None,
             "right_country": round(float(np.mean([r["top"] == r["truth"] for r in scored])), 3) if scored else None,
-            "confidently_wrong": round(float(np.mean([r["top"] != r["truth"] and r["p"] >= 0.5 for r in scored])), 3)
+            "confidently_wrong": round(float(np.mean([r["top"] != r["truth"] and r["sure"] for r in scored])), 3)
             if scored else None,
             "top_countries": dict(Counter(r["top"] for r in items).most_common(5)),
             "state_named": sum(r["state"] is not None for r in items),

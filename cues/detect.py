@@ -319,7 +319,8 @@ def plate_clues(plate: PlateRead) -> list[Clue]:
         clues.append(Clue("plate_print", f"plate small print '{p.line}' -> {named}", PRINT_RELIABILITY,
                           {p.country: 1.0}, box=plate.box, details=details))
     for p in {p.place.label: p for p in printed if p.place}.values():
-        clues.append(Clue("plate_home", f"a plate of {p.place.label} is seen there {AT_HOME:.0%} of the time",
+        clues.append(Clue("plate_home", f"the car's home: {p.place.label} (cars taken to be seen at home "
+                                        f"{AT_HOME:.0%} of the time)",
                           PRINT_RELIABILITY, places=((p.place, 1.0),), box=plate.box, home_share=AT_HOME))
     return clues
 
