@@ -70,9 +70,7 @@ def read_plates(rows: list[dict], weights: str) -> None:
             photo = Photo.open(stripped(PLATES / "images" / row["image"], Path(tmp)))
             t = time.perf_counter()
             objects = detect_objects(photo, cue.detector) if cue.detector.available()[0] else None
-            plates = cue.find_plates(photo, cue.ocr.crop_reader(), objects)
-            second = cue.ocr.other_than(cue.ocr.crop_reader())
-            plates = [p if p.words or second is None else p.with_small_print(second, photo.array()) for p in plates]
+            plates = cue.read_plates(photo, cue.ocr.crop_reader(), objects)
             seconds = time.perf_counter() - t
             out.write(json.dumps({"image": row["image"], "scale": photo.scale, "seconds": round(seconds, 3),
                                   "plates": [asdict(p) for p in plates]}) + "\n")

@@ -108,10 +108,7 @@ class DetectCue(BaseCue):
         if self.plate_detector is not None:
             found = self._extra_detections(photo, self.plate_detector, "plate", evidence)
             plate_boxes = None if found is None else [d.box for d in found]
-        plates = self.find_plates(photo, ocr, objects if det_ok else None, plate_boxes)
-        # Small print that the plate's read did not place: its strips read closer, by each reader in turn.
-        for reader in filter(None, (ocr, self.ocr.other_than(ocr))):
-            plates = [p if word_countries(p.words) else p.with_small_print(reader, photo.array()) for p in plates]
+        plates = self.read_plates(photo, ocr, objects if det_ok else None, plate_boxes)
         # A plate read twice, a home named by its state and its slogan: each fact once.
         clues = list({(c.kind, c.summary): c for p in plates for c in plate_clues(p)}.values())
         if self.reread_signs:
@@ -158,6 +155,15 @@ class DetectCue(BaseCue):
     def _text_reader(self, ocr: OcrBackend) -> OcrBackend:
         """The text cue's reader (the engine's first that can run), else `ocr`."""
         return self.ocr.first_available() or ocr
+
+    def read_plates(self, photo: "Photo", ocr: OcrBackend, objects: Sequence[Detection] | None,
+                    plate_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
+        """The plates `find_plates` finds, with the small print that a plate's own read did not
+        place read closer in strips (`small_print`), by each reader in turn."""
+        plates = self.find_plates(photo, ocr, objects, plate_boxes)
+        for reader in filter(None, (ocr, self.ocr.other_than(ocr))):
+            plates = [p if word_countries(p.words) else p.with_small_print(reader, photo.array()) for p in plates]
+        return plates
 
     def find_plates(self, photo: "Photo", ocr: OcrBackend, objects: Sequence[Detection] | None,
                     plate_boxes: Sequence[Box] | None = None) -> list[PlateRead]:
