@@ -67,7 +67,7 @@ def _plate_words() -> tuple[tuple[tuple[str, tuple[str, str]], ...], dict[str, t
 
 def _plain(text: str) -> str:
     """Upper case without accents, Greek and Cyrillic look-alikes as the Latin letters they are
-    on a plate ('ВА-САМАСАРИ', the Cyrillic model's read of 'BA-CAMACARI')."""
+    on a plate ('ВА-САМАСАЋ', the Cyrillic model's read of 'BA-CAMACARI')."""
     import unicodedata
 
     return unicodedata.normalize("NFKD", text.translate(LATIN_LOOKALIKES)).encode("ascii", "ignore").decode().upper()
