@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from geosleuth.cues.base import BaseCue, CueOutput, Evidence
-from geosleuth.cues.clues import Clue, clue_log_likelihood
+from geosleuth.cues.clues import Clue, clue_log_likelihood, distinct
 from geosleuth.cues.clues.plates import (format_countries, iou, look_countries, looks_like_plate, normalise_plate,
                                          plate_box, plate_colours, plate_countries, plate_specs, printed_places,
                                          shape_words, word_countries)
@@ -50,7 +50,8 @@ class PlateRead:
     def with_small_print(self, ocr: OcrBackend, image: np.ndarray) -> "PlateRead":
         """The plate with the lines printed just above and below it read by `ocr` (`small_print`)
         added to its words."""
-        return replace(self, words=self.words + tuple(w for w in small_print(ocr, image, self) if w not in self.words))
+        more = small_print(ocr, image, self)
+        return replace(self, words=self.words + tuple(w for w in more if w not in self.words))
 
 
 class DetectCue(BaseCue):
@@ -109,8 +110,7 @@ class DetectCue(BaseCue):
             found = self._extra_detections(photo, self.plate_detector, "plate", evidence)
             plate_boxes = None if found is None else [d.box for d in found]
         plates = self.read_plates(photo, ocr, objects if det_ok else None, plate_boxes)
-        # A plate read twice, a home named by its state and its slogan: each fact once.
-        clues = list({(c.kind, c.summary): c for p in plates for c in plate_clues(p)}.values())
+        clues = distinct([clue for p in plates for clue in plate_clues(p)])
         if self.reread_signs:
             signs = list(objects) + list(self._extra_detections(photo, self.sign_detector, "sign", evidence) or ())
             clues += self._sign_clues(photo, ocr, signs, evidence)
@@ -324,11 +324,14 @@ def plate_clues(plate: PlateRead) -> list[Clue]:
         details = {"line": p.line, "country": p.country, "place": p.place.label if p.place else None}
         clues.append(Clue("plate_print", f"plate small print '{p.line}' -> {named}", PRINT_RELIABILITY,
                           {p.country: 1.0}, box=plate.box, details=details))
-    for p in {p.place.label: p for p in printed if p.place}.values():
+    for p in printed:
+        if p.place is None:
+            continue
         clues.append(Clue("plate_home", f"the car's home: {p.place.label} (cars taken to be seen at home "
                                         f"{AT_HOME:.0%} of the time)",
-                          PRINT_RELIABILITY, places=((p.place, 1.0),), box=plate.box, home_share=AT_HOME))
-    return clues
+                          PRINT_RELIABILITY, places=((p.place, 1.0),), box=plate.box, home_share=AT_HOME,
+                          within_country=True))
+    return distinct(clues)
 
 
 def _plate_read(image: np.ndarray, box: Box, text: str, confidence: float, band_code: str | None,

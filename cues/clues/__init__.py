@@ -78,9 +78,18 @@ def clue_log_likelihood(clues: Sequence[Clue], grid: "CellGrid",
             continue
         residual = (1 - clue.reliability) * residual_scale
         # Where within countries has mean 1 in each: misread, it says nothing (1), not "the peak".
-        scale = 1.0 if clue.within_country or clue.home_share is not None else f.max()
+        scale = 1.0 if clue.within_country else f.max()
         total += np.log(residual + (1 - residual) * f / scale)
     return grid.marginalise(total)
+
+
+def distinct(clues: Sequence[Clue]) -> list[Clue]:
+    """Each observation once, the first of those alike (a word read twice, a repeated sign, a
+    plate read twice, a state named by its name and its slogan)."""
+    unique: dict[tuple[str, str], Clue] = {}
+    for clue in clues:
+        unique.setdefault((clue.kind, clue.summary), clue)
+    return list(unique.values())
 
 
 def _within_country(grid: "CellGrid", f: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from geosleuth.cues.clues import Clue
+from geosleuth.cues.clues import Clue, distinct
 from geosleuth.cues.engines.ocr import TextRead
 from geosleuth.gazetteer.area_codes import area_name
 from geosleuth.gazetteer.countries import countries as country_facts
@@ -35,10 +35,7 @@ def extract_clues(reads: Sequence[TextRead], fuzzy: bool = True, max_places: int
     for read in reads:
         clues += phone_clues(read) + domain_clues(read) + currency_clues(read) + postal_clues(read)
         clues += street_clues(read)
-    unique: dict[tuple[str, str], Clue] = {}
-    for clue in clues:  # a word read twice (a repeated sign, a doubled line) is one observation
-        unique.setdefault((clue.kind, clue.summary), clue)
-    return list(unique.values())
+    return distinct(clues)
 
 
 def script_clues(reads: Sequence[TextRead]) -> list[Clue]:
